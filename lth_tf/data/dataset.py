@@ -1,0 +1,131 @@
+"""In-memory datasets with stable example indices, and the registry of dataset sources.
+
+Every dataset we support fits in host memory as numpy arrays (CIFAR-10 is 150 MB as uint8),
+so a dataset is three numpy splits. Each training example keeps its position in the source's
+train split as its *stable index*: scores, subsets and forgetting counts refer to it, whatever
+validation split or subset is taken later.
+"""
+import dataclasses
+import functools
+from typing import Callable, Dict, Optional, Tuple
+
+import gin
+import numpy as np
+
+from lth_tf.errors import ConfigError, unknown_name
+
+
+@dataclasses.dataclass(frozen=True)
+class Split:
+    x: np.ndarray  # float32 features or uint8 images, shape (n, *input_shape)
+    y: np.ndarray  # int64 labels, shape (n,)
+    index: np.ndarray  # int64 stable indices, shape (n,)
+
+    def __len__(self):
+        return len(self.y)
+
+    def take(self, positions) -> "Split":
+        positions = np.asarray(positions, dtype=np.int64)
+        return Split(self.x[positions], self.y[positions], self.index[positions])
+
+    def with_indices(self, indices) -> "Split":
+        """The examples whose stable index is in `indices`, in the order given."""
+        indices = np.asarray(indices, dtype=np.int64)
+        order = np.argsort(self.index)
+        found = np.searchsorted(self.index, indices, sorter=order)
+        found = np.clip(found, 0, len(order) - 1)
+        positions = order[found]
+        missing = self.index[positions] != indices
+        if missing.any():
+            raise ConfigError(
+                f"{int(missing.sum())} requested example indices are not in this split "
+                f"(e.g. {indices[missing][:5].tolist()}); indices must come from the training split.")
+        return self.take(positions)
+
+
+@dataclasses.dataclass(frozen=True)
+class Dataset:
+    name: str
+    train: Split
+    val: Split
+    test: Split
+    num_classes: int
+    mean: np.ndarray  # per-channel normalization applied in the input pipeline
+    std: np.ndarray
+    augment: str  # 'none' | 'crop' | 'crop_flip'
+
+    @property
+    def input_shape(self) -> Tuple[int, ...]:
+        return tuple(self.train.x.shape[1:])
+
+
+@dataclasses.dataclass(frozen=True)
+class RawData:
+    """What a source returns: the source's own train and test splits, as numpy arrays."""
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    num_classes: int
+    default_augment: str = "none"
+
+
+# name -> loader(hparams) -> RawData. Sources register themselves on import (see __init__).
+_SOURCES: Dict[str, Callable[["DatasetHparams"], RawData]] = {}
+
+
+def register(name: str):
+    def wrap(loader):
+        _SOURCES[name] = loader
+        return loader
+    return wrap
+
+
+def known_datasets():
+    return sorted(_SOURCES)
+
+
+AUGMENTATIONS = ("auto", "none", "crop", "crop_flip")
+
+
+@gin.configurable
+@dataclasses.dataclass(frozen=True)
+class DatasetHparams:
+    name: str = "mnist1d"
+    data_dir: Optional[str] = None  # tfds data_dir or the root of an image folder
+    val_fraction: float = 0.1  # of the source's train split, held out by `split_seed`
+    split_seed: int = 0
+    augment: str = "auto"  # 'auto' = the dataset's standard augmentation
+    num_samples: int = 10000  # size of generated datasets (mnist1d); ignored by others
+    image_size: int = 64  # side length images of an image folder are resized to
+
+    def __post_init__(self):
+        if self.name not in _SOURCES:
+            raise unknown_name("dataset", self.name, _SOURCES)
+        if not 0.0 <= self.val_fraction < 1.0:
+            raise ConfigError(f"DatasetHparams.val_fraction={self.val_fraction} must be in [0, 1).")
+        if self.augment not in AUGMENTATIONS:
+            raise unknown_name("augmentation", self.augment, AUGMENTATIONS)
+
+
+def load_dataset(hp: DatasetHparams) -> Dataset:
+    return _load_dataset(hp)
+
+
+@functools.lru_cache(maxsize=4)
+def _load_dataset(hp: DatasetHparams) -> Dataset:
+    raw = _SOURCES[hp.name](hp)
+    x_train, y_train = raw.x_train, np.asarray(raw.y_train, np.int64)
+    index = np.arange(len(y_train), dtype=np.int64)
+    n_val = int(round(hp.val_fraction * len(y_train)))
+    perm = np.random.default_rng(hp.split_seed).permutation(len(y_train))
+    val_pos, train_pos = np.sort(perm[:n_val]), np.sort(perm[n_val:])
+    full = Split(x_train, y_train, index)
+    train, val = full.take(train_pos), full.take(val_pos)
+    test = Split(raw.x_test, np.asarray(raw.y_test, np.int64), np.arange(len(raw.y_test), dtype=np.int64))
+    # Per-channel statistics of the training split (last axis is the channel axis).
+    flat = train.x.reshape(-1, train.x.shape[-1]).astype(np.float64)
+    mean, std = flat.mean(0).astype(np.float32), flat.std(0).astype(np.float32)
+    std = np.where(std > 0, std, 1.0).astype(np.float32)
+    augment = raw.default_augment if hp.augment == "auto" else hp.augment
+    return Dataset(hp.name, train, val, test, raw.num_classes, mean, std, augment)

@@ -1,0 +1,34 @@
+"""Datasets that work offline: generated MNIST-1D (the default) and scikit-learn's digits."""
+import numpy as np
+
+from lth_tf.data.dataset import RawData, register
+
+
+@register("mnist1d")
+def load_mnist1d(hp) -> RawData:
+    """MNIST-1D (Greydanus 2020): 40-sample 1-D signals, 10 classes, generated locally.
+
+    `make_dataset` is deterministic (it seeds itself with args.seed) and needs no network;
+    `get_dataset` would try to download, so it is never called."""
+    from mnist1d.data import get_dataset_args, make_dataset
+
+    args = get_dataset_args()
+    args.num_samples = hp.num_samples
+    data = make_dataset(args)
+    # (n, 40) -> (n, 40, 1): one channel, so Conv1D models take it as it is.
+    x_train = data["x"].astype(np.float32)[..., None]
+    x_test = data["x_test"].astype(np.float32)[..., None]
+    return RawData(x_train, data["y"], x_test, data["y_test"], num_classes=10)
+
+
+@register("digits")
+def load_digits(hp) -> RawData:
+    """scikit-learn's 1,797 8x8 handwritten digits, split 80/20 by a fixed permutation."""
+    from sklearn.datasets import load_digits as sk_digits
+
+    bunch = sk_digits()
+    x = (bunch.images.astype(np.float32) / 16.0)[..., None]
+    y = bunch.target.astype(np.int64)
+    perm = np.random.default_rng(1797).permutation(len(y))
+    cut = int(0.8 * len(y))
+    return RawData(x[perm[:cut]], y[perm[:cut]], x[perm[cut:]], y[perm[cut:]], num_classes=10)

@@ -1,0 +1,71 @@
+"""Model registry: name -> builder(input_shape, num_classes, width) -> tf_keras functional model.
+
+Conventions every builder follows (later code relies on them):
+- The model outputs logits (no softmax).
+- The output of each block is a layer named `block{i}` (i = 1, 2, ...): linear probes attach
+  there. Blocks are the hidden layers of an MLP, the pooling stages of Conv-2/4/6, the
+  residual blocks of a ResNet, the pooling stages of a VGG.
+- The last Dense layer is named `output`.
+- Convolutional models take 1-D inputs (length, channels) with Conv1D and 2-D inputs
+  (height, width, channels) with Conv2D.
+- Channel/unit counts are `max(1, round(c * width))`, so a width multiplier scales the model.
+"""
+import dataclasses
+from typing import Callable, Dict, Tuple
+
+import gin
+import tf_keras as keras
+
+from lth_tf.errors import ConfigError, unknown_name
+
+_BUILDERS: Dict[str, Callable] = {}
+
+
+def register(name: str):
+    def wrap(builder):
+        _BUILDERS[name] = builder
+        return builder
+    return wrap
+
+
+def known_models():
+    return sorted(_BUILDERS)
+
+
+INITIALIZERS = ("he_normal", "glorot_normal", "glorot_uniform", "he_uniform")
+
+
+@gin.configurable
+@dataclasses.dataclass(frozen=True)
+class ModelHparams:
+    name: str = "lenet_300_100"
+    width: float = 1.0
+    initializer: str = "he_normal"
+
+    def __post_init__(self):
+        if self.name not in _BUILDERS:
+            raise unknown_name("model", self.name, _BUILDERS)
+        if not self.width > 0:
+            raise ConfigError(f"ModelHparams.width={self.width} must be positive.")
+        if self.initializer not in INITIALIZERS:
+            raise unknown_name("initializer", self.initializer, INITIALIZERS)
+
+
+def scaled(channels: int, width: float) -> int:
+    return max(1, int(round(channels * width)))
+
+
+def build_model(hp: ModelHparams, input_shape: Tuple[int, ...], num_classes: int) -> keras.Model:
+    """Builds the model; its initial weights are drawn from the global seed (set it first)."""
+    return _BUILDERS[hp.name](tuple(input_shape), num_classes, hp.width, hp.initializer)
+
+
+def conv_ops(input_shape):
+    """(Conv, MaxPool, GlobalAveragePool) classes for 1-D or 2-D inputs."""
+    L = keras.layers
+    if len(input_shape) == 2:
+        return L.Conv1D, L.MaxPool1D, L.GlobalAveragePooling1D
+    if len(input_shape) == 3:
+        return L.Conv2D, L.MaxPool2D, L.GlobalAveragePooling2D
+    raise ConfigError(f"Convolutional models need a 1-D (length, channels) or 2-D (h, w, channels) input; "
+                      f"got shape {input_shape}. Use an MLP such as lenet_300_100 instead.")
