@@ -1,0 +1,140 @@
+"""MaskSearch: IMP / one-shot magnitude / random pruning with rewinding -> a Tickets artifact.
+
+Level 0 trains the dense network from init and records the rewind weights (init, or the weights
+at step k for late rewinding). Level L >= 1 derives its mask (density (1 - p)^L), rewinds the
+kept weights to the rewind point, and trains from step k to the end. Each level is written as
+its own atomic unit `level_LL/`; an interrupted search resumes after the last finished level.
+
+level_LL/: mask.npz, rewind.npz (weights at the rewind step), trained.npz, metrics.json,
+           history.csv, sparsity.csv, saved_model/ (the stripped trained ticket)
+results.csv: one row per level (variant 'dense' at level 0, 'lt_<method>[_rewind]' after).
+"""
+import dataclasses
+from pathlib import Path
+
+import gin
+import numpy as np
+import pandas as pd
+
+from components.spec import ComponentSpec
+from lth_tf import networks
+from lth_tf.data import DatasetHparams, load_dataset, steps_per_epoch
+from lth_tf.io import atomic_path, load_npz, read_json, save_npz, write_csv, write_json
+from lth_tf.models import ModelHparams
+from lth_tf.sparsity import masks as M
+from lth_tf.sparsity import wrapping
+from lth_tf.sparsity.hparams import PruningHparams
+from lth_tf.training import TrainingHparams, evaluate, to_steps, train
+
+
+@gin.configurable
+@dataclasses.dataclass(frozen=True)
+class MaskSearchParams:
+    dataset: DatasetHparams
+    model: ModelHparams
+    training: TrainingHparams
+    pruning: PruningHparams
+    seed: int = 0
+    export: bool = True  # SavedModel of every level's trained ticket
+
+
+def level_dir(root: Path, level: int) -> Path:
+    return Path(root) / f"level_{level:02d}"
+
+
+def finished_levels(root: Path):
+    return sorted(int(p.name[6:]) for p in Path(root).glob("level_[0-9][0-9]") if (p / "metrics.json").exists())
+
+
+def variant_name(method: str, rewind_step: int) -> str:
+    return f"lt_{method}" + ("_rewind" if rewind_step > 0 else "")
+
+
+def next_masks(p: MaskSearchParams, level: int, prev_masks, prev_trained, dense_trained, rng):
+    density = p.pruning.density(level)
+    if p.pruning.method == "imp":
+        return M.magnitude_prune(prev_trained, prev_masks, density, p.pruning.scope)
+    if p.pruning.method == "omp":
+        return M.magnitude_prune(dense_trained, M.ones_like(prev_masks), density, p.pruning.scope)
+    return M.random_prune(prev_masks, density, rng, p.pruning.scope)
+
+
+def execute(p: MaskSearchParams, inputs, out: Path, ctx):
+    ds = load_dataset(p.dataset)
+    spe = steps_per_epoch(len(ds.train), p.training.batch_size)
+    total = p.training.total_steps(spe)
+    rewind_step = to_steps(p.pruning.rewind, spe, "PruningHparams.rewind")
+    if rewind_step >= total:
+        from lth_tf.errors import ConfigError
+        raise ConfigError(f"PruningHparams.rewind={p.pruning.rewind!r} is step {rewind_step}, not before the "
+                          f"end of training (step {total}); rewind to an earlier point.")
+    model = networks.build_network(p.model, ds.input_shape, ds.num_classes, p.seed, p.pruning.prunable())
+    variant = variant_name(p.pruning.method, rewind_step)
+    done = finished_levels(out)
+    rows = []
+    for level in range(p.pruning.levels + 1):
+        unit = level_dir(out, level)
+        if level in done:
+            rows.append(read_json(unit / "metrics.json"))
+            continue
+        label = f"{variant} seed {p.seed} level {level}"
+        if level == 0:
+            result = train(model, ds, p.training, seed=p.seed, snapshot_steps=[rewind_step],
+                           log_dir=ctx.tensorboard_dir / f"level_00", label=label, verbose=ctx.verbose)
+            rewind_state = result.snapshots[rewind_step]
+            masks = wrapping.get_masks(model)
+            search_steps = 0
+        else:
+            prev = level_dir(out, level - 1)
+            rewind_state = load_npz(level_dir(out, 0) / "rewind.npz")
+            rng = np.random.default_rng([p.seed, level])
+            masks = next_masks(p, level, M.load_masks(prev / "mask.npz"),
+                               _kernels(load_npz(prev / "trained.npz"), model),
+                               _kernels(load_npz(level_dir(out, 0) / "trained.npz"), model), rng)
+            wrapping.set_state(model, rewind_state)
+            wrapping.set_masks(model, masks)
+            result = train(model, ds, p.training, seed=p.seed, start_step=rewind_step,
+                           log_dir=ctx.tensorboard_dir / f"level_{level:02d}", label=label, verbose=ctx.verbose)
+            search_steps = _search_steps(p.pruning.method, level, total, rewind_step)
+        metrics = {
+            "variant": "dense" if level == 0 else variant, "seed": p.seed, "level": level,
+            "sparsity": M.sparsity(masks), "density": M.density(masks),
+            "val_accuracy": evaluate(model, ds, ds.val)["accuracy"] if len(ds.val) else float("nan"),
+            "test_accuracy": evaluate(model, ds, ds.test)["accuracy"],
+            "train_steps": search_steps + result.steps,
+            "own_steps": result.steps, "rewind": p.pruning.rewind, "rewind_step": rewind_step,
+            "method": p.pruning.method, "scope": p.pruning.scope, "model": p.model.name,
+            "dataset": p.dataset.name, "parameters": wrapping.count_parameters(model, masks),
+        }
+        with atomic_path(unit, is_dir=True) as tmp:
+            save_npz(tmp / "mask.npz", masks)
+            save_npz(tmp / "rewind.npz", rewind_state)
+            save_npz(tmp / "trained.npz", wrapping.get_state(model))
+            write_csv(tmp / "history.csv", pd.DataFrame(result.history))
+            write_csv(tmp / "sparsity.csv", pd.DataFrame(M.layer_report(masks)))
+            if p.export:
+                networks.export(model, tmp, masks)
+            write_json(tmp / "metrics.json", metrics)
+        rows.append(metrics)
+    frame = pd.DataFrame(rows)
+    frame["artifact"] = [str(level_dir(out, int(r))) for r in frame["level"]]
+    write_csv(out / "results.csv", frame)
+    return {"levels": len(rows), "final_sparsity": rows[-1]["sparsity"], "final_test_accuracy": rows[-1]["test_accuracy"]}
+
+
+def _search_steps(method, level, total, rewind_step):
+    """Training steps spent on the search that produced level `level`'s mask: the dense run, and
+    for IMP every earlier level's retraining. Random pruning needs no training for its masks."""
+    if method == "imp":
+        return total + (level - 1) * (total - rewind_step)
+    if method == "omp":
+        return total
+    return 0
+
+
+def _kernels(state, model):
+    """The prunable kernels, keyed by layer name, from a get_state() dict."""
+    return {w.layer.name: state[wrapping.var_key(wrapping.kernel_and_mask(w)[0])] for w in wrapping.wrappers(model)}
+
+
+SPEC = ComponentSpec(name="MaskSearch", inputs={}, output="Tickets", params=MaskSearchParams, executor=execute)

@@ -1,0 +1,130 @@
+"""Report: gathers the results.csv of its input artifacts -> results.csv, report.md, plots.
+
+Winning-ticket verdicts follow the rigorous definition: at a level, the ticket wins when
+A_LT matches A_dense (not lower by more than `match_tolerance` or one standard deviation over
+seeds, whichever is larger), A_LT > A_RR and A_LT > A_small_dense (when those were trained).
+"""
+import dataclasses
+from pathlib import Path
+from typing import Tuple
+
+import gin
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from components.spec import ComponentSpec  # noqa: E402
+from lth_tf.io import atomic_path, write_csv, write_text  # noqa: E402
+
+
+@gin.configurable
+@dataclasses.dataclass(frozen=True)
+class ReportParams:
+    study: str = "study"
+    title: str = "lth-tf report"
+    match_tolerance: float = 0.01  # absolute accuracy a ticket may lose and still match dense
+    metric: str = "test_accuracy"
+    extra_tables: Tuple[str, ...] = ()  # csv files (relative to input artifacts) to append
+
+
+def gather(artifacts) -> pd.DataFrame:
+    frames = [pd.read_csv(a.path / "results.csv") for a in artifacts if (a.path / "results.csv").exists()]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def summary_table(frame: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """mean and std of `metric` over seeds, per variant and level."""
+    grouped = frame.groupby(["variant", "level"], as_index=False).agg(
+        sparsity=("sparsity", "mean"), mean=(metric, "mean"), std=(metric, "std"), seeds=("seed", "nunique"),
+        train_steps=("train_steps", "mean"))
+    grouped["std"] = grouped["std"].fillna(0.0)
+    return grouped
+
+
+def verdicts(summary: pd.DataFrame, tolerance: float) -> pd.DataFrame:
+    """One row per (ticket variant, level): A_LT, A_dense, A_RR, A_SD and the verdict."""
+    dense = summary[summary.variant == "dense"]
+    if dense.empty:
+        return pd.DataFrame()
+    a_dense, s_dense = dense["mean"].mean(), dense["std"].mean()
+    rows = []
+    for variant in sorted(v for v in summary.variant.unique() if v.startswith("lt_")):
+        suffix = variant[3:]
+        for _, lt in summary[summary.variant == variant].iterrows():
+            def other(name):
+                hit = summary[(summary.variant == name) & (summary.level == lt.level)]
+                return float(hit["mean"].iloc[0]) if len(hit) else np.nan
+            a_rr = other(f"rr_{suffix}")
+            a_sd = other("small_dense" + ("_rewind" if suffix.endswith("_rewind") else ""))
+            matches = lt["mean"] >= a_dense - max(tolerance, s_dense, lt["std"])
+            beats_rr = np.isnan(a_rr) or lt["mean"] > a_rr
+            beats_sd = np.isnan(a_sd) or lt["mean"] > a_sd
+            rows.append({"variant": variant, "level": int(lt.level), "sparsity": lt.sparsity, "A_LT": lt["mean"],
+                         "A_dense": a_dense, "A_RR": a_rr, "A_SD": a_sd,
+                         "winning": bool(matches and beats_rr and beats_sd),
+                         "why_not": ", ".join(w for w, bad in (("below dense", not matches), ("RR not beaten", not beats_rr),
+                                                               ("small-dense not beaten", not beats_sd)) if bad)})
+    return pd.DataFrame(rows)
+
+
+def plot_accuracy(summary: pd.DataFrame, metric: str, path: Path, title: str):
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for variant, group in summary.groupby("variant"):
+        group = group.sort_values("sparsity")
+        remaining = 100.0 * (1.0 - group["sparsity"].to_numpy())
+        if variant == "dense":
+            ax.axhline(group["mean"].mean(), color="black", linestyle="--", label="dense")
+            continue
+        ax.errorbar(remaining, group["mean"], yerr=group["std"], marker="o", markersize=3, capsize=2, label=variant)
+    ax.set_xscale("log")
+    ax.invert_xaxis()
+    ax.set_xlabel("weights remaining (%)")
+    ax.set_ylabel(metric.replace("_", " "))
+    ax.set_title(title)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=120)
+    plt.close(fig)
+
+
+def markdown(frame: pd.DataFrame, floatfmt=".4f") -> str:
+    if frame.empty:
+        return "_(no rows)_\n"
+    cols = list(frame.columns)
+    def fmt(v):
+        if isinstance(v, (float, np.floating)):
+            return "" if np.isnan(v) else format(v, floatfmt)
+        return str(v)
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(fmt(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join(lines) + "\n"
+
+
+def execute(p: ReportParams, inputs, out: Path, ctx):
+    frame = gather(inputs["results"])
+    frame.insert(0, "study", p.study)
+    write_csv(out / "results.csv", frame)
+    summary = summary_table(frame, p.metric)
+    plot_accuracy(summary, p.metric, out / "accuracy_vs_sparsity.png", p.title)
+    table = summary.pivot_table(index="level", columns="variant", values="mean")
+    table.insert(0, "weights remaining %", 100 * (1 - summary.groupby("level")["sparsity"].max()))
+    verdict = verdicts(summary, p.match_tolerance)
+    sections = [f"# {p.title}\n", f"Study `{p.study}`: {len(frame)} networks, seeds {sorted(frame.seed.unique().tolist())}.\n",
+                f"## {p.metric.replace('_', ' ')} (mean over seeds) by level\n", markdown(table.reset_index()),
+                "![accuracy vs sparsity](accuracy_vs_sparsity.png)\n",
+                "## Winning-ticket verdicts\n",
+                f"A ticket wins when A_LT >= A_dense - max({p.match_tolerance}, std), A_LT > A_RR and A_LT > A_SD.\n",
+                markdown(verdict),
+                "## All variants (mean ± std over seeds, training steps per network)\n", markdown(summary)]
+    write_text(out / "report.md", "\n".join(sections))
+    if not verdict.empty:
+        write_csv(out / "verdicts.csv", verdict)
+    return {"rows": len(frame), "winning_levels": int(verdict["winning"].sum()) if not verdict.empty else 0}
+
+
+SPEC = ComponentSpec(name="Report", inputs={"results": "*"}, output="Report", params=ReportParams, executor=execute)

@@ -1,0 +1,166 @@
+"""SparseTraining: train tickets and their baselines from a Tickets artifact -> Trained artifact.
+
+Variants (each one short function from a ticket to (masks, weights, start step, seed)):
+- lt: the ticket itself (its mask, its rewind weights), retrained; useful when the training
+  hyperparameters differ from the search's (disentangling experiments) or for another seed.
+- rr: random reinitialization: the ticket's mask on freshly drawn initial weights.
+- random_mask: a random mask of the same overall sparsity on the ticket's rewind weights.
+- permuted_mask: each layer's mask entries shuffled (same layerwise sparsity), rewind weights.
+- small_dense: a dense network of the same architecture, width scaled to the ticket's
+  parameter count, trained from scratch.
+All variants train for the ticket's own budget: from the rewind step to the end (small_dense:
+from 0). Each (variant, level) is an atomic unit `<variant>/level_LL/`, reused on rerun.
+"""
+import dataclasses
+from pathlib import Path
+from typing import Optional, Tuple
+
+import gin
+import numpy as np
+import pandas as pd
+
+from components.mask_search import MaskSearchParams, finished_levels, level_dir
+from components.spec import ComponentSpec
+from lth_tf import networks
+from lth_tf.data import load_dataset
+from lth_tf.errors import ConfigError, unknown_name
+from lth_tf.io import atomic_path, load_npz, read_json, save_npz, write_csv, write_json
+from lth_tf.models import ModelHparams
+from lth_tf.sparsity import masks as M
+from lth_tf.sparsity import wrapping
+from lth_tf.training import TrainingHparams, evaluate, train
+
+
+def _lt(ticket, rng):
+    return ticket["masks"], ticket["rewind"], ticket["rewind_step"], None
+
+
+def _rr(ticket, rng):
+    return ticket["masks"], "reinit", ticket["rewind_step"], None
+
+
+def _random_mask(ticket, rng):
+    return M.random_mask_like(ticket["masks"], rng), ticket["rewind"], ticket["rewind_step"], None
+
+
+def _permuted_mask(ticket, rng):
+    return M.permuted(ticket["masks"], rng), ticket["rewind"], ticket["rewind_step"], None
+
+
+def _small_dense(ticket, rng):
+    return None, "reinit", 0, ticket["parameters"]
+
+
+VARIANTS = {"lt": _lt, "rr": _rr, "random_mask": _random_mask, "permuted_mask": _permuted_mask,
+            "small_dense": _small_dense}
+
+
+@gin.configurable
+@dataclasses.dataclass(frozen=True)
+class SparseTrainingParams:
+    variants: Tuple[str, ...] = ("rr", "random_mask")
+    levels: Tuple[int, ...] = ()  # () = every level >= 1 of the ticket artifact
+    training: Optional[TrainingHparams] = None  # None = the mask search's hyperparameters
+    seed: int = 0  # draws baseline randomness (reinit, random masks) and the data order
+    export: bool = True
+
+    def __post_init__(self):
+        for v in self.variants:
+            if v not in VARIANTS:
+                raise unknown_name("sparse-training variant", v, VARIANTS)
+        object.__setattr__(self, "variants", tuple(self.variants))
+        object.__setattr__(self, "levels", tuple(int(l) for l in self.levels))
+
+
+def row_variant(variant: str, method: str, rewind_step: int) -> str:
+    suffix = "_rewind" if rewind_step > 0 else ""
+    if variant in ("lt", "rr"):
+        return f"{variant}_{method}{suffix}"
+    return variant + suffix
+
+
+def execute(p: SparseTrainingParams, inputs, out: Path, ctx):
+    tickets = inputs["tickets"]
+    search = MaskSearchParams_from(tickets)
+    ds = load_dataset(search.dataset)
+    hp = p.training or search.training
+    available = finished_levels(tickets.path)
+    levels = p.levels or tuple(l for l in available if l >= 1)
+    missing = sorted(set(levels) - set(available))
+    if missing:
+        raise ConfigError(f"SparseTrainingParams.levels asks for levels {missing}, but the ticket artifact has "
+                          f"levels {available}; raise PruningHparams.levels or drop them.")
+    rows = []
+    for level in levels:
+        meta = read_json(level_dir(tickets.path, level) / "metrics.json")
+        ticket = {"masks": M.load_masks(level_dir(tickets.path, level) / "mask.npz"),
+                  "rewind": load_npz(level_dir(tickets.path, level) / "rewind.npz"),
+                  "rewind_step": meta["rewind_step"], "parameters": meta["parameters"]}
+        for variant in p.variants:
+            unit = out / variant / f"level_{level:02d}"
+            if (unit / "metrics.json").exists():
+                rows.append(read_json(unit / "metrics.json"))
+                continue
+            rng = np.random.default_rng([p.seed, level, sorted(VARIANTS).index(variant)])
+            masks, weights, start, target_params = VARIANTS[variant](ticket, rng)
+            init_seed = 1_000_003 + 7919 * p.seed + level  # a fresh draw, never the ticket's init
+            model_hp = search.model
+            if target_params is not None:
+                width = networks.width_for_parameter_count(search.model, ds.input_shape, ds.num_classes, target_params)
+                model_hp = ModelHparams(search.model.name, width, search.model.initializer)
+            model = networks.build_network(model_hp, ds.input_shape, ds.num_classes,
+                                           init_seed if weights == "reinit" else search.seed,
+                                           search.pruning.prunable())
+            if weights != "reinit":
+                wrapping.set_state(model, weights)
+            if masks is not None:
+                wrapping.set_masks(model, masks)
+            label = f"{row_variant(variant, search.pruning.method, ticket['rewind_step'])} seed {p.seed} level {level}"
+            result = train(model, ds, hp, seed=p.seed, start_step=start, label=label, verbose=ctx.verbose,
+                           log_dir=ctx.tensorboard_dir / variant / f"level_{level:02d}")
+            final_masks = wrapping.get_masks(model)
+            uses_search = variant in ("lt", "rr", "permuted_mask")
+            prefix = meta["train_steps"] - meta["own_steps"] if uses_search else (start if weights != "reinit" else 0)
+            metrics = {
+                "variant": row_variant(variant, search.pruning.method, ticket["rewind_step"]),
+                "seed": p.seed, "level": level, "search_seed": search.seed,
+                "sparsity": meta["sparsity"] if variant == "small_dense" else M.sparsity(final_masks),
+                "density": meta["density"] if variant == "small_dense" else M.density(final_masks),
+                "val_accuracy": evaluate(model, ds, ds.val)["accuracy"] if len(ds.val) else float("nan"),
+                "test_accuracy": evaluate(model, ds, ds.test)["accuracy"],
+                "train_steps": prefix + result.steps, "own_steps": result.steps,
+                "rewind": search.pruning.rewind, "rewind_step": ticket["rewind_step"],
+                "method": search.pruning.method, "scope": search.pruning.scope, "model": search.model.name,
+                "dataset": search.dataset.name, "width": model_hp.width,
+                "parameters": wrapping.count_parameters(model, final_masks),
+            }
+            with atomic_path(unit, is_dir=True) as tmp:
+                write_csv(tmp / "history.csv", pd.DataFrame(result.history))
+                if p.export:
+                    networks.export(model, tmp, final_masks)
+                else:
+                    save_npz(tmp / "mask.npz", final_masks)
+                write_json(tmp / "metrics.json", metrics)
+            rows.append(metrics)
+    frame = pd.DataFrame(rows)
+    write_csv(out / "results.csv", frame)
+    return {"networks": len(rows)}
+
+
+def MaskSearchParams_from(tickets) -> MaskSearchParams:
+    """Rebuilds the search's parameters from its artifact.json (so baselines use the same data,
+    model and pruning scope as the search)."""
+    from lth_tf.data import DatasetHparams
+    from lth_tf.sparsity.hparams import PruningHparams
+    params = tickets.metadata["parameters"]
+
+    def make(cls, d):
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items() if k != "__class__"})
+    return MaskSearchParams(dataset=make(DatasetHparams, params["dataset"]), model=make(ModelHparams, params["model"]),
+                            training=make(TrainingHparams, params["training"]),
+                            pruning=make(PruningHparams, params["pruning"]), seed=params["seed"],
+                            export=params["export"])
+
+
+SPEC = ComponentSpec(name="SparseTraining", inputs={"tickets": "Tickets"}, output="Trained",
+                     params=SparseTrainingParams, executor=execute)

@@ -1,0 +1,1 @@
+"""Metrics on networks and examples: forgetting, scores, barriers, mask distances."""

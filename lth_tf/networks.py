@@ -1,0 +1,47 @@
+"""Building masked networks and exporting them."""
+import numpy as np
+import tf_keras as keras
+
+from lth_tf.io import atomic_path, save_npz
+from lth_tf.models import ModelHparams, build_model
+from lth_tf.sparsity import wrapping
+from lth_tf.sparsity.wrapping import prunable_predicate
+from lth_tf.training.seeding import set_seed
+from lth_tf.training.strategy import get_strategy
+
+
+def build_network(hp: ModelHparams, input_shape, num_classes: int, seed: int,
+                  prunable=prunable_predicate()) -> keras.Model:
+    """A freshly initialized model (weights drawn from `seed`) with its prunable layers wrapped
+    (all-ones masks), built under the training strategy's scope."""
+    set_seed(seed)
+    with get_strategy().scope():
+        return wrapping.wrap(build_model(hp, input_shape, num_classes), prunable)
+
+
+def export(model: keras.Model, directory, masks=None):
+    """Writes `saved_model/` (the stripped network; pruned weights exactly zero) and `mask.npz`
+    into `directory`."""
+    from pathlib import Path
+    directory = Path(directory)
+    masks = wrapping.get_masks(model) if masks is None else masks
+    stripped = wrapping.strip(model)
+    with atomic_path(directory / "saved_model", is_dir=True) as tmp:
+        stripped.save(str(tmp), save_format="tf", include_optimizer=False)
+    save_npz(directory / "mask.npz", masks)
+
+
+def width_for_parameter_count(hp: ModelHparams, input_shape, num_classes: int, target: int) -> float:
+    """The width multiplier whose dense model has closest to `target` trainable parameters
+    (the small-dense baseline of equal parameter count)."""
+    def count(width):
+        model = build_model(ModelHparams(hp.name, width, hp.initializer), input_shape, num_classes)
+        return int(sum(np.prod(v.shape) for v in model.trainable_weights))
+    lo, hi = 1e-3, hp.width
+    for _ in range(30):
+        mid = (lo * hi) ** 0.5
+        if count(mid) > target:
+            hi = mid
+        else:
+            lo = mid
+    return lo if abs(count(lo) - target) <= abs(count(hi) - target) else hi

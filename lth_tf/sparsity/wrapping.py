@@ -1,0 +1,157 @@
+"""tfmot pruning wrappers used as fixed-mask holders.
+
+tfmot's `PruneLowMagnitude` owns the mask variable, and `strip_pruning` turns a wrapped model
+back into a plain one for export. We set masks ourselves (our mask search is global and
+iterative, which tfmot's per-layer schedules cannot express), so the wrapper's per-step
+machinery is dead weight: in every training call it increments `pruning_step`, evaluates the
+schedule, and re-assigns `kernel = kernel * mask` (a cross-replica MEAN under MirroredStrategy).
+With the `UpdatePruningStep` callback on top, that costs a third of LeNet's throughput.
+
+`FixedMaskPruneLowMagnitude` keeps the wrapper (variables, strip_pruning, export) and drops the
+per-step work. Pruned weights stay exactly zero because (1) `set_masks` zeroes them once, and
+(2) the training step multiplies their gradients by the mask, so neither SGD nor momentum nor
+weight decay (added to the gradient) ever moves them.
+"""
+import inspect
+from typing import Callable, Dict, List, Tuple
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_model_optimization as tfmot
+import tf_keras as keras
+from tensorflow_model_optimization.python.core.sparsity.keras import pruning_wrapper
+
+from lth_tf.errors import ConfigError
+
+# A schedule that never fires: the mask only changes when we assign it.
+_NEVER = dict(target_sparsity=0.0, begin_step=2**62, frequency=1)
+
+
+class FixedMaskPruneLowMagnitude(pruning_wrapper.PruneLowMagnitude):
+    """A tfmot wrapper whose mask is set explicitly; training calls do no pruning bookkeeping."""
+
+    def __init__(self, layer, **kwargs):
+        kwargs.setdefault("pruning_schedule", tfmot.sparsity.keras.ConstantSparsity(**_NEVER))
+        super().__init__(layer, **kwargs)
+        self._passes_training = "training" in inspect.getfullargspec(layer.call).args
+
+    def call(self, inputs, training=None, **kwargs):
+        if self._passes_training:
+            return self.layer.call(inputs, training=training, **kwargs)
+        return self.layer.call(inputs, **kwargs)
+
+
+PRUNABLE_KINDS = {
+    "dense": (keras.layers.Dense,),
+    "conv": (keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D),
+}
+
+
+def prunable_predicate(kinds=("conv", "dense"), prune_output_layer: bool = True) -> Callable:
+    """Which layers get a mask: layers of the given kinds (depthwise convs are not included),
+    optionally excluding the final `output` layer."""
+    unknown = set(kinds) - set(PRUNABLE_KINDS)
+    if unknown:
+        raise ConfigError(f"Unknown prunable layer kinds {sorted(unknown)}; known: {sorted(PRUNABLE_KINDS)}.")
+    classes = tuple(c for k in kinds for c in PRUNABLE_KINDS[k])
+
+    def prunable(layer) -> bool:
+        if not prune_output_layer and layer.name == "output":
+            return False
+        return isinstance(layer, classes) and not isinstance(
+            layer, (keras.layers.DepthwiseConv1D, keras.layers.DepthwiseConv2D))
+    return prunable
+
+
+def wrap(model: keras.Model, prunable: Callable = prunable_predicate()) -> keras.Model:
+    """A model whose prunable layers are wrapped with all-ones masks. The wrappers reuse the
+    original layers (and so their weights)."""
+    def clone(layer):
+        if prunable(layer):
+            return FixedMaskPruneLowMagnitude(layer)
+        return layer.__class__.from_config(layer.get_config())
+
+    wrapped = keras.models.clone_model(model, clone_function=clone)
+    # clone_model re-creates unwrapped layers: copy their weights from the original.
+    for src, dst in zip(model.layers, wrapped.layers):
+        if not isinstance(dst, FixedMaskPruneLowMagnitude) and src.weights:
+            dst.set_weights(src.get_weights())
+    for w in wrappers(wrapped):
+        w.pruning_step.assign(1)  # tfmot asserts pruning_step >= 1 in its own call paths
+    return wrapped
+
+
+def wrappers(model) -> List[FixedMaskPruneLowMagnitude]:
+    return [l for l in model.layers if isinstance(l, pruning_wrapper.PruneLowMagnitude)]
+
+
+def var_key(variable) -> str:
+    return variable.name.split(":")[0]
+
+
+def kernel_and_mask(wrapper) -> Tuple[tf.Variable, tf.Variable]:
+    (kernel, mask, _threshold), = wrapper.pruning_vars
+    return kernel, mask
+
+
+def kernel_mask_pairs(model) -> List[Tuple[tf.Variable, tf.Variable]]:
+    return [kernel_and_mask(w) for w in wrappers(model)]
+
+
+def get_masks(model) -> Dict[str, np.ndarray]:
+    return {w.layer.name: kernel_and_mask(w)[1].numpy().astype(np.float32) for w in wrappers(model)}
+
+
+def prunable_weights(model) -> Dict[str, np.ndarray]:
+    return {w.layer.name: kernel_and_mask(w)[0].numpy() for w in wrappers(model)}
+
+
+def set_masks(model, masks: Dict[str, np.ndarray]):
+    """Assigns the masks and zeroes the pruned weights."""
+    by_name = {w.layer.name: w for w in wrappers(model)}
+    if set(masks) != set(by_name):
+        raise ValueError(f"mask layers {sorted(masks)} do not match the model's prunable layers {sorted(by_name)}")
+    for name, m in masks.items():
+        kernel, mask = kernel_and_mask(by_name[name])
+        mask.assign(m.astype(mask.dtype.as_numpy_dtype))
+        kernel.assign(kernel * mask)
+
+
+def state_variables(model) -> List[tf.Variable]:
+    """All variables that define the network's function (weights, biases, BN statistics), but
+    not tfmot's bookkeeping (mask, threshold, pruning_step): what rewinding restores."""
+    bookkeeping = {id(v) for w in wrappers(model) for v in (w.pruning_step, *kernel_and_mask(w)[1:], w.pruning_vars[0][2])}
+    return [v for v in model.weights if id(v) not in bookkeeping]
+
+
+def get_state(model) -> Dict[str, np.ndarray]:
+    return {var_key(v): v.numpy() for v in state_variables(model)}
+
+
+def set_state(model, state: Dict[str, np.ndarray], keep_masked_zero: bool = True):
+    """Restores weights exactly (bit-for-bit), then re-applies the current masks."""
+    variables = state_variables(model)
+    missing = [var_key(v) for v in variables if var_key(v) not in state]
+    if missing:
+        raise ValueError(f"state lacks variables {missing[:5]}")
+    for v in variables:
+        v.assign(state[var_key(v)])
+    if keep_masked_zero:
+        for kernel, mask in kernel_mask_pairs(model):
+            kernel.assign(kernel * mask)
+
+
+def strip(model) -> keras.Model:
+    """The plain Keras model (masks applied, wrappers removed) for export."""
+    for w in wrappers(model):
+        kernel, mask = kernel_and_mask(w)
+        kernel.assign(kernel * mask)
+    return tfmot.sparsity.keras.strip_pruning(model)
+
+
+def count_parameters(model, masks: Dict[str, np.ndarray] = None) -> int:
+    """Trainable parameters, counting only the kept entries of masked kernels."""
+    total = sum(int(np.prod(v.shape)) for v in model.trainable_weights)
+    if masks:
+        total -= sum(int(m.size - m.sum()) for m in masks.values())
+    return total

@@ -1,0 +1,191 @@
+"""The one training function: SGD with momentum and weight decay on a (masked) Keras model,
+under the model's tf.distribute strategy, from any start step to any end step.
+
+Masking: gradients of masked kernels are multiplied by their masks, so pruned weights never
+move (not by the gradient, not by momentum, not by weight decay) and stay exactly zero.
+"""
+import dataclasses
+import time
+from typing import Callable, Dict, Iterable, List, Optional
+
+import numpy as np
+import tensorflow as tf
+import tf_keras as keras
+
+from lth_tf.data.dataset import Dataset, Split
+from lth_tf.data.pipeline import eval_batches, steps_per_epoch, train_batches
+from lth_tf.sparsity import wrapping
+from lth_tf.training.hparams import TrainingHparams, to_steps
+from lth_tf.training.schedules import LrSchedule
+
+# on_batch(step, indices, correct, losses, logits): per-example results of the training step
+# itself (no extra forward pass), gathered over replicas; used by forgetting trackers.
+BatchHook = Callable[[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray], None]
+# on_epoch(epoch, step, model): after each epoch's evaluation; return True to stop early.
+EpochHook = Callable[[int, int, keras.Model], Optional[bool]]
+
+
+@dataclasses.dataclass
+class TrainResult:
+    start_step: int
+    end_step: int  # the step training actually stopped at (early stop may end sooner)
+    history: List[dict]  # one row per epoch: epoch, step, lr, train_loss, train_accuracy, val_*
+    snapshots: Dict[int, Dict[str, np.ndarray]]  # step -> wrapping.get_state() at that step
+
+    @property
+    def steps(self) -> int:
+        return self.end_step - self.start_step
+
+
+def _loss(y, logits):
+    return tf.keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True)
+
+
+class _Trainer:
+    """The compiled training step for one model and one hyperparameter set. Cached on the model,
+    so IMP levels and baselines that reuse a model do not retrace; `reset` gives a fresh
+    optimizer state (zero momentum) at any start step."""
+
+    def __init__(self, model: keras.Model, hp: TrainingHparams, spe: int, total_steps: int, track: bool):
+        self.model, self.strategy = model, model.distribute_strategy
+        milestones = [to_steps(m, spe) for m in hp.milestones]
+        self.schedule = LrSchedule(hp.lr, hp.schedule, total_steps, milestones, hp.gamma, to_steps(hp.warmup, spe))
+        with self.strategy.scope():
+            self.optimizer = keras.optimizers.SGD(self.schedule, momentum=hp.momentum, nesterov=hp.nesterov)
+            self.optimizer.build(model.trainable_variables)
+            self.loss_sum = keras.metrics.Sum()
+            self.correct_sum = keras.metrics.Sum()
+            self.count = keras.metrics.Sum()
+        masks = {v.ref(): m for v, m in wrapping.kernel_mask_pairs(model)}
+        self.masks = [masks.get(v.ref()) for v in model.trainable_variables]
+        wd, replicas = hp.weight_decay, self.strategy.num_replicas_in_sync
+
+        def replica_step(x, y, index):
+            variables = model.trainable_variables
+            with tf.GradientTape() as tape:
+                logits = model(x, training=True)
+                losses = _loss(y, logits)
+                loss = tf.nn.compute_average_loss(losses)
+            grads = tape.gradient(loss, variables)
+            # L2 weight decay in the gradient; divided by the replica count because replica
+            # gradients are summed.
+            grads = [g + (wd / replicas) * v if wd else g for g, v in zip(grads, variables)]
+            grads = [g if m is None else g * m for g, m in zip(grads, self.masks)]
+            self.optimizer.apply_gradients(zip(grads, variables))
+            correct = tf.cast(tf.equal(tf.argmax(logits, -1, output_type=y.dtype), y), tf.float32)
+            self.loss_sum.update_state(tf.reduce_sum(losses))
+            self.correct_sum.update_state(tf.reduce_sum(correct))
+            self.count.update_state(tf.cast(tf.size(y), tf.float32))
+            return index, correct, losses, logits
+
+        @tf.function
+        def step(batch):
+            outputs = self.strategy.run(replica_step, args=batch)
+            if track:
+                return [self.strategy.gather(o, axis=0) for o in outputs]
+            return []
+
+        self.step = step
+
+    def reset(self, start_step: int):
+        for v in self.optimizer.variables:
+            v.assign(tf.zeros_like(v))
+        self.optimizer.iterations.assign(start_step)
+        self.reset_metrics()
+
+    def reset_metrics(self):
+        for m in (self.loss_sum, self.correct_sum, self.count):
+            m.reset_state()
+
+
+def _trainer(model, hp, spe, total, track) -> _Trainer:
+    cache = model.__dict__.setdefault("_lth_trainers", {})
+    key = (hp, spe, total, track)
+    if key not in cache:
+        cache[key] = _Trainer(model, hp, spe, total, track)
+    return cache[key]
+
+
+def predict(model: keras.Model, ds: Dataset, split: Split, batch_size: int = 1000) -> np.ndarray:
+    """Logits for a split, in split order."""
+    step = model.__dict__.get("_lth_predict")
+    if step is None:
+        step = model.__dict__["_lth_predict"] = tf.function(lambda x: model(x, training=False))
+    return np.concatenate([step(x).numpy() for x, _, _ in eval_batches(ds, split, batch_size)])
+
+
+def evaluate(model: keras.Model, ds: Dataset, split: Split) -> Dict[str, float]:
+    logits = predict(model, ds, split)
+    loss = float(np.mean(_loss(split.y, logits).numpy()))
+    return {"accuracy": float(np.mean(logits.argmax(-1) == split.y)), "loss": loss}
+
+
+def train(model: keras.Model, ds: Dataset, hp: TrainingHparams, *, seed: int, start_step: int = 0,
+          end_step: Optional[int] = None, train_split: Optional[Split] = None,
+          snapshot_steps: Iterable[int] = (), on_batch: Optional[BatchHook] = None,
+          on_epoch: Optional[EpochHook] = None, log_dir=None, label: str = "train",
+          verbose: bool = True) -> TrainResult:
+    """Trains `model` in place from `start_step` to `end_step` (default: the budget).
+
+    `seed` draws the data order and augmentation (with hp.data_seed_offset); the model's current
+    weights are the starting point. Epochs are passes over `train_split` (default: ds.train),
+    which may be any subset; the budget is counted in its epochs. The validation split is
+    evaluated after every epoch."""
+    split = ds.train if train_split is None else train_split
+    spe = steps_per_epoch(len(split), hp.batch_size)
+    total = hp.total_steps(spe)
+    end_step = total if end_step is None else end_step
+    if not 0 <= start_step <= end_step:
+        raise ValueError(f"bad step range [{start_step}, {end_step})")
+    trainer = _trainer(model, hp, spe, total, on_batch is not None)
+    trainer.reset(start_step)
+    strategy = trainer.strategy
+    data_seed = int(seed) + hp.data_seed_offset
+    batches = iter(strategy.experimental_distribute_dataset(
+        train_batches(ds, split, hp.batch_size, data_seed, start_step, end_step)))
+    wanted = set(int(s) for s in snapshot_steps)
+    snapshots, history = {}, []
+    writer = tf.summary.create_file_writer(str(log_dir)) if log_dir else None
+    t0 = time.time()
+    step = start_step
+    while step < end_step:
+        if step in wanted:
+            snapshots[step] = wrapping.get_state(model)
+        outputs = trainer.step(next(batches))
+        if on_batch is not None:
+            index, correct, losses, logits = (o.numpy() for o in outputs)
+            on_batch(step, index, correct, losses, logits)
+        step += 1
+        if step % spe == 0 or step == end_step:
+            row = _end_epoch(model, ds, trainer, step, spe, writer)
+            history.append(row)
+            if verbose:
+                print(f"[{label}] epoch {row['epoch']:g} step {step}/{end_step} lr {row['lr']:.4g} "
+                      f"loss {row['train_loss']:.4f} acc {row['train_accuracy']:.4f} "
+                      f"val_acc {row['val_accuracy']:.4f} ({time.time() - t0:.1f}s)", flush=True)
+            if on_epoch is not None and on_epoch(row["epoch"], step, model):
+                break
+    if step in wanted:
+        snapshots[step] = wrapping.get_state(model)
+    if writer is not None:
+        writer.close()
+    return TrainResult(start_step, step, history, snapshots)
+
+
+def _end_epoch(model, ds, trainer, step, spe, writer) -> dict:
+    count = max(float(trainer.count.result()), 1.0)
+    row = {"epoch": round(step / spe, 4), "step": step, "lr": float(trainer.schedule(step - 1)),
+           "train_loss": float(trainer.loss_sum.result()) / count,
+           "train_accuracy": float(trainer.correct_sum.result()) / count}
+    trainer.reset_metrics()
+    if len(ds.val):
+        val = evaluate(model, ds, ds.val)
+        row.update(val_accuracy=val["accuracy"], val_loss=val["loss"])
+    else:
+        row.update(val_accuracy=float("nan"), val_loss=float("nan"))
+    if writer is not None:
+        with writer.as_default(step=step):
+            for key, value in row.items():
+                if key not in ("epoch", "step"):
+                    tf.summary.scalar(key.replace("_", "/", 1), value)
+    return row

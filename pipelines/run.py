@@ -1,0 +1,94 @@
+"""Entry point: python -m pipelines.run --config configs/NAME.gin [--gin_bindings 'a.b = 1' ...]
+[--output_dir DIR] [--force]."""
+import lth_tf  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow is imported)
+
+import sys
+import time
+from pathlib import Path
+
+import gin
+from absl import app, flags
+
+from lth_tf.errors import ConfigError
+from lth_tf.io import write_text
+from lth_tf.training.seeding import enable_determinism
+
+flags.DEFINE_string("config", None, "gin file describing the study, e.g. configs/stability.gin")
+flags.DEFINE_multi_string("gin_bindings", [], "gin bindings overriding the config, e.g. \"TrainingHparams.lr = 0.05\"")
+flags.DEFINE_string("output_dir", None, "where results go (default: runs/<config name>)")
+flags.DEFINE_bool("force", False, "recompute everything instead of reusing finished artifacts")
+flags.DEFINE_bool("quiet", False, "no per-epoch progress lines")
+FLAGS = flags.FLAGS
+
+
+@gin.configurable
+def run_pipeline(runner, pipeline=gin.REQUIRED, deterministic: bool = True):
+    if deterministic:
+        enable_determinism()
+    return pipeline(runner)
+
+
+def _register_everything():
+    # Importing these registers their gin configurables, so bindings can name them.
+    import components.mask_search  # noqa: F401
+    import components.report  # noqa: F401
+    import components.sparse_training  # noqa: F401
+    import lth_tf.data  # noqa: F401
+    import lth_tf.models  # noqa: F401
+    import lth_tf.sparsity.hparams  # noqa: F401
+    import lth_tf.training  # noqa: F401
+    import pipelines.stability  # noqa: F401
+    for name in ("pipelines.data_diet", "pipelines.prac", "pipelines.studies"):
+        try:
+            __import__(name)
+        except ModuleNotFoundError as e:
+            if e.name != name:
+                raise
+
+
+def parse_config(config: str, bindings):
+    if not Path(config).is_file():
+        known = sorted(str(p) for p in Path("configs").glob("*.gin"))
+        raise ConfigError(f"Config file {config!r} not found. Known configs: {', '.join(known) or 'none'}.")
+    try:
+        gin.parse_config_files_and_bindings([config], [], finalize_config=False)
+    except Exception as e:  # gin raises ValueError / SyntaxError / KeyError with a location
+        raise ConfigError(f"Bad gin config {config}: {e}") from e
+    for binding in bindings:
+        try:
+            gin.parse_config(binding)
+        except Exception as e:
+            raise ConfigError(f"Bad gin binding {binding!r}: {e}. Bindings look like "
+                              f"\"TrainingHparams.lr = 0.05\"; the configurables are listed in the README.") from e
+    gin.finalize()
+
+
+def main(argv):
+    del argv
+    import tensorflow as tf
+    from absl import logging
+    logging.set_verbosity(logging.WARNING)
+    tf.get_logger().setLevel("ERROR")
+    from pipelines.runner import Runner
+    if not FLAGS.config:
+        raise app.UsageError("--config is required, e.g. --config configs/stability.gin")
+    _register_everything()
+    started = time.time()
+    try:
+        parse_config(FLAGS.config, FLAGS.gin_bindings)
+        output_dir = Path(FLAGS.output_dir or Path("runs") / Path(FLAGS.config).stem)
+        output_dir.mkdir(parents=True, exist_ok=True)
+        write_text(output_dir / "config.gin", gin.config_str())
+        runner = Runner(output_dir, force=FLAGS.force, verbose=not FLAGS.quiet)
+        run_pipeline(runner)
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+    write_text(output_dir / "operative_config.gin", gin.operative_config_str())
+    print(f"done in {time.time() - started:.0f}s: {len(runner.executed)} executed, {len(runner.reused)} reused. "
+          f"Results in {output_dir}/ (report.md, results.csv); "
+          f"tensorboard --logdir {output_dir}/tensorboard", flush=True)
+
+
+if __name__ == "__main__":
+    app.run(main)
