@@ -35,7 +35,8 @@ Executor = Callable[[object, Dict[str, Union[Artifact, Sequence[Artifact]]], Pat
 @dataclasses.dataclass(frozen=True)
 class ComponentSpec:
     name: str
-    inputs: Mapping[str, str]  # input name -> artifact type; 'Type*': a list of them; '*': a list of any
+    # input name -> artifact type; 'Type*': a list of them; '*': a list of any; 'Type?': optional
+    inputs: Mapping[str, str]
     output: str  # artifact type
     params: type  # frozen dataclass of parameters
     executor: Executor

@@ -75,10 +75,12 @@ class Runner:
 
     @staticmethod
     def _check_inputs(spec, inputs):
-        if set(inputs) != set(spec.inputs):
-            raise TypeError(f"{spec.name} takes inputs {sorted(spec.inputs)}, got {sorted(inputs)}")
-        for name, wanted in spec.inputs.items():
-            value = inputs[name]
+        required = {k for k, t in spec.inputs.items() if not t.endswith("?")}
+        if not required <= set(inputs) <= set(spec.inputs):
+            raise TypeError(f"{spec.name} takes inputs {sorted(spec.inputs)} (required {sorted(required)}), "
+                            f"got {sorted(inputs)}")
+        for name, value in inputs.items():
+            wanted = spec.inputs[name].rstrip("?")
             items = value if wanted.endswith("*") else [value]
             for item in items:
                 if wanted.rstrip("*") and item.type != wanted.rstrip("*"):
