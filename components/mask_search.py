@@ -8,6 +8,13 @@ its own atomic unit `level_LL/`; an interrupted search resumes after the last fi
 level_LL/: mask.npz, rewind.npz (weights at the rewind step), trained.npz, metrics.json,
            history.csv, sparsity.csv, saved_model/ (the stripped trained ticket)
 results.csv: one row per level (variant 'dense' at level 0, 'lt_<method>[_rewind]' after).
+
+Optional inputs (absent: the search is exactly as without them):
+- pretrained (Weights, from Pretraining): level 0 starts at step t_r from the pre-trained
+  weights, and every level rewinds to them (PruningHparams.rewind must then be '0it').
+- train_indices (Indices, from SubsetSlimming): train on these examples only.
+- labels (Indices, SubsetSlimming rule 'corrupt'): train on these (noisy) labels.
+train_steps then include the upstream cost: pre-training steps and scoring steps.
 """
 import dataclasses
 from pathlib import Path
@@ -16,9 +23,12 @@ import gin
 import numpy as np
 import pandas as pd
 
+from components.pretraining import load_weights
 from components.spec import ComponentSpec
+from components.subset_slimming import training_split, upstream_steps
 from lth_tf import networks
 from lth_tf.data import DatasetHparams, load_dataset, steps_per_epoch
+from lth_tf.errors import ConfigError
 from lth_tf.io import atomic_path, load_npz, read_json, save_npz, write_csv, write_json
 from lth_tf.models import ModelHparams
 from lth_tf.sparsity import masks as M
@@ -50,6 +60,19 @@ def variant_name(method: str, rewind_step: int) -> str:
     return f"lt_{method}" + ("_rewind" if rewind_step > 0 else "")
 
 
+# results.csv columns come in this order, then the rest sorted. A fixed order matters: finished
+# rows come back from metrics.json (sorted keys) on resume, fresh ones in insertion order.
+LEADING_COLUMNS = ("variant", "seed", "level", "sparsity", "val_accuracy", "test_accuracy", "train_steps")
+
+
+def results_frame(rows) -> pd.DataFrame:
+    """One row per network with a fixed column order, so a resumed execution writes the same
+    results.csv as an uninterrupted one."""
+    frame = pd.DataFrame(rows)
+    first = [c for c in LEADING_COLUMNS if c in frame.columns]
+    return frame[first + sorted(c for c in frame.columns if c not in first)]
+
+
 def next_masks(p: MaskSearchParams, level: int, prev_masks, prev_trained, dense_trained, rng):
     density = p.pruning.density(level)
     if p.pruning.method == "imp":
@@ -61,11 +84,23 @@ def next_masks(p: MaskSearchParams, level: int, prev_masks, prev_trained, dense_
 
 def execute(p: MaskSearchParams, inputs, out: Path, ctx):
     ds = load_dataset(p.dataset)
-    spe = steps_per_epoch(len(ds.train), p.training.batch_size)
+    split = training_split(ds, inputs.get("train_indices"), inputs.get("labels"))
+    spe = steps_per_epoch(len(split), p.training.batch_size)
     total = p.training.total_steps(spe)
     rewind_step = to_steps(p.pruning.rewind, spe, "PruningHparams.rewind")
+    # Steps spent before this search (pre-training, scoring) and the step level 0 starts at.
+    prefix_steps, start_step = upstream_steps(inputs.get("train_indices"), inputs.get("labels")), 0
+    pretrained = inputs.get("pretrained")
+    if pretrained is not None:
+        if rewind_step != 0:
+            raise ConfigError(f"PruningHparams.rewind={p.pruning.rewind!r} conflicts with the pretrained input: "
+                              f"the search rewinds to the pre-trained weights; set PruningHparams.rewind = '0it'.")
+        start_step = rewind_step = int(pretrained.metadata["summary"]["steps"])
+        prefix_steps += upstream_steps(pretrained)
+        if rewind_step >= total:
+            raise ConfigError(f"The pre-training lasts {rewind_step} steps, not fewer than the search's budget "
+                              f"({total} steps); shorten the pre-training or raise TrainingHparams.budget.")
     if rewind_step >= total:
-        from lth_tf.errors import ConfigError
         raise ConfigError(f"PruningHparams.rewind={p.pruning.rewind!r} is step {rewind_step}, not before the "
                           f"end of training (step {total}); rewind to an earlier point.")
     model = networks.build_network(p.model, ds.input_shape, ds.num_classes, p.seed, p.pruning.prunable())
@@ -79,11 +114,14 @@ def execute(p: MaskSearchParams, inputs, out: Path, ctx):
             continue
         label = f"{variant} seed {p.seed} level {level}"
         if level == 0:
-            result = train(model, ds, p.training, seed=p.seed, snapshot_steps=[rewind_step],
-                           log_dir=ctx.tensorboard_dir / f"level_00", label=label, verbose=ctx.verbose)
+            if pretrained is not None:
+                wrapping.set_state(model, load_weights(pretrained))
+            result = train(model, ds, p.training, seed=p.seed, start_step=start_step, train_split=split,
+                           snapshot_steps=[rewind_step], log_dir=ctx.tensorboard_dir / f"level_00", label=label,
+                           verbose=ctx.verbose)
             rewind_state = result.snapshots[rewind_step]
             masks = wrapping.get_masks(model)
-            search_steps = 0
+            search_steps = prefix_steps
         else:
             prev = level_dir(out, level - 1)
             rewind_state = load_npz(level_dir(out, 0) / "rewind.npz")
@@ -93,16 +131,17 @@ def execute(p: MaskSearchParams, inputs, out: Path, ctx):
                                _kernels(load_npz(level_dir(out, 0) / "trained.npz"), model), rng)
             wrapping.set_state(model, rewind_state)
             wrapping.set_masks(model, masks)
-            result = train(model, ds, p.training, seed=p.seed, start_step=rewind_step,
+            result = train(model, ds, p.training, seed=p.seed, start_step=rewind_step, train_split=split,
                            log_dir=ctx.tensorboard_dir / f"level_{level:02d}", label=label, verbose=ctx.verbose)
-            search_steps = _search_steps(p.pruning.method, level, total, rewind_step)
+            search_steps = _search_steps(p.pruning.method, level, total, rewind_step, start_step, prefix_steps)
         metrics = {
             "variant": "dense" if level == 0 else variant, "seed": p.seed, "level": level,
             "sparsity": M.sparsity(masks), "density": M.density(masks),
             "val_accuracy": evaluate(model, ds, ds.val)["accuracy"] if len(ds.val) else float("nan"),
             "test_accuracy": evaluate(model, ds, ds.test)["accuracy"],
             "train_steps": search_steps + result.steps,
-            "own_steps": result.steps, "rewind": p.pruning.rewind, "rewind_step": rewind_step,
+            "own_steps": result.steps, "rewind": p.pruning.rewind if pretrained is None else "pretrained",
+            "rewind_step": rewind_step,
             "method": p.pruning.method, "scope": p.pruning.scope, "model": p.model.name,
             "dataset": p.dataset.name, "parameters": wrapping.count_parameters(model, masks),
         }
@@ -116,20 +155,22 @@ def execute(p: MaskSearchParams, inputs, out: Path, ctx):
                 networks.export(model, tmp, masks)
             write_json(tmp / "metrics.json", metrics)
         rows.append(metrics)
-    frame = pd.DataFrame(rows)
+    frame = results_frame(rows)
     frame["artifact"] = [str(level_dir(out, int(r))) for r in frame["level"]]
     write_csv(out / "results.csv", frame)
     return {"levels": len(rows), "final_sparsity": rows[-1]["sparsity"], "final_test_accuracy": rows[-1]["test_accuracy"]}
 
 
-def _search_steps(method, level, total, rewind_step):
-    """Training steps spent on the search that produced level `level`'s mask: the dense run, and
-    for IMP every earlier level's retraining. Random pruning needs no training for its masks."""
+def _search_steps(method, level, total, rewind_step, start_step=0, prefix_steps=0):
+    """Training steps spent on the search that produced level `level`'s mask: what came before
+    it (pre-training, scoring), the dense run (from `start_step`), and for IMP every earlier
+    level's retraining. Random pruning needs no training for its masks."""
+    dense = prefix_steps + total - start_step
     if method == "imp":
-        return total + (level - 1) * (total - rewind_step)
+        return dense + (level - 1) * (total - rewind_step)
     if method == "omp":
-        return total
-    return 0
+        return dense
+    return prefix_steps
 
 
 def _kernels(state, model):
@@ -137,4 +178,5 @@ def _kernels(state, model):
     return {w.layer.name: state[wrapping.var_key(wrapping.kernel_and_mask(w)[0])] for w in wrapping.wrappers(model)}
 
 
-SPEC = ComponentSpec(name="MaskSearch", inputs={}, output="Tickets", params=MaskSearchParams, executor=execute)
+SPEC = ComponentSpec(name="MaskSearch", inputs={"pretrained": "Weights?", "train_indices": "Indices?", "labels": "Indices?"},
+                     output="Tickets", params=MaskSearchParams, executor=execute)

@@ -19,7 +19,7 @@ import gin
 import numpy as np
 import pandas as pd
 
-from components.mask_search import MaskSearchParams, finished_levels, level_dir
+from components.mask_search import MaskSearchParams, finished_levels, level_dir, results_frame
 from components.spec import ComponentSpec
 from lth_tf import networks
 from lth_tf.data import load_dataset
@@ -142,8 +142,7 @@ def execute(p: SparseTrainingParams, inputs, out: Path, ctx):
                     save_npz(tmp / "mask.npz", final_masks)
                 write_json(tmp / "metrics.json", metrics)
             rows.append(metrics)
-    frame = pd.DataFrame(rows)
-    write_csv(out / "results.csv", frame)
+    write_csv(out / "results.csv", results_frame(rows))
     return {"networks": len(rows)}
 
 

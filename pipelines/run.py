@@ -63,6 +63,13 @@ def parse_config(config: str, bindings):
     gin.finalize()
 
 
+def _without_gin_call_chain(error) -> str:
+    """The message without the "In call to configurable ..." lines gin appends (they name
+    function addresses, not the user's mistake): one paragraph."""
+    return "\n".join(line for line in str(error).splitlines()
+                     if not line.strip().startswith("In call to configurable"))
+
+
 def main(argv):
     del argv
     import tensorflow as tf
@@ -82,7 +89,7 @@ def main(argv):
         runner = Runner(output_dir, force=FLAGS.force, verbose=not FLAGS.quiet)
         run_pipeline(runner)
     except ConfigError as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {_without_gin_call_chain(e)}", file=sys.stderr)
         sys.exit(2)
     write_text(output_dir / "operative_config.gin", gin.operative_config_str())
     print(f"done in {time.time() - started:.0f}s: {len(runner.executed)} executed, {len(runner.reused)} reused. "

@@ -36,6 +36,13 @@ class ForgettingTracker:
         counts = np.where(self.learned, self.forgetting, NEVER_LEARNED).astype(np.int64)
         return np.where(self.presentations > 0, counts, -1)
 
+    def scores(self) -> np.ndarray:
+        """Forgetting counts as a ranking score (float): a never-learned example scores its
+        number of presentations n, above any learned example (one presented n times can be
+        forgotten at most n // 2 times); never-presented examples score NaN."""
+        scores = np.where(self.learned, self.forgetting, self.presentations).astype(np.float64)
+        return np.where(self.presentations > 0, scores, np.nan)
+
     def unforgettable(self) -> np.ndarray:
         """Learned at some presentation and never forgotten afterwards."""
         return self.learned & (self.forgetting == 0)

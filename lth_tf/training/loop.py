@@ -85,7 +85,15 @@ class _Trainer:
                 return [self.strategy.gather(o, axis=0) for o in outputs]
             return []
 
-        self.step = step
+        @tf.function
+        def steps(iterator, count):
+            # `count` steps in one call. Without a per-step hook, this saves the per-call Python
+            # and dispatch overhead (~1 ms a step on 2 CPU cores), which is as much as the work of
+            # a LeNet step on MNIST; same ops in the same order, so the same results.
+            for _ in tf.range(count):
+                self.strategy.run(replica_step, args=next(iterator))
+
+        self.step, self.steps = step, steps
 
     def reset(self, start_step: int):
         for v in self.optimizer.variables:
@@ -151,11 +159,14 @@ def train(model: keras.Model, ds: Dataset, hp: TrainingHparams, *, seed: int, st
     while step < end_step:
         if step in wanted:
             snapshots[step] = wrapping.get_state(model)
-        outputs = trainer.step(next(batches))
-        if on_batch is not None:
-            index, correct, losses, logits = (o.numpy() for o in outputs)
+        if on_batch is None:  # run to the next epoch end, snapshot or the end in one call
+            stop = min([end_step, (step // spe + 1) * spe] + [s for s in wanted if s > step])
+            trainer.steps(batches, tf.constant(stop - step, tf.int64))
+            step = stop
+        else:
+            index, correct, losses, logits = (o.numpy() for o in trainer.step(next(batches)))
             on_batch(step, index, correct, losses, logits)
-        step += 1
+            step += 1
         if step % spe == 0 or step == end_step:
             row = _end_epoch(model, ds, trainer, step, spe, writer)
             history.append(row)

@@ -1,0 +1,100 @@
+"""The example sets and mask statistics of PrAC lottery tickets (Zhang et al., "Efficient
+Lottery Ticket Finding: Less Data is More", ICML 2021), as plain functions on numpy arrays.
+
+Sets of examples are sorted int64 arrays of *stable indices* (lth_tf.data.Split.index).
+- CET (critical examples for training): examples forgotten more than E_F times while the round
+  trained on them (never-learned examples count as forgotten infinitely often).
+- CEP (critical examples for pruning): examples of the full training set on which the network
+  before a round's pruning and the pruned network disagree.
+- PrAC set: CET ∪ CEP; the next round trains on it only.
+"""
+from typing import Dict, Sequence
+
+import numpy as np
+
+from lth_tf.metrics.forgetting import NEVER_LEARNED  # noqa: F401  (re-exported for readers)
+
+Masks = Dict[str, np.ndarray]
+
+
+def as_set(indices) -> np.ndarray:
+    """Sorted unique int64 indices."""
+    return np.unique(np.asarray(indices, np.int64))
+
+
+def disagreement_set(logits_a: np.ndarray, logits_b: np.ndarray, indices) -> np.ndarray:
+    """The indices (sorted) of the examples whose predicted classes differ between two networks.
+    Row i of both logit arrays belongs to example `indices[i]`."""
+    logits_a, logits_b = np.asarray(logits_a), np.asarray(logits_b)
+    if logits_a.shape != logits_b.shape or len(logits_a) != len(indices):
+        raise ValueError(f"logits {logits_a.shape} / {logits_b.shape} do not match {len(indices)} indices")
+    differ = logits_a.argmax(-1) != logits_b.argmax(-1)
+    return as_set(np.asarray(indices, np.int64)[differ])
+
+
+def cet_set(counts: np.ndarray, threshold: int = 0) -> np.ndarray:
+    """Stable indices with a forgetting count above `threshold` (E_F), from
+    ForgettingTracker.counts() (indexed by stable index; -1 = never presented, so excluded;
+    NEVER_LEARNED is above any threshold, so never-learned examples are included)."""
+    counts = np.asarray(counts)
+    return np.flatnonzero((counts >= 0) & (counts > threshold)).astype(np.int64)
+
+
+def prac_set(cet, cep) -> np.ndarray:
+    return np.union1d(as_set(cet), as_set(cep))
+
+
+def overlap_rate(cep, cet) -> float:
+    """|CEP ∩ CET| / |CEP|: how many pruning-critical examples the forgetting set already had
+    (nan when CEP is empty)."""
+    cep = as_set(cep)
+    if len(cep) == 0:
+        return float("nan")
+    return len(np.intersect1d(cep, as_set(cet))) / len(cep)
+
+
+def class_ratios(subset, indices, labels, num_classes: int) -> np.ndarray:
+    """For each class c: |subset ∩ class c| / |class c| over the full set (`indices` with their
+    `labels`)."""
+    indices, labels = np.asarray(indices, np.int64), np.asarray(labels, np.int64)
+    chosen = np.isin(indices, as_set(subset))
+    total = np.bincount(labels, minlength=num_classes).astype(np.float64)
+    kept = np.bincount(labels[chosen], minlength=num_classes).astype(np.float64)
+    return np.divide(kept, total, out=np.zeros(num_classes), where=total > 0)
+
+
+def mask_similarity(a: Masks, b: Masks) -> float:
+    """Relative similarity |m_a ∩ m_b| / |m_a ∪ m_b| of the kept weights (1 = same mask)."""
+    both = sum(float(np.logical_and(a[n] > 0, b[n] > 0).sum()) for n in a)
+    either = sum(float(np.logical_or(a[n] > 0, b[n] > 0).sum()) for n in a)
+    return both / either if either else 1.0
+
+
+def random_mask_similarity(density: float) -> float:
+    """The expected similarity of two independent random masks of density d: d / (2 - d)."""
+    return density / (2.0 - density)
+
+
+def mask_distance(a: Masks, b: Masks, support: Masks = None) -> float:
+    """Normalized Hamming distance: the fraction of positions where two masks differ, counted
+    over the weights `support` keeps (default: all weights). Within a pruning round both masks
+    prune the same kept weights, so normalizing by them keeps the early-stop threshold
+    meaningful at every sparsity (normalized by all weights, a late round's distance would be
+    tiny however much its masks still change)."""
+    if support is None:
+        support = {n: np.ones_like(m) for n, m in a.items()}
+    differ = sum(float(((a[n] != b[n]) & (support[n] > 0)).sum()) for n in a)
+    count = sum(float((support[n] > 0).sum()) for n in a)
+    return differ / count if count else 0.0
+
+
+def early_stop(masks: Sequence[Masks], threshold: float = 0.07, window: int = 1, support: Masks = None) -> bool:
+    """The early-bird rule: with the prospective masks of consecutive epochs (oldest first),
+    stop once the newest is within `threshold` of each of the `window` masks before it (a
+    FIFO queue of window + 1 masks; window 1 compares consecutive masks only)."""
+    if window < 1:
+        raise ValueError("window must be >= 1")
+    if len(masks) < window + 1:
+        return False
+    newest = masks[-1]
+    return max(mask_distance(newest, m, support) for m in masks[-window - 1:-1]) < threshold

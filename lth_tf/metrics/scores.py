@@ -1,0 +1,115 @@
+"""Per-example scores of a network: EL2N and GraNd (Paul et al. 2021), predictive entropy.
+
+Each function returns one score per example of a split, in split order (key them by
+`split.index`). The labels are the split's own, so a relabeled split (label noise) is scored
+against its noisy labels. Scores average over several networks in the DataScoring component.
+Networks are evaluated in inference mode (BatchNorm uses its moving statistics), so an
+example's score does not depend on the other examples of its batch.
+"""
+from typing import Optional
+
+import numpy as np
+import tensorflow as tf
+import tf_keras as keras
+
+from lth_tf.data.dataset import Dataset, Split
+from lth_tf.data.pipeline import eval_batches
+from lth_tf.sparsity import wrapping
+from lth_tf.training.loop import predict
+
+
+def softmax(logits) -> np.ndarray:
+    logits = np.asarray(logits, np.float64)
+    shifted = np.exp(logits - logits.max(-1, keepdims=True))
+    return shifted / shifted.sum(-1, keepdims=True)
+
+
+def el2n(logits, labels) -> np.ndarray:
+    """Error L2 norm: ||softmax(logits) - onehot(label)||_2 per example."""
+    probs = softmax(logits)
+    error = probs.copy()
+    error[np.arange(len(probs)), np.asarray(labels, np.int64)] -= 1.0
+    return np.sqrt((error ** 2).sum(-1))
+
+
+def predictive_entropy(probs) -> np.ndarray:
+    """-sum p log p per example (natural log). Takes probabilities, so an ensemble can average
+    its members' predictions first (the active-learning "max entropy" score)."""
+    probs = np.asarray(probs, np.float64)
+    return -(probs * np.log(np.clip(probs, 1e-12, 1.0))).sum(-1)
+
+
+def el2n_scores(model: keras.Model, ds: Dataset, split: Split, batch_size: int = 1000) -> np.ndarray:
+    return el2n(predict(model, ds, split, batch_size), split.y)
+
+
+def entropy_scores(model: keras.Model, ds: Dataset, split: Split, batch_size: int = 1000) -> np.ndarray:
+    return predictive_entropy(softmax(predict(model, ds, split, batch_size)))
+
+
+def grand_scores(model: keras.Model, ds: Dataset, split: Split, batch_size: int = 512,
+                 jit_compile: Optional[bool] = None) -> np.ndarray:
+    """Gradient norm: ||d loss(x, y) / d theta||_2 over all trainable parameters, per example.
+
+    Per-example gradients are vectorized over the batch with tf.vectorized_map (pfor turns the
+    per-example backward pass into batched ops), never a Python loop over examples. Gradients
+    of pruned weights are masked, as in training: pruned weights are not parameters.
+    jit_compile: XLA or not; None = XLA when the network has convolutions, whose vectorized
+    per-example gradients XLA computes about 3x faster (bench/scoring.py)."""
+    norms = _grand_function(model, jit_compile)
+    return np.concatenate([norms(x, y).numpy() for x, y, _ in eval_batches(ds, split, batch_size)]).astype(np.float64)
+
+
+def _dense_layers(model):
+    """(layer, kernel, bias, mask) of the Dense layers (wrapped or not) with a bias and 2-D
+    inputs. For those, the kernel's per-example gradient is the outer product a g^T of the
+    layer's input a and the bias gradient g, so its squared (masked) norm is (a*a)^T M (g*g):
+    no need to materialize a (batch, in, out) gradient, which makes GraNd of MLPs ~5x cheaper."""
+    masks = {v.ref(): m for v, m in wrapping.kernel_mask_pairs(model)}
+    found = []
+    for layer in model.layers:
+        inner = getattr(layer, "layer", layer)
+        if not isinstance(inner, keras.layers.Dense) or not inner.use_bias or not inner.trainable:
+            continue
+        try:
+            if len(layer.input.shape) != 2:
+                continue
+        except AttributeError:  # a layer called more than once has no single input
+            continue
+        found.append((layer, inner.kernel, inner.bias, masks.get(inner.kernel.ref())))
+    return found
+
+
+def _grand_function(model, jit_compile: Optional[bool]):
+    cache = model.__dict__.setdefault("_lth_grand", {})
+    if jit_compile in cache:
+        return cache[jit_compile]
+    dense = _dense_layers(model)
+    ghost = {kernel.ref() for _, kernel, _, _ in dense}
+    variables = [v for v in model.trainable_variables if v.ref() not in ghost]
+    has_convolutions = any(len(v.shape) >= 3 for v in variables)
+    masks = {v.ref(): m for v, m in wrapping.kernel_mask_pairs(model)}
+    masks = [masks.get(v.ref()) for v in variables]
+    # The same network, also returning the inputs of the Dense layers.
+    tapped = keras.Model(model.inputs, [layer.input for layer, _, _, _ in dense] + list(model.outputs))
+    bias_position = {v.ref(): i for i, v in enumerate(variables)}
+
+    def example_norm(example):
+        x, y = example
+        with tf.GradientTape() as tape:
+            *inputs, logits = tapped(x[None], training=False)
+            loss = tf.keras.losses.sparse_categorical_crossentropy(y[None], logits, from_logits=True)
+        grads = tape.gradient(loss, variables)
+        grads = [g if m is None else g * m for g, m in zip(grads, masks)]
+        squares = [tf.reduce_sum(tf.square(g)) for g in grads]
+        for a, (_, kernel, bias, mask) in zip(inputs, dense):
+            a2, g2 = tf.square(a[0]), tf.square(grads[bias_position[bias.ref()]])
+            squares.append(tf.tensordot(a2, g2 if mask is None else tf.linalg.matvec(mask, g2), 1))
+        return tf.sqrt(tf.add_n(squares))
+
+    @tf.function(jit_compile=has_convolutions if jit_compile is None else jit_compile)
+    def norms(x, y):
+        return tf.vectorized_map(example_norm, (x, y))
+
+    cache[jit_compile] = norms
+    return norms

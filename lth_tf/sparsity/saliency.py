@@ -1,0 +1,118 @@
+"""Pruning-at-initialization saliency scores: SNIP, GraSP and SynFlow.
+
+Each scorer takes a wrapped model (lth_tf.sparsity.wrapping) whose masks are set and returns
+{layer name: score array} with the kernels' shapes; the highest scores are kept by
+`lth_tf.sparsity.masks.prune_by_score`. `iterative_prune` applies a scorer in several steps
+with an exponential density schedule, re-scoring the pruned network after each step (as
+SynFlow must, and as iterative SNIP does), and leaves the model's weights unchanged.
+
+- SNIP (Lee et al. 2019): |g ⊙ w|, g the loss gradient on a batch.
+- GraSP (Wang et al. 2020): removes the weights with the largest -w ⊙ Hg (those whose removal
+  least reduces gradient flow); as a score to keep, w ⊙ Hg. H g is a Hessian-vector product of
+  the loss at temperature T (200 in the paper).
+- SynFlow (Tanaka et al. 2020): data-free; with all parameters replaced by their absolute
+  values and an all-ones input, R = sum of the logits; score |dR/dw ⊙ w|.
+"""
+from typing import Callable, Dict
+
+import numpy as np
+import tensorflow as tf
+
+from lth_tf.errors import unknown_name
+from lth_tf.sparsity import masks as M
+from lth_tf.sparsity import wrapping
+
+Scores = Dict[str, np.ndarray]
+
+
+def _kernels(model) -> Dict[str, tf.Variable]:
+    return {w.layer.name: wrapping.kernel_and_mask(w)[0] for w in wrapping.wrappers(model)}
+
+
+def _loss(model, x, y, temperature: float = 1.0):
+    # Training mode, as in the papers (BN normalizes with batch statistics). This moves BN's
+    # moving statistics: iterative_prune restores the model's state afterwards.
+    logits = model(x, training=True) / temperature
+    return tf.reduce_mean(tf.keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True))
+
+
+def snip_scores(model, x, y) -> Scores:
+    kernels = _kernels(model)
+    with tf.GradientTape() as tape:
+        loss = _loss(model, x, y)
+    grads = tape.gradient(loss, list(kernels.values()))
+    return {n: np.abs((g * k).numpy()) for (n, k), g in zip(kernels.items(), grads)}
+
+
+def grasp_scores(model, x, y, temperature: float = 200.0) -> Scores:
+    kernels = _kernels(model)
+    variables = list(kernels.values())
+    with tf.GradientTape() as outer:
+        with tf.GradientTape() as inner:
+            loss = _loss(model, x, y, temperature)
+        grads = inner.gradient(loss, variables)
+        # z = g0 · g(w) with g0 held fixed, so dz/dw = H g0.
+        z = tf.add_n([tf.reduce_sum(tf.stop_gradient(g) * g) for g in grads])
+    hg = outer.gradient(z, variables)
+    return {n: (k * h).numpy() for (n, k), h in zip(kernels.items(), hg)}
+
+
+def synflow_scores(model, x=None, y=None) -> Scores:
+    """Data-free: `x` only gives the input shape. The model's weights are restored after."""
+    saved = [np.array(v.numpy(), copy=True) for v in model.weights]
+    try:
+        for v in model.weights:
+            if v.dtype.is_floating:
+                v.assign(tf.abs(v))
+        kernels = _kernels(model)
+        # Two identical all-ones inputs (scores only scale): TF 2.21's eager Conv backprop on CPU
+        # crashes with a batch of one.
+        ones = tf.ones((2, *model.input_shape[1:]), tf.float32)
+        with tf.GradientTape() as tape:
+            r = tf.reduce_sum(model(ones, training=False))  # inference mode: BN uses its statistics
+        grads = tape.gradient(r, list(kernels.values()))
+        scores = {n: np.abs((g * k).numpy()) for (n, k), g in zip(kernels.items(), grads)}
+    finally:
+        for v, value in zip(model.weights, saved):
+            v.assign(value)
+    if not all(np.isfinite(s).all() for s in scores.values()):
+        raise FloatingPointError("SynFlow scores overflowed float32 for this model; use fewer layers or SNIP/GraSP.")
+    return scores
+
+
+SCORERS: Dict[str, Callable] = {"snip": snip_scores, "grasp": grasp_scores, "synflow": synflow_scores}
+
+
+def scorer(name: str) -> Callable:
+    if name not in SCORERS:
+        raise unknown_name("saliency method", name, SCORERS)
+    return SCORERS[name]
+
+
+def iterative_prune(model, method: str, masks: M.Masks, target_density: float, x, y, iterations: int = 1,
+                    scope: str = "global") -> M.Masks:
+    """Prunes from `masks` down to `target_density` in `iterations` steps of geometrically
+    decreasing density, re-scoring the pruned network at each step. The model ends with its
+    original weights and masks (the caller sets the returned masks)."""
+    score = scorer(method)
+    original_masks, state = wrapping.get_masks(model), wrapping.get_state(model)
+    start = M.density(masks)
+    current = masks
+    try:
+        for k in range(1, iterations + 1):
+            density = start * (target_density / start) ** (k / iterations)
+            wrapping.set_masks(model, current)
+            current = M.prune_by_score(score(model, x, y), current, density, scope)
+    finally:
+        wrapping.set_masks(model, original_masks)
+        wrapping.set_state(model, state)
+    return current
+
+
+def balanced_sample(x: np.ndarray, y: np.ndarray, per_class: int, num_classes: int, seed: int):
+    """`per_class` examples of each class (fewer if a class has fewer), drawn by `seed`, in a
+    fixed order: the data that SNIP and GraSP score with (GraSP's paper uses 10 per class)."""
+    rng = np.random.default_rng(seed)
+    picks = [rng.permutation(np.flatnonzero(y == c))[:per_class] for c in range(num_classes)]
+    positions = np.sort(np.concatenate(picks))
+    return x[positions], y[positions]

@@ -1,0 +1,280 @@
+"""PrAC lottery tickets: set rules, early-bird stop, dynamic iterations, the iteration ledger,
+saliency scores, and a tiny end-to-end PracMaskSearch (with resume and the report)."""
+import dataclasses
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+import tf_keras as keras
+
+from components import mask_search, prac_report, prac_search
+from lth_tf.data import DatasetHparams, load_dataset
+from lth_tf.io import load_npz, read_json
+from lth_tf.metrics import prac as P
+from lth_tf.metrics.forgetting import NEVER_LEARNED
+from lth_tf.models import ModelHparams
+from lth_tf.sparsity import masks as M
+from lth_tf.sparsity import saliency, wrapping
+from lth_tf.sparsity.hparams import PruningHparams
+from lth_tf.training import TrainingHparams
+from pipelines.runner import Runner
+
+
+# ---- set rules ---------------------------------------------------------------------------
+
+def test_disagreement_set_on_constructed_logits():
+    dense = np.array([[2.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 5.0], [1.0, 0.9, 0.0], [0.0, 3.0, 1.0]])
+    pruned = np.array([[1.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.8, 0.9, 0.0], [0.0, 3.0, 1.0]])
+    indices = np.array([40, 7, 12, 3, 25])
+    # rows 1 (class 1 -> 0) and 3 (class 0 -> 1) change their prediction; logits may move freely
+    np.testing.assert_array_equal(P.disagreement_set(dense, pruned, indices), [3, 7])
+    assert len(P.disagreement_set(dense, dense, indices)) == 0
+
+
+def test_cet_set_thresholds_and_never_learned():
+    counts = np.array([-1, 0, 1, 3, NEVER_LEARNED, 2, -1])  # -1: never presented
+    np.testing.assert_array_equal(P.cet_set(counts, 0), [2, 3, 4, 5])
+    np.testing.assert_array_equal(P.cet_set(counts, 2), [3, 4])
+    np.testing.assert_array_equal(P.cet_set(counts, 10), [4])  # never learned counts as infinite
+
+
+def test_prac_set_overlap_and_class_ratios():
+    cet, cep = np.array([5, 1, 9]), np.array([9, 2, 5, 8])
+    np.testing.assert_array_equal(P.prac_set(cet, cep), [1, 2, 5, 8, 9])
+    assert P.overlap_rate(cep, cet) == pytest.approx(2 / 4)
+    assert np.isnan(P.overlap_rate([], cet))
+    indices, labels = np.arange(10), np.array([0, 0, 0, 0, 1, 1, 2, 2, 2, 2])
+    np.testing.assert_allclose(P.class_ratios([0, 1, 4, 6, 7, 8], indices, labels, 4), [0.5, 0.5, 0.75, 0.0])
+
+
+def test_mask_similarity_is_intersection_over_union():
+    a = {"l": np.array([1, 1, 1, 0, 0, 0], np.float32)}
+    b = {"l": np.array([0, 1, 1, 1, 0, 0], np.float32)}
+    assert P.mask_similarity(a, b) == pytest.approx(2 / 4)
+    assert P.mask_similarity(a, a) == 1.0
+    # two random masks of density d overlap by d / (2 - d) on average
+    rng = np.random.default_rng(0)
+    full = {"l": np.ones(200_000, np.float32)}
+    x, y = M.random_prune(full, 0.3, rng), M.random_prune(full, 0.3, rng)
+    assert P.mask_similarity(x, y) == pytest.approx(P.random_mask_similarity(0.3), abs=0.005)
+
+
+# ---- early-bird stop ---------------------------------------------------------------------
+
+def _masks_pruning(support, scores, density):
+    return M.prune_by_score({"l": scores}, support, density)
+
+
+def test_hamming_early_stop_triggers_on_converging_masks_only():
+    rng = np.random.default_rng(0)
+    support = {"l": (rng.random(4000) < 0.5).astype(np.float32)}  # the round's current mask
+    base = rng.normal(size=4000)
+    # Converging: the scores that decide the next mask settle, noise shrinking each epoch.
+    converging = [_masks_pruning(support, base + rng.normal(size=4000) * s, 0.4) for s in (4.0, 1.0, 0.15, 0.02)]
+    dists = [P.mask_distance(b, a, support) for a, b in zip(converging, converging[1:])]
+    assert dists[0] > 0.07 > dists[-1]
+    stops = [P.early_stop(converging[:k], 0.07, 1, support) for k in range(1, 5)]
+    assert stops == [False, False, False, True]
+    # Changing: a fresh random choice each epoch never settles.
+    changing = [_masks_pruning(support, rng.normal(size=4000), 0.4) for _ in range(6)]
+    assert not any(P.early_stop(changing[:k], 0.07, 1, support) for k in range(1, 7))
+    # A FIFO window asks the newest mask to be close to several before it.
+    assert not P.early_stop(converging, 0.07, 3, support)
+    assert not P.early_stop(converging[1:] + converging[-1:], 0.07, 3, support)  # epoch 1 still too far
+    assert P.early_stop(converging[2:] + converging[-1:] * 2, 0.07, 3, support)
+
+
+def test_mask_distance_is_normalized_by_the_support():
+    support = {"l": np.array([1, 1, 1, 1, 0, 0, 0, 0], np.float32)}
+    a = {"l": np.array([1, 1, 0, 0, 0, 0, 0, 0], np.float32)}
+    b = {"l": np.array([1, 0, 1, 0, 0, 0, 0, 0], np.float32)}
+    assert P.mask_distance(a, b, support) == pytest.approx(2 / 4)
+    assert P.mask_distance(a, b) == pytest.approx(2 / 8)
+
+
+# ---- dynamic iterations ------------------------------------------------------------------
+
+def test_round_schedule_scales_budget_and_milestones():
+    hp = TrainingHparams(budget="20ep", schedule="multistep", milestones=("12ep", "16ep"), warmup="1ep")
+    spe, rewind = 10, 10  # 200 steps on the full set; rewind to step 10
+    first, start = prac_search.round_schedule(hp, 100, 100, spe, rewind, first=True)
+    assert (first.budget, first.milestones, start) == ("200it", ("120it", "160it"), 0)
+    half, start = prac_search.round_schedule(hp, 50, 100, spe, rewind, first=False)
+    assert (half.budget, half.milestones, half.warmup, start) == ("100it", ("60it", "80it"), "5it", 5)
+    assert half.total_steps(spe) - start == 95  # N = |P| / |D0| * (N0 - rewind)
+    static, start = prac_search.round_schedule(hp, 50, 100, spe, rewind, first=False, dynamic=False)
+    assert (static.budget, static.milestones, start) == ("200it", ("120it", "160it"), 10)
+    # The budget is in iterations: training on a subset does not shrink it a second time.
+    assert half.total_steps(3) == 100
+
+
+# ---- saliency ----------------------------------------------------------------------------
+
+def _tiny_mlp(seed=0):
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input((3,))
+    hidden = keras.layers.Dense(4, activation="relu", name="fc1")(inputs)
+    model = keras.Model(inputs, keras.layers.Dense(2, name="output")(hidden))
+    return wrapping.wrap(model)
+
+
+def test_synflow_matches_a_numpy_reference():
+    model = _tiny_mlp()
+    w1, b1, w2, b2 = (np.abs(v.numpy()) for v in (model.layers[1].layer.kernel, model.layers[1].layer.bias,
+                                                   model.layers[2].layer.kernel, model.layers[2].layer.bias))
+    before = wrapping.get_state(model)
+    scores = saliency.synflow_scores(model)
+    # all weights positive, input ones: R = sum over 2 inputs of 1ᵀ(|W2|ᵀ(|W1|ᵀ1 + |b1|) + |b2|)
+    out_weight = w2.sum(1)  # dR/dh_j per input
+    hidden = w1.sum(0) + b1
+    np.testing.assert_allclose(scores["fc1"], 2 * w1 * out_weight[None, :], rtol=1e-5)
+    np.testing.assert_allclose(scores["output"], 2 * w2 * hidden[:, None], rtol=1e-5)
+    for k, v in wrapping.get_state(model).items():  # weights restored, signs included
+        np.testing.assert_array_equal(v, before[k])
+
+
+def test_iterative_saliency_pruning_reaches_density_and_keeps_weights():
+    model = _tiny_mlp(1)
+    x = np.random.default_rng(0).normal(size=(8, 3)).astype(np.float32)
+    y = np.array([0, 1] * 4)
+    before = wrapping.get_state(model)
+    full = wrapping.get_masks(model)
+    for method in ("snip", "grasp", "synflow"):
+        new = saliency.iterative_prune(model, method, full, 0.5, x, y, iterations=3)
+        assert M.density(new) == pytest.approx(0.5, abs=1 / 20)
+        assert all(np.all(new[n] <= full[n]) for n in full)
+        assert M.matching(wrapping.get_masks(model), full)
+        for k, v in wrapping.get_state(model).items():
+            np.testing.assert_array_equal(v, before[k])
+
+
+# ---- end to end --------------------------------------------------------------------------
+
+DATA = DatasetHparams(num_samples=600)  # 432 train / 48 val / 120 test examples
+MODEL = ModelHparams(width=0.1)
+TRAINING = TrainingHparams(budget="4ep", batch_size=32, lr=0.05, schedule="multistep", milestones=("3ep",))
+PRUNING = PruningHparams(levels=2, fraction=0.3, rewind="1ep")
+
+
+@pytest.fixture(scope="module")
+def steps_counter():
+    """Counts the steps every train() call of PracMaskSearch actually ran."""
+    calls = []
+    original = prac_search.train
+
+    def counting(*args, **kwargs):
+        result = original(*args, **kwargs)
+        calls.append((kwargs.get("label", ""), result.steps))
+        return result
+    prac_search.train = counting
+    yield calls
+    prac_search.train = original
+
+
+@pytest.fixture(scope="module")
+def searched(tmp_path_factory, steps_counter):
+    runner = Runner(tmp_path_factory.mktemp("prac"), verbose=False)
+    params = prac_search.PracSearchParams(DATA, MODEL, TRAINING, PRUNING, seed=3, export=False)
+    artifact = runner.run(prac_search.SPEC, params)
+    return runner, params, artifact, list(steps_counter)
+
+
+def test_prac_sets_follow_the_rules(searched):
+    _, params, artifact, _ = searched
+    full = load_dataset(DATA).train.index
+    trained_on = full
+    for r in (1, 2):
+        sets = load_npz(prac_search.round_dir(artifact.path, r) / "sets.npz")
+        np.testing.assert_array_equal(sets["trained_on"], trained_on)  # D_r is what round r+1 trains on
+        assert set(sets["cet"]) <= set(trained_on)  # forgetting is counted where the round trained
+        assert set(sets["cep"]) <= set(full)
+        np.testing.assert_array_equal(sets["selected"], np.union1d(sets["cet"], sets["cep"]))
+        assert np.isin(sets["cet"], np.flatnonzero(sets["forgetting"] > 0)).all()
+        info = read_json(prac_search.round_dir(artifact.path, r) / "round.json")
+        assert (info["cet"], info["cep"], info["selected"]) == (len(sets["cet"]), len(sets["cep"]), len(sets["selected"]))
+        trained_on = sets["selected"]
+    assert 0 < len(trained_on) < len(full)  # the set actually shrank
+
+
+def test_dynamic_iterations_and_ledger_add_up(searched):
+    _, params, artifact, calls = searched
+    rounds = pd.read_csv(artifact.path / "rounds.csv")
+    results = pd.read_csv(artifact.path / "results.csv").set_index("level")
+    ledger = pd.read_csv(artifact.path / "ledger.csv")
+    spe = 14  # ceil(432 / 32)
+    n0 = 4 * spe
+    assert rounds.loc[0, "steps"] == n0
+    factor = rounds.loc[1, "trained_on"] / 432
+    hp, start = prac_search.round_schedule(TRAINING, rounds.loc[1, "trained_on"], 432, spe, spe, first=False)
+    assert rounds.loc[1, "steps"] == hp.total_steps(spe) - start == pytest.approx(factor * (n0 - spe), abs=1)
+    # every step the search ran is in the ledger exactly once
+    assert ledger["steps"].sum() == sum(steps for _, steps in calls)
+    assert list(ledger["kind"]) == ["search_round", "ticket", "search_round", "ticket"]
+    # each network: search steps = the rounds that produced its mask; train = search + own
+    assert results.loc[0, "train_steps"] == n0 and results.loc[0, "search_steps"] == 0
+    assert results.loc[1, "search_steps"] == rounds.loc[0, "steps"]
+    assert results.loc[2, "search_steps"] == rounds["steps"].sum()
+    assert (results["train_steps"] == results["search_steps"] + results["own_steps"]).all()
+    assert (results.loc[[1, 2], "own_steps"] == n0 - spe).all()
+    assert results.loc[2, "sparsity"] == pytest.approx(1 - 0.7 ** 2, abs=1e-3)
+
+
+def test_interrupted_search_resumes_and_matches(searched, steps_counter):
+    runner, params, artifact, _ = searched
+    before = pd.read_csv(artifact.path / "results.csv")
+    (artifact.path / "artifact.json").unlink()
+    shutil.rmtree(prac_search.round_dir(artifact.path, 2))
+    shutil.rmtree(mask_search.level_dir(artifact.path, 2))
+    steps_counter.clear()
+    again = runner.run(prac_search.SPEC, params)
+    labels = [label for label, _ in steps_counter]
+    assert len(labels) == 2 and "round 2" in labels[0] and "level 2 ticket" in labels[1]  # only what was lost
+    pd.testing.assert_frame_equal(pd.read_csv(again.path / "results.csv"), before)
+
+
+def test_early_stop_ends_rounds_and_report_compares(searched, tmp_path):
+    runner, params, artifact, _ = searched
+    stopped = runner.run(prac_search.SPEC, dataclasses.replace(params, early_stop=True, early_stop_threshold=0.5,
+                                                               evaluate=False))
+    rounds = pd.read_csv(stopped.path / "rounds.csv")
+    # a 30% pruning round changes at most 2 * 0.3 of the support: 0.5 stops at the 2nd epoch
+    assert rounds["early_stopped"].all()
+    assert rounds.loc[0, "steps"] == 2 * 14
+    assert len(rounds.loc[0, "distances"].strip("[]").split(",")) == 1
+    vanilla = runner.run(mask_search.SPEC, mask_search.MaskSearchParams(DATA, MODEL, TRAINING, PRUNING, 3, False))
+    report = runner.run(prac_report.SPEC, prac_report.PracReportParams(), prac=[artifact], vanilla=[vanilla])
+    results = pd.read_csv(report.path / "results.csv")
+    assert list(results.columns[:9]) == prac_report.FIRST_COLUMNS
+    assert sorted(results.variant.unique()) == ["dense", "lt_imp", "prac"]
+    assert (results.variant == "dense").sum() == 1
+    # PrAC and vanilla train the same dense network first, so the level-1 masks come from it
+    similarity = pd.read_csv(report.path / "mask_similarity.csv")
+    assert similarity.loc[similarity.level == 1, "similarity"].iloc[0] == 1.0
+    savings = pd.read_csv(report.path / "savings.csv")
+    assert list(savings.variant) == ["prac"]
+    for name in ("report.md", "accuracy_vs_sparsity.png", "set_sizes.csv", "class_ratios.png", "mask_similarity.png"):
+        assert (report.path / name).exists()
+
+
+@pytest.mark.parametrize("config", ["configs/prac.gin", "configs/prac_cifar10.gin"])
+def test_configs_parse_into_valid_parameters(config):
+    import gin
+    from pipelines import prac as prac_pipeline  # noqa: F401  (registers the pipeline)
+    from pipelines.run import _register_everything
+    _register_everything()
+    gin.clear_config()
+    try:
+        gin.parse_config_file(config)
+        training, pruning = TrainingHparams(), PruningHparams()
+        params = prac_search.PracSearchParams(DatasetHparams(), ModelHparams(), training, pruning)
+        analyses = gin.query_parameter("prac.analyses")
+        assert set(analyses) <= set(prac_pipeline.ANALYSES)
+        assert params.selection == "prac" and params.early_stop_threshold == 0.07
+        if "cifar10" in config:
+            assert (params.dataset.name, params.model.name, params.dataset.val_fraction) == ("cifar10", "resnet20", 0.1)
+            assert (training.budget, training.milestones, training.batch_size) == ("182ep", ("91ep", "136ep"), 128)
+            assert (training.lr, training.momentum, training.weight_decay) == (0.1, 0.9, 1e-4)
+            assert pruning.rewind == "3ep"
+    finally:
+        gin.clear_config()
