@@ -117,7 +117,7 @@ def execute(p: MaskSearchParams, inputs, out: Path, ctx):
             if pretrained is not None:
                 wrapping.set_state(model, load_weights(pretrained))
             result = train(model, ds, p.training, seed=p.seed, start_step=start_step, train_split=split,
-                           snapshot_steps=[rewind_step], log_dir=ctx.tensorboard_dir / f"level_00", label=label,
+                           snapshot_steps=[rewind_step], log_dir=ctx.tensorboard_dir / "level_00", label=label,
                            verbose=ctx.verbose)
             rewind_state = result.snapshots[rewind_step]
             masks = wrapping.get_masks(model)
@@ -134,31 +134,36 @@ def execute(p: MaskSearchParams, inputs, out: Path, ctx):
             result = train(model, ds, p.training, seed=p.seed, start_step=rewind_step, train_split=split,
                            log_dir=ctx.tensorboard_dir / f"level_{level:02d}", label=label, verbose=ctx.verbose)
             search_steps = _search_steps(p.pruning.method, level, total, rewind_step, start_step, prefix_steps)
-        metrics = {
+        rows.append(write_ticket(unit, model, ds, masks, rewind_state, result, p.export, {
             "variant": "dense" if level == 0 else variant, "seed": p.seed, "level": level,
-            "sparsity": M.sparsity(masks), "density": M.density(masks),
-            "val_accuracy": evaluate(model, ds, ds.val)["accuracy"] if len(ds.val) else float("nan"),
-            "test_accuracy": evaluate(model, ds, ds.test)["accuracy"],
             "train_steps": search_steps + result.steps,
             "own_steps": result.steps, "rewind": p.pruning.rewind if pretrained is None else "pretrained",
             "rewind_step": rewind_step,
             "method": p.pruning.method, "scope": p.pruning.scope, "model": p.model.name,
-            "dataset": p.dataset.name, "parameters": wrapping.count_parameters(model, masks),
-        }
-        with atomic_path(unit, is_dir=True) as tmp:
-            save_npz(tmp / "mask.npz", masks)
-            save_npz(tmp / "rewind.npz", rewind_state)
-            save_npz(tmp / "trained.npz", wrapping.get_state(model))
-            write_csv(tmp / "history.csv", pd.DataFrame(result.history))
-            write_csv(tmp / "sparsity.csv", pd.DataFrame(M.layer_report(masks)))
-            if p.export:
-                networks.export(model, tmp, masks)
-            write_json(tmp / "metrics.json", metrics)
-        rows.append(metrics)
+            "dataset": p.dataset.name}))
     frame = results_frame(rows)
     frame["artifact"] = [str(level_dir(out, int(r))) for r in frame["level"]]
     write_csv(out / "results.csv", frame)
     return {"levels": len(rows), "final_sparsity": rows[-1]["sparsity"], "final_test_accuracy": rows[-1]["test_accuracy"]}
+
+
+def write_ticket(unit: Path, model, ds, masks, rewind_state, result, export: bool, metrics: dict) -> dict:
+    """A ticket's atomic unit: mask, rewind and trained weights, history, per-layer sparsity,
+    SavedModel, and metrics.json (with accuracies and sparsity added), which marks it finished."""
+    metrics = {**metrics, "sparsity": M.sparsity(masks), "density": M.density(masks),
+               "val_accuracy": evaluate(model, ds, ds.val)["accuracy"] if len(ds.val) else float("nan"),
+               "test_accuracy": evaluate(model, ds, ds.test)["accuracy"],
+               "parameters": wrapping.count_parameters(model, masks)}
+    with atomic_path(unit, is_dir=True) as tmp:
+        save_npz(tmp / "mask.npz", masks)
+        save_npz(tmp / "rewind.npz", rewind_state)
+        save_npz(tmp / "trained.npz", wrapping.get_state(model))
+        write_csv(tmp / "history.csv", pd.DataFrame(result.history))
+        write_csv(tmp / "sparsity.csv", pd.DataFrame(M.layer_report(masks)))
+        if export:
+            networks.export(model, tmp, masks)
+        write_json(tmp / "metrics.json", metrics)
+    return metrics
 
 
 def _search_steps(method, level, total, rewind_step, start_step=0, prefix_steps=0):

@@ -39,7 +39,7 @@ import gin
 import numpy as np
 import pandas as pd
 
-from components.mask_search import finished_levels, level_dir, results_frame
+from components.mask_search import finished_levels, level_dir, results_frame, write_ticket
 from components.spec import ComponentSpec
 from lth_tf import networks
 from lth_tf.data import DatasetHparams, load_dataset, steps_per_epoch
@@ -253,7 +253,7 @@ def _run_round(p, r, model, ds, spe, rewind_step, masks, trained_on, rewind_stat
                    label=label, verbose=ctx.verbose)
     budget = hp.total_steps(spe) - start
     if first:
-        _write_level(level_dir(out, 0), model, ds, masks, result.snapshots[rewind_step], result, p.export, {
+        write_ticket(level_dir(out, 0), model, ds, masks, result.snapshots[rewind_step], result, p.export, {
             "variant": "dense", "seed": p.seed, "level": 0, "search_steps": 0, "own_steps": result.steps,
             "train_steps": result.steps, "rewind": p.pruning.rewind, "rewind_step": rewind_step,
             **_common(p)})
@@ -293,24 +293,6 @@ def _common(p):
             "scope": p.pruning.scope, "model": p.model.name, "dataset": p.dataset.name}
 
 
-def _write_level(unit: Path, model, ds, masks, rewind_state, result, export: bool, metrics: dict):
-    """A ticket's unit: mask, rewind and trained weights, history, metrics (written last)."""
-    metrics = {**metrics, "sparsity": M.sparsity(masks), "density": M.density(masks),
-               "val_accuracy": evaluate(model, ds, ds.val)["accuracy"] if len(ds.val) else float("nan"),
-               "test_accuracy": evaluate(model, ds, ds.test)["accuracy"],
-               "parameters": wrapping.count_parameters(model, masks)}
-    with atomic_path(unit, is_dir=True) as tmp:
-        save_npz(tmp / "mask.npz", masks)
-        save_npz(tmp / "rewind.npz", rewind_state)
-        save_npz(tmp / "trained.npz", wrapping.get_state(model))
-        write_csv(tmp / "history.csv", pd.DataFrame(result.history))
-        write_csv(tmp / "sparsity.csv", pd.DataFrame(M.layer_report(masks)))
-        if export:
-            networks.export(model, tmp, masks)
-        write_json(tmp / "metrics.json", metrics)
-    return metrics
-
-
 def train_ticket(model, ds, training: TrainingHparams, masks, rewind_state, rewind_step: int, seed: int,
                  unit: Path, export: bool, metrics: dict, ctx, label: str):
     """Trains a ticket on the full data from its rewind point to the end of the budget and
@@ -319,7 +301,7 @@ def train_ticket(model, ds, training: TrainingHparams, masks, rewind_state, rewi
     result = train(model, ds, training, seed=seed, start_step=rewind_step, label=label, verbose=ctx.verbose,
                    log_dir=ctx.tensorboard_dir / unit.name)
     metrics = {**metrics, "own_steps": result.steps, "train_steps": metrics["search_steps"] + result.steps}
-    return _write_level(unit, model, ds, masks, rewind_state, result, export, metrics)
+    return write_ticket(unit, model, ds, masks, rewind_state, result, export, metrics)
 
 
 def execute(p: PracSearchParams, inputs, out: Path, ctx):

@@ -8,7 +8,6 @@ in SGD noise (order and augmentation).
 """
 import math
 
-import numpy as np
 import tensorflow as tf
 
 from lth_tf.data.dataset import Dataset, Split
