@@ -1,31 +1,173 @@
-"""The stability study pipeline (first version): dense training, IMP from init and with late
-rewinding, each ticket compared with its baselines, one report."""
-from typing import Sequence
+"""The stability study: which hyperparameters make training stable to SGD noise, and what that
+does to lottery tickets ("The Influence of SGD Noise on Lottery Ticket Performance").
+
+Grid: momentum × batch size × rewind point, each for every seed, IMP (PruningHparams, 20% per
+level) with every level's ticket exported. On top of the grid:
+- dynamics: forgetting statistics and convergence speed of each dense training configuration;
+- instability: error barriers between copies trained with different SGD noise at chosen levels,
+  and between the tickets of successive levels (InstabilityParams);
+- baselines (rr, random_mask) for chosen configurations and levels;
+- the first stable rewind point by binary search (RewindSearchParams);
+- linear probes per block of untrained tickets (ProbingParams);
+- few-shot training on class-balanced subsets (FewShotParams);
+- transfer: tickets searched on some classes, heads trained on the others (TransferParams);
+- AIMP: masks searched with a fraction of the training budget (LR schedule rescaled), tickets
+  trained with the full budget;
+- disentangling: masks searched with one configuration's hyperparameters, trained with
+  another's.
+Configurations are named 'mu0.9_bs64_rw0it' (grid) and 'mu0.9_bs64' (training only); the gin
+file picks which configurations each analysis uses. Dynamics, instability and baselines run
+for every seed; the other analyses for `secondary_seeds`. Every name and level is checked before
+the first search starts.
+"""
+import dataclasses
+from typing import Sequence, Tuple
 
 import gin
 
-from components import mask_search, report, sparse_training
-from lth_tf.data import DatasetHparams
+from components import mask_search, sparse_training
+from components import stability as S
+from components import stability_report
+from components.probing import PROBING, TRANSFER, ProbingParams, TransferParams, class_subset
+from lth_tf.data import DatasetHparams, load_dataset, steps_per_epoch
+from lth_tf.errors import ConfigError, unknown_name
 from lth_tf.models import ModelHparams
 from lth_tf.sparsity.hparams import PruningHparams
 from lth_tf.training import TrainingHparams
 from pipelines.publish import publish
 
 
+def _check_levels(what: str, levels: Sequence[int], pruning: PruningHparams):
+    bad = [l for l in levels if not 0 <= int(l) <= pruning.levels]
+    if bad:
+        raise ConfigError(f"{what} has levels {bad}, outside 0..{pruning.levels} (PruningHparams.levels); "
+                          f"drop them or raise PruningHparams.levels.")
+
+
+def _pick(labels: Sequence[str], known: dict, what: str):
+    for label in labels:
+        if label not in known:
+            raise unknown_name(what, label, known)
+    return [known[label] for label in labels]
+
+
 @gin.configurable
-def stability(runner, seeds: Sequence[int] = (0,), rewind_points: Sequence[str] = ("0it", "1ep"),
-              baselines: Sequence[str] = ("rr", "random_mask"), study: str = "stability"):
-    dataset, model, training = DatasetHparams(), ModelHparams(), TrainingHparams()
-    results = []
+def stability(runner, seeds: Sequence[int] = (0, 1), momenta: Sequence[float] = (0.0, 0.9),
+              batch_sizes: Sequence[int] = (64, 256), rewind_points: Sequence[str] = ("0it", "1ep"),
+              baselines: Sequence[str] = ("rr", "random_mask"), baseline_configs: Sequence[str] = (),
+              baseline_levels: Sequence[int] = (5, 10, 15, 20), instability: bool = True, dynamics: bool = True,
+              rewind_search_configs: Sequence[str] = (), probe_configs: Sequence[str] = (),
+              few_shot_configs: Sequence[str] = (), transfer_configs: Sequence[str] = (),
+              transfer_classes: Tuple[Sequence[int], Sequence[int]] = ((0, 1, 2, 3, 4), (5, 6, 7, 8, 9)),
+              aimp_configs: Sequence[str] = (), aimp_fractions: Sequence[float] = (0.1, 0.25),
+              aimp_levels: Sequence[int] = (5, 10, 15, 20),
+              disentangle: Sequence[Tuple[str, str]] = (), disentangle_levels: Sequence[int] = (5, 10, 15, 20),
+              secondary_seeds: Sequence[int] = (0,), study: str = "stability"):
+    dataset, model, base_training, base_pruning = DatasetHparams(), ModelHparams(), TrainingHparams(), PruningHparams()
+    trainings = {S.training_label(t): t for t in (dataclasses.replace(base_training, momentum=float(m), batch_size=int(b))
+                                                  for m in momenta for b in batch_sizes)}
+    configs = {S.config_label(t, r): (t, r) for t in trainings.values() for r in rewind_points}
+
+    # Check every name and level before the first search starts (the grid takes minutes).
+    instability_params, probe_params, few_shot_params = S.InstabilityParams(), ProbingParams(), S.FewShotParams()
+    transfer_params = None
+    if transfer_configs:
+        source_classes, target_classes = transfer_classes
+        source = dataclasses.replace(dataset, name=class_subset(dataset.name, source_classes))
+        transfer_params = TransferParams(target=dataclasses.replace(dataset, name=class_subset(dataset.name, target_classes)))
+    for what, levels in (("stability.baseline_levels", baseline_levels), ("stability.aimp_levels", aimp_levels),
+                         ("stability.disentangle_levels", disentangle_levels),
+                         ("InstabilityParams.levels", instability_params.levels),
+                         ("ProbingParams.levels", probe_params.levels), ("FewShotParams.levels", few_shot_params.levels),
+                         ("TransferParams.levels", transfer_params.levels if transfer_params else ())):
+        _check_levels(what, levels, base_pruning)
+    if not set(secondary_seeds) <= set(seeds):
+        raise ConfigError(f"stability.secondary_seeds {list(secondary_seeds)} must be among stability.seeds {list(seeds)}.")
+    for labels in (baseline_configs, probe_configs, few_shot_configs, transfer_configs, aimp_configs):
+        _pick(labels, configs, "configuration")
+    for training in _pick(rewind_search_configs, trainings, "training configuration"):
+        spe = steps_per_epoch(len(load_dataset(dataset).train), training.batch_size)
+        S.rewind_points(S.RewindSearchParams().candidates, spe, training.total_steps(spe))
+    for search_label, train_label in disentangle:
+        (search_training, rewind), = _pick([search_label], configs, "configuration")
+        train_training, = _pick([train_label], trainings, "training configuration")
+        if rewind != "0it" and search_training.batch_size != train_training.batch_size:
+            raise ConfigError(f"stability.disentangle pairs {search_label} with {train_label}: with late rewinding "
+                              f"the rewind step is counted in the search's batches; pair configurations of the same "
+                              f"batch size, or search with rewind '0it'.")
+
+    # The grid: every configuration and seed gets an IMP search, every level exported.
+    grid = {}  # (config label, seed) -> Tickets artifact
     for seed in seeds:
-        for rewind in rewind_points:
-            pruning = PruningHparams(rewind=rewind)
-            tickets = runner.run(mask_search.SPEC, mask_search.MaskSearchParams(dataset, model, training, pruning, seed))
-            results.append(tickets)
-            if baselines:
-                results.append(runner.run(sparse_training.SPEC, sparse_training.SparseTrainingParams(
-                    variants=tuple(baselines), seed=seed), tickets=tickets))
-    summary = runner.run(report.SPEC, report.ReportParams(study=study, title=f"{study}: {model.name} on {dataset.name}"),
-                         results=results)
+        for label, (training, rewind) in configs.items():
+            pruning = dataclasses.replace(base_pruning, rewind=rewind)
+            grid[label, seed] = runner.run(mask_search.SPEC, mask_search.MaskSearchParams(dataset, model, training, pruning, seed))
+    inputs = {"searches": list(grid.values())}
+
+    def tickets_of(labels, seed_list):
+        return [(label, seed, grid[label, seed]) for label in labels for seed in seed_list]
+
+    if dynamics:
+        inputs["dynamics"] = [runner.run(S.DYNAMICS, S.DynamicsParams(dataset, model, t, seed))
+                              for t in trainings.values() for seed in seeds]
+    if instability:
+        inputs["instability"] = [runner.run(S.INSTABILITY, instability_params, tickets=t) for t in grid.values()]
+    if baselines and baseline_configs:
+        inputs["baselines"] = [runner.run(sparse_training.SPEC, sparse_training.SparseTrainingParams(
+            variants=tuple(baselines), levels=tuple(baseline_levels), seed=seed), tickets=t)
+            for _, seed, t in tickets_of(baseline_configs, seeds)]
+    if rewind_search_configs:
+        first = rewind_points[0]
+        inputs["rewind_search"] = [runner.run(S.REWIND_SEARCH, S.RewindSearchParams(),
+                                              tickets=[grid[f"{label}_rw{first}", seed] for seed in secondary_seeds])
+                                   for label in rewind_search_configs]
+    if probe_configs:
+        inputs["probes"] = [runner.run(PROBING, probe_params, tickets=t)
+                            for _, _, t in tickets_of(probe_configs, secondary_seeds)]
+    if few_shot_configs:
+        few = []
+        for label, seed, t in tickets_of(few_shot_configs, secondary_seeds):
+            extra = {}
+            if few_shot_params.selection != "random":
+                extra["dynamics"] = runner.run(S.DYNAMICS, S.DynamicsParams(dataset, model, configs[label][0], seed))
+            few.append(runner.run(S.FEW_SHOT, dataclasses.replace(few_shot_params, seed=seed), tickets=t, **extra))
+        inputs["few_shot"] = few
+    if transfer_configs:
+        pruning_levels = max(transfer_params.levels)
+        searches, transfers = [], []
+        for label, seed, _ in tickets_of(transfer_configs, secondary_seeds):
+            training, rewind = configs[label]
+            pruning = dataclasses.replace(base_pruning, rewind=rewind, levels=pruning_levels)
+            searched = runner.run(mask_search.SPEC, mask_search.MaskSearchParams(source, model, training, pruning, seed))
+            searches.append(searched)
+            transfers.append(runner.run(TRANSFER, transfer_params, tickets=searched))
+        inputs["transfer_searches"], inputs["transfer"] = searches, transfers
+    if aimp_configs and aimp_fractions:
+        spe_of = {}
+        short_searches, retrained = [], []
+        for label, seed, _ in tickets_of(aimp_configs, secondary_seeds):
+            training, rewind = configs[label]
+            if training.batch_size not in spe_of:
+                spe_of[training.batch_size] = steps_per_epoch(len(load_dataset(dataset).train), training.batch_size)
+            pruning = dataclasses.replace(base_pruning, rewind=rewind, levels=max(aimp_levels))
+            for fraction in aimp_fractions:
+                short = training.scaled(float(fraction), spe_of[training.batch_size])
+                searched = runner.run(mask_search.SPEC, mask_search.MaskSearchParams(dataset, model, short, pruning, seed))
+                short_searches.append(searched)
+                retrained.append(runner.run(sparse_training.SPEC, sparse_training.SparseTrainingParams(
+                    variants=("lt",), levels=tuple(aimp_levels), training=training, seed=seed), tickets=searched))
+        inputs["aimp_searches"], inputs["aimp"] = short_searches, retrained
+    if disentangle:
+        crossed = []
+        for search_label, train_label in disentangle:
+            train_training = trainings[train_label]
+            for seed in secondary_seeds:
+                crossed.append(runner.run(sparse_training.SPEC, sparse_training.SparseTrainingParams(
+                    variants=("lt",), levels=tuple(disentangle_levels), training=train_training, seed=seed),
+                    tickets=grid[search_label, seed]))
+        inputs["disentangle"] = crossed
+    title = f"{study}: {model.name} on {dataset.name}"
+    summary = runner.run(stability_report.SPEC, stability_report.StabilityReportParams(study=study, title=title),
+                         **inputs)
     publish(summary, runner.output_dir)
     return summary

@@ -8,6 +8,7 @@ in SGD noise (order and augmentation).
 """
 import math
 
+import numpy as np
 import tensorflow as tf
 
 from lth_tf.data.dataset import Dataset, Split
@@ -76,8 +77,11 @@ def train_batches(ds: Dataset, split: Split, batch_size: int, seed: int, start_s
     return batches.prefetch(AUTOTUNE)
 
 
-def eval_batches(ds: Dataset, split: Split, batch_size: int = 1000) -> tf.data.Dataset:
-    """Batches (x, y, index) in split order, normalized, cached."""
-    data = tf.data.Dataset.from_tensor_slices((split.x, split.y, split.index)).batch(batch_size)
-    data = data.map(lambda x, y, i: (_normalize(ds, x), y, i), num_parallel_calls=AUTOTUNE)
-    return data.cache().prefetch(AUTOTUNE)
+def eval_batches(ds: Dataset, split: Split, batch_size: int = 1000):
+    """Batches (x, y, index) in split order, normalized. A plain generator over the in-memory
+    arrays: building a tf.data pipeline for every evaluation cost ~55 ms, more than a LeNet
+    forward pass over the whole validation split."""
+    for start in range(0, len(split), batch_size):
+        stop = start + batch_size
+        x = (split.x[start:stop].astype(np.float32) - ds.mean) / ds.std
+        yield tf.constant(x), tf.constant(split.y[start:stop]), tf.constant(split.index[start:stop])

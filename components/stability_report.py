@@ -1,0 +1,550 @@
+"""StabilityReport: the stability study's tables and plots, in the shape of the paper's.
+
+Inputs are lists of artifacts by role (grid searches, baselines, AIMP, disentangling, dynamics,
+instability, rewind search, probes, few-shot, transfer); every row is labelled with the
+configuration read from the artifacts' own parameters (momentum, batch size, rewind point), so
+nothing depends on the order the pipeline passed them in.
+
+Outputs: results.csv (every evaluated network: study, experiment, config, variant, seed, level,
+sparsity, val_accuracy, test_accuracy, train_steps, ..., flagged), sibling CSVs for every other
+number (dynamics, barriers, interpolation, rewind_search, probes, few_shot, transfer, and the
+tables as printed), report.md and the PNGs it links.
+
+A ticket is marked winning (★) when its mean test accuracy over seeds is at least the dense
+network's of the same configuration. A network is flagged as stuck at chance when its test
+accuracy is below `chance_factor` / number of classes.
+"""
+import dataclasses
+from pathlib import Path
+from typing import List, Tuple
+
+import gin
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from components.report import markdown  # noqa: E402
+from components.spec import Artifact, ComponentSpec  # noqa: E402
+from components.sparse_training import MaskSearchParams_from  # noqa: E402
+from components.stability import config_columns, training_label  # noqa: E402
+from lth_tf.data import load_dataset, steps_per_epoch  # noqa: E402
+from lth_tf.io import atomic_path, write_csv, write_text  # noqa: E402
+from lth_tf.training import TrainingHparams  # noqa: E402
+
+# The sparsities of IMP levels 0, 5, 10, 15, 20 at 20% per level.
+PAPER_SPARSITIES = (0.0, 0.6723, 0.8926, 0.9648, 0.9885)
+LEADING = ("study", "experiment", "config", "variant", "seed", "level", "sparsity", "val_accuracy",
+           "test_accuracy", "train_steps")
+
+
+@gin.configurable
+@dataclasses.dataclass(frozen=True)
+class StabilityReportParams:
+    study: str = "stability"
+    title: str = "Stability to SGD noise and lottery tickets"
+    sparsities: Tuple[float, ...] = PAPER_SPARSITIES  # columns of the ticket table (nearest level)
+    chance_factor: float = 1.5  # flag networks whose test accuracy is below chance_factor / classes
+    threshold: float = 0.02  # barrier below which training counts as stable
+
+
+# ---------------------------------------------------------------------------------------------
+# Gathering
+# ---------------------------------------------------------------------------------------------
+
+def _tickets_of(trained: Artifact) -> Artifact:
+    path = Path(trained.metadata["inputs"]["tickets"])
+    return Artifact("Tickets", path, "")
+
+
+def _training_of(trained: Artifact, search) -> TrainingHparams:
+    d = trained.metadata["parameters"].get("training")
+    if d is None:
+        return search.training
+    return TrainingHparams(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items() if k != "__class__"})
+
+
+def _read(artifact: Artifact, name: str = "results.csv") -> pd.DataFrame:
+    path = artifact.path / name
+    return pd.read_csv(path) if path.exists() else pd.DataFrame()
+
+
+def _num_classes(search, cache={}) -> int:  # noqa: B006  (a per-process cache of dataset sizes)
+    key = search.dataset
+    if key not in cache:
+        cache[key] = load_dataset(search.dataset).num_classes
+    return cache[key]
+
+
+def _with(frame: pd.DataFrame, **columns) -> pd.DataFrame:
+    frame = frame.copy()
+    for k, v in columns.items():
+        frame[k] = v
+    return frame
+
+
+def _search_rows(tickets: Artifact, experiment: str, prefix: str = "") -> pd.DataFrame:
+    search = MaskSearchParams_from(tickets)
+    frame = _read(tickets)
+    if frame.empty:
+        return frame
+    frame = _with(frame, experiment=experiment, num_classes=_num_classes(search), **config_columns(search))
+    if prefix:
+        frame["variant"] = prefix + frame["variant"]
+    return frame
+
+
+def _trained_rows(trained: Artifact, experiment: str) -> pd.DataFrame:
+    tickets = _tickets_of(trained)
+    search = MaskSearchParams_from(tickets)
+    hp = _training_of(trained, search)
+    frame = _read(trained)
+    if frame.empty:
+        return frame
+    frame = _with(frame, experiment=experiment, num_classes=_num_classes(search), **config_columns(search))
+    frame["train_config"] = training_label(hp)
+    if experiment == "aimp":
+        frame["variant"] = f"{aimp_label(search, hp)}_" + frame["variant"]
+    if experiment == "disentangle":
+        frame["variant"] = f"search_{training_label(search.training)}_train_{training_label(hp)}"
+    return frame
+
+
+def aimp_label(search, full: TrainingHparams) -> str:
+    """'aimp10' for a search that trained 10% of the full training's steps."""
+    ds = load_dataset(search.dataset)
+    short = search.training.total_steps(steps_per_epoch(len(ds.train), search.training.batch_size))
+    whole = full.total_steps(steps_per_epoch(len(ds.train), full.batch_size))
+    return f"aimp{100.0 * short / whole:.0f}"
+
+
+def gather_results(inputs, p: StabilityReportParams) -> pd.DataFrame:
+    frames = [_search_rows(t, "grid") for t in inputs["searches"]]
+    frames += [_trained_rows(t, "baseline") for t in inputs.get("baselines", [])]
+    for trained in inputs.get("aimp", []):
+        frames.append(_trained_rows(trained, "aimp"))
+    for tickets in inputs.get("aimp_searches", []):
+        search = MaskSearchParams_from(tickets)
+        full = [_training_of(t, search) for t in inputs.get("aimp", []) if _tickets_of(t).path == tickets.path]
+        prefix = f"{aimp_label(search, full[0])}_search_" if full else "aimp_search_"
+        frames.append(_search_rows(tickets, "aimp_search", prefix))
+    frames += [_trained_rows(t, "disentangle") for t in inputs.get("disentangle", [])]
+    for few in inputs.get("few_shot", []):
+        frame = _read(few)
+        if not frame.empty:
+            search = MaskSearchParams_from(Artifact("Tickets", Path(few.metadata["inputs"]["tickets"]), ""))
+            frames.append(_with(frame, experiment="few_shot", num_classes=_num_classes(search)))
+    frames += [_search_rows(t, "transfer_search") for t in inputs.get("transfer_searches", [])]
+    frame = pd.concat([f for f in frames if not f.empty], ignore_index=True)
+    frame["study"] = p.study
+    frame["flagged"] = frame["test_accuracy"] < p.chance_factor / frame["num_classes"]
+    first = [c for c in LEADING if c in frame.columns]
+    return frame[first + sorted(c for c in frame.columns if c not in first)]
+
+
+def _concat(artifacts, name) -> pd.DataFrame:
+    frames = [_read(a, name) for a in artifacts]
+    frames = [f for f in frames if not f.empty]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+# ---------------------------------------------------------------------------------------------
+# Tables
+# ---------------------------------------------------------------------------------------------
+
+def _config_order(frame: pd.DataFrame) -> List[str]:
+    keys = frame.groupby("config")[["momentum", "batch_size"]].first()
+    rewinds = frame.groupby("config")["rewind"].first()
+    return sorted(keys.index, key=lambda c: (rewinds[c] != "0it", rewinds[c], keys.loc[c, "momentum"],
+                                             keys.loc[c, "batch_size"]))
+
+
+def _mean_std(values, digits: int = 4) -> str:
+    """'mean ± std' over seeds (just the mean for one seed)."""
+    values = np.asarray(values, float)
+    if len(values) > 1:
+        return f"{values.mean():.{digits}f} ± {values.std(ddof=1):.{digits}f}"
+    return f"{values.mean():.{digits}f}"
+
+
+def nearest_level(levels: pd.Series, sparsity: float) -> int:
+    """The level whose sparsity is closest to `sparsity` (`levels`: sparsity indexed by level)."""
+    return int((levels - sparsity).abs().idxmin())
+
+
+def ticket_table(grid: pd.DataFrame, sparsities) -> Tuple[pd.DataFrame, pd.DataFrame]:
+    """(printed table, long csv): mean ± std test accuracy per configuration at the nearest
+    level to each sparsity, ★ where the ticket matches or beats the configuration's dense."""
+    printed, long = [], []
+    for config in _config_order(grid):
+        rows = grid[grid.config == config]
+        by_level = rows.groupby("level")
+        level_sparsity = by_level["sparsity"].mean()
+        dense = rows[rows.level == 0]["test_accuracy"]
+        dense_mean = float(dense.mean()) if len(dense) else float("nan")
+        line = {"config": config, "seeds": int(rows.seed.nunique())}
+        for target in sparsities:
+            level = nearest_level(level_sparsity, target)
+            acc = rows[rows.level == level]["test_accuracy"].to_numpy()
+            winning = level > 0 and acc.mean() >= dense_mean
+            exact = abs(level_sparsity[level] - target) < 0.005
+            cell = _mean_std(acc) + (" ★" if winning else "") + ("" if exact else f" (L{level}: {100 * level_sparsity[level]:.2f}%)")
+            line[f"{100 * target:.2f}%"] = cell
+            long.append({"config": config, "target_sparsity": target, "level": level,
+                         "sparsity": float(level_sparsity[level]), "mean": float(acc.mean()),
+                         "std": float(acc.std(ddof=1)) if len(acc) > 1 else 0.0, "seeds": len(acc),
+                         "dense_mean": dense_mean, "winning": bool(winning), "nearest_not_exact": not exact})
+        printed.append(line)
+    return pd.DataFrame(printed), pd.DataFrame(long)
+
+
+def dynamics_table(dynamics: pd.DataFrame, chance: float) -> pd.DataFrame:
+    if dynamics.empty:
+        return dynamics
+    rows = []
+    for config, group in dynamics.groupby("training_config", sort=False):
+        rows.append({"training": config, "momentum": group.momentum.iloc[0], "batch_size": group.batch_size.iloc[0],
+                     "seeds": len(group), "forgetting (mean ± std over examples)":
+                     f"{group.forgetting_mean.mean():.3f} ± {group.forgetting_std.mean():.3f}",
+                     "unforgettable %": _mean_std(group.unforgettable_pct, 2),
+                     "never learned %": _mean_std(group.never_learned_pct, 2),
+                     "convergence speed": _mean_std(group.convergence_speed),
+                     "dense test acc": _mean_std(group.test_accuracy),
+                     "flag": "stuck at chance" if group.test_accuracy.mean() < chance else ""})
+    return pd.DataFrame(rows).sort_values(["momentum", "batch_size"])
+
+
+def barrier_table(barriers: pd.DataFrame, threshold: float) -> pd.DataFrame:
+    """Per configuration: the noise barrier (mean ± std over seeds and pairs) at each level,
+    'stable' where its mean is below the threshold, and the successive-level barriers."""
+    if barriers.empty:
+        return barriers
+    rows = []
+    for config in _config_order(barriers):
+        group = barriers[barriers.config == config]
+        noise, successive = group[group.kind == "noise"], group[group.kind == "successive"]
+        line = {"config": config}
+        for level, at in noise.groupby("level"):
+            mark = " (stable)" if at.barrier.mean() < threshold else ""
+            line[f"L{level} ({100 * at.sparsity.mean():.2f}%)"] = _mean_std(at.barrier) + mark
+        if len(successive):
+            line["successive: mean"] = f"{successive.barrier.mean():.4f}"
+            line["successive: max"] = f"{successive.barrier.max():.4f}"
+            line["successive: stable %"] = f"{100 * (successive.barrier < threshold).mean():.0f}"
+        rows.append(line)
+    return pd.DataFrame(rows)
+
+
+def pivot_mean(frame: pd.DataFrame, index, columns, values) -> pd.DataFrame:
+    table = frame.pivot_table(index=index, columns=columns, values=values, aggfunc="mean")
+    table.columns = [str(c) for c in table.columns]
+    return table.reset_index()
+
+
+def level_table(frame: pd.DataFrame, label_column: str, order=None) -> pd.DataFrame:
+    """Rows: `label_column` values (in `order`, default sorted); columns: levels (with
+    sparsity); cells: mean test accuracy over seeds."""
+    if frame.empty:
+        return frame
+    sparsity = frame.groupby("level")["sparsity"].mean()
+    table = frame.pivot_table(index=label_column, columns="level", values="test_accuracy", aggfunc="mean")
+    table.columns = [f"L{l} ({100 * sparsity[l]:.2f}%)" for l in table.columns]
+    if order is not None:
+        table = table.loc[order]
+    return table.reset_index()
+
+
+# ---------------------------------------------------------------------------------------------
+# Plots
+# ---------------------------------------------------------------------------------------------
+
+def _save(fig, path: Path):
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+    plt.close(fig)
+
+
+def _colors(labels):
+    cmap = plt.get_cmap("tab10")
+    return {label: cmap(i % 10) for i, label in enumerate(labels)}
+
+
+def plot_accuracy(grid: pd.DataFrame, path: Path):
+    rewinds = sorted(grid.rewind.unique(), key=lambda r: (r != "0it", r))
+    colors = _colors(sorted(grid.training_config.unique()))
+    fig, axes = plt.subplots(1, len(rewinds), figsize=(6 * len(rewinds), 4.5), squeeze=False, sharey=True)
+    for ax, rewind in zip(axes[0], rewinds):
+        for config, group in grid[grid.rewind == rewind].groupby("training_config"):
+            stats = group.groupby("level").agg(s=("sparsity", "mean"), m=("test_accuracy", "mean"), d=("test_accuracy", "std"))
+            stats = stats.fillna(0.0)
+            remaining = 100 * (1 - stats.s.to_numpy())
+            ax.plot(remaining, stats.m, marker="o", markersize=3, color=colors[config], label=config)
+            ax.fill_between(remaining, stats.m - stats.d, stats.m + stats.d, color=colors[config], alpha=0.15)
+            ax.axhline(stats.m.iloc[0], color=colors[config], linestyle="--", linewidth=0.8)
+        ax.set_xscale("log")
+        ax.invert_xaxis()
+        ax.set_xlabel("weights remaining (%)")
+        ax.set_title(f"rewind to {rewind} (dashed: dense)")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+    axes[0][0].set_ylabel("test accuracy")
+    _save(fig, path)
+
+
+def plot_interpolation(curves: pd.DataFrame, path: Path):
+    noise = curves[curves.kind == "noise"]
+    configs = _config_order(noise)
+    cols = min(4, len(configs))
+    rows = int(np.ceil(len(configs) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 3 * rows), squeeze=False, sharey=True)
+    for ax, config in zip(axes.flat, configs):
+        group = noise[noise.config == config]
+        colors = _colors(sorted(group.level.unique()))
+        for level, at in group.groupby("level"):
+            mean = at.groupby("alpha")["error"].mean()
+            ax.plot(mean.index, mean.to_numpy(), marker=".", color=colors[level], label=f"L{level}")
+        ax.set_title(config, fontsize=9)
+        ax.set_xlabel("α")
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=7)
+    for ax in axes.flat[len(configs):]:
+        ax.axis("off")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("test error")
+    fig.suptitle("Error along αW1 + (1−α)W2 between two copies trained with different SGD noise", fontsize=10)
+    _save(fig, path)
+
+
+def plot_barriers(barriers: pd.DataFrame, threshold: float, path: Path):
+    kinds = [k for k in ("noise", "successive") if k in set(barriers.kind)]
+    fig, axes = plt.subplots(1, len(kinds), figsize=(6 * len(kinds), 4.5), squeeze=False)
+    colors = _colors(_config_order(barriers))
+    titles = {"noise": "instability: copies with different SGD noise", "successive": "successive IMP tickets (L, L+1)"}
+    for ax, kind in zip(axes[0], kinds):
+        for config, group in barriers[barriers.kind == kind].groupby("config"):
+            stats = group.groupby("level").agg(s=("sparsity", "mean"), b=("barrier", "mean"))
+            style = "-" if group.rewind.iloc[0] == "0it" else ":"
+            ax.plot(100 * (1 - stats.s), stats.b, style, marker="o", markersize=3, color=colors[config], label=config)
+        ax.axhline(threshold, color="black", linestyle="--", linewidth=0.8, label=f"stable < {threshold}")
+        ax.set_xscale("log")
+        ax.invert_xaxis()
+        ax.set_xlabel("weights remaining (%)")
+        ax.set_ylabel("error barrier")
+        ax.set_title(titles[kind], fontsize=10)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7)
+    _save(fig, path)
+
+
+PROBE_STYLES = {"ticket": "-", "permuted_mask": "--", "random_dense": ":", "trained_ticket": "-."}
+
+
+def plot_probes(probes: pd.DataFrame, path: Path):
+    """Probe accuracy vs block: colour = level (sparsity), line style = network."""
+    configs = _config_order(probes)
+    colors = _colors(sorted(probes.level.unique()))
+    fig, axes = plt.subplots(1, len(configs), figsize=(5.5 * len(configs) + 2.5, 4.5), squeeze=False, sharey=True)
+    for ax, config in zip(axes[0], configs):
+        group = probes[probes.config == config]
+        for (network, level), at in group.groupby(["network", "level"]):
+            mean = at.groupby("block_index")["test_accuracy"].mean()
+            ax.plot(mean.index, mean.to_numpy(), PROBE_STYLES.get(network, "-"), marker="o", markersize=3,
+                    color=colors[level], label=f"{network} L{level} ({100 * at.sparsity.iloc[0]:.1f}%)")
+        ax.set_xticks(sorted(group.block_index.unique()))
+        ax.set_xlabel("block")
+        ax.set_title(f"{config}\n(colour: level; — ticket, -- permuted mask, ·· random dense, -. trained)", fontsize=9)
+        ax.grid(True, alpha=0.3)
+    axes[0][0].set_ylabel("linear probe test accuracy")
+    axes[0][-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
+    _save(fig, path)
+
+
+def plot_few_shot(few: pd.DataFrame, path: Path):
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    for (config, level), group in few.groupby(["config", "level"]):
+        mean = group.groupby("fraction")["test_accuracy"].mean()
+        ax.plot(100 * mean.index, mean.to_numpy(), marker="o", label=f"{config} L{level}")
+    ax.set_xscale("log")
+    ax.set_xlabel("training examples used (%)")
+    ax.set_ylabel("test accuracy")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7)
+    _save(fig, path)
+
+
+# ---------------------------------------------------------------------------------------------
+# The executor
+# ---------------------------------------------------------------------------------------------
+
+def _setup(grid: pd.DataFrame) -> str:
+    """One line on the recipe shared by the grid (what the grid varies is in each row's config)."""
+    first = grid.iloc[0]
+    levels = int(grid.level.max())
+    return (f"Setup: {first.model} on {first.dataset}, {first.budget} of SGD at lr {first.lr:g} per search level "
+            f"(momentum and batch size from the configuration), IMP ({first.method}, {first.scope}) for {levels} levels "
+            f"to {100 * grid.sparsity.max():.2f}% sparsity.\n")
+
+
+def execute(p: StabilityReportParams, inputs, out: Path, ctx):
+    results = gather_results(inputs, p)
+    write_csv(out / "results.csv", results)
+    grid = results[results.experiment == "grid"]
+    chance = float(p.chance_factor / grid.num_classes.iloc[0]) if len(grid) else 0.0
+    sections = [f"# {p.title}\n",
+                f"Study `{p.study}`: {len(results)} networks; {grid.config.nunique()} configurations "
+                f"(momentum × batch size × rewind point), seeds {sorted(grid.seed.unique().tolist())}. "
+                f"All numbers are test accuracy unless named; every number is also in `results.csv` or a sibling csv.\n",
+                _setup(grid)]
+
+    flagged = results[results.flagged]
+    sections += ["## Runs stuck at chance\n",
+                 f"Networks with test accuracy below {p.chance_factor} / classes: "
+                 + (f"{len(flagged)}, listed in `flags.csv` and marked `flagged` in results.csv.\n" if len(flagged)
+                    else "none.\n")]
+    if len(flagged):
+        write_csv(out / "flags.csv", flagged)
+        sections.append(markdown(flagged[["experiment", "config", "variant", "seed", "level", "sparsity", "test_accuracy"]]))
+
+    dynamics = _concat(inputs.get("dynamics", []), "dynamics.csv")
+    if not dynamics.empty:
+        write_csv(out / "dynamics.csv", dynamics)
+        sections += ["## Forgetting and convergence of the dense network, per configuration\n",
+                     "Forgetting events per training example (mean ± std over examples that were learned), "
+                     "% of examples never forgotten, % never learned, and convergence speed "
+                     "(1/T) Σ_ep (E(W0) − E(W_ep)) / (E(W0) − E(W_T)) on the validation error; "
+                     "the dense training does not depend on the rewind point.\n",
+                     markdown(dynamics_table(dynamics, chance))]
+
+    printed, long = ticket_table(grid, p.sparsities)
+    write_csv(out / "ticket_table.csv", long)
+    inexact = long[long.nearest_not_exact]
+    sections += ["## Ticket accuracy per configuration\n",
+                 "Test accuracy (mean ± std over seeds) of the IMP ticket at the level nearest each sparsity; "
+                 "★ = winning ticket (at least the dense accuracy of the same configuration).\n",
+                 markdown(printed)]
+    if len(inexact):
+        sections.append(f"Sparsities not reached exactly (nearest level used, shown in the cell): "
+                        f"{sorted(set(f'{100 * s:.2f}%' for s in inexact.target_sparsity))}.\n")
+    plot_accuracy(grid, out / "accuracy_vs_sparsity.png")
+    sections.append("![accuracy vs sparsity](accuracy_vs_sparsity.png)\n")
+    every = grid.pivot_table(index="level", columns="config", values="test_accuracy", aggfunc="mean")
+    every = every[[c for c in _config_order(grid) if c in every.columns]]
+    every.insert(0, "sparsity %", 100 * grid.groupby("level")["sparsity"].mean())
+    sections += ["### Every level (mean test accuracy over seeds)\n", markdown(every.reset_index())]
+
+    baselines = results[results.experiment == "baseline"]
+    if len(baselines):
+        both = pd.concat([grid[grid.config.isin(baselines.config.unique()) & grid.level.isin(baselines.level.unique())
+                               & grid.seed.isin(baselines.seed.unique())], baselines])
+        both = both.assign(network=both.config + " " + both.variant)
+        sections += ["## Tickets against their baselines\n",
+                     "rr: the ticket's mask on a fresh initialization; random_mask: a random mask of the same "
+                     "sparsity on the rewind weights.\n", markdown(level_table(both, "network"))]
+
+    barriers = _concat(inputs.get("instability", []), "barriers.csv")
+    curves = _concat(inputs.get("instability", []), "curves.csv")
+    if not barriers.empty:
+        write_csv(out / "barriers.csv", barriers)
+        write_csv(out / "interpolation.csv", curves)
+        table = barrier_table(barriers, p.threshold)
+        write_csv(out / "barrier_table.csv", table)
+        sections += ["## Instability to SGD noise\n",
+                     f"Error barrier sup_α E(αW1 + (1−α)W2) − (E(W1) + E(W2))/2 on the test set, {len(set(curves.alpha))} "
+                     f"values of α, between the ticket and a copy trained from the same weights (mask and rewind point) "
+                     f"with a different data order (mean ± std over seeds and noise pairs; stable below {p.threshold}); "
+                     f"'successive' columns: between the trained tickets of IMP levels L and L+1.\n",
+                     markdown(table),
+                     "![interpolation](interpolation.png)\n", "![barrier vs sparsity](barrier_vs_sparsity.png)\n"]
+        if (curves.kind == "noise").any():
+            plot_interpolation(curves, out / "interpolation.png")
+        plot_barriers(barriers, p.threshold, out / "barrier_vs_sparsity.png")
+
+    rewind = _concat(inputs.get("rewind_search", []), "rewind_summary.csv")
+    if not rewind.empty:
+        write_csv(out / "rewind_search.csv", _concat(inputs.get("rewind_search", []), "rewind_search.csv"))
+        write_csv(out / "rewind_summary.csv", rewind)
+        sections += ["## First stable rewind point\n",
+                     "Binary search over the candidate rewind points (assuming stability is monotone in them): the "
+                     "earliest from which copies trained with different SGD noise have a mean barrier below the "
+                     "threshold. Level > 0 applies that level's mask to the dense run's weights at each candidate.\n",
+                     markdown(rewind[["config", "level", "seeds", "pairs", "candidates", "evaluated", "first_stable",
+                                      "first_stable_step"]])]
+
+    probes = _concat(inputs.get("probes", []), "probes.csv")
+    if not probes.empty:
+        write_csv(out / "probes.csv", probes)
+        probes = probes.sort_values(["network", "level"]).assign(
+            network_level=probes.network + " L" + probes.level.astype(str) + " (" + (100 * probes.sparsity).round(2).astype(str) + "%)")
+        sections += ["## Linear probes per block\n",
+                     f"Test accuracy of a linear probe (channel-wise global pooling, {probes.probe_epochs.iloc[0]} epochs "
+                     f"of Adam, lr {probes.probe_lr.iloc[0]:g}, wd {probes.probe_weight_decay.iloc[0]:g}) after "
+                     "each block of the frozen untrained ticket (mask on rewind weights), the same weights under a "
+                     "layerwise-permuted mask, a random dense network, and the trained ticket (ceiling).\n"]
+        for config in _config_order(probes):
+            table = pivot_mean(probes[probes.config == config], "network_level", "block", "test_accuracy")
+            order = probes[probes.config == config].drop_duplicates("network_level").network_level.tolist()
+            sections += [f"**{config}**\n", markdown(table.set_index("network_level").loc[order].reset_index())]
+        plot_probes(probes, out / "probes.png")
+        sections.append("![probes](probes.png)\n")
+
+    few = results[results.experiment == "few_shot"]
+    if len(few):
+        write_csv(out / "few_shot.csv", few)
+        few = few.sort_values(["config", "fraction"])
+        few = few.assign(subset=few.config + " " + (100 * few.fraction).round(2).astype(str) + "% (" +
+                         few.subset_size.astype(int).astype(str) + " examples)")
+        sections += ["## Few-shot: training on class-balanced subsets\n",
+                     f"Tickets (mask + rewind weights) and the dense network trained on {few.selection.iloc[0]} "
+                     f"class-balanced subsets, for as many {few.budget_mode.iloc[0]} as full training.\n",
+                     markdown(level_table(few, "subset", order=few.subset.drop_duplicates().tolist()))]
+        plot_few_shot(few, out / "few_shot.png")
+        sections.append("![few-shot](few_shot.png)\n")
+
+    transfer = _concat(inputs.get("transfer", []), "transfer.csv")
+    if not transfer.empty:
+        write_csv(out / "transfer.csv", transfer)
+        sections += ["## Transfer\n",
+                     "The trained ticket's feature extractor frozen, a new linear head trained on the target "
+                     "dataset (Adam, see lth_tf.metrics.probes); the source search never saw the target's classes.\n",
+                     markdown(transfer[["source", "target", "config", "network", "level", "sparsity",
+                                        "source_test_accuracy", "target_test_accuracy"]])]
+
+    aimp = results[results.experiment.isin(["aimp"])]
+    if len(aimp):
+        reference = grid[grid.config.isin(aimp.config.unique()) & grid.level.isin(aimp.level.unique())
+                         & grid.seed.isin(aimp.seed.unique())]
+        both = pd.concat([reference.assign(network=reference.config + " full IMP"),
+                          aimp.assign(network=aimp.config + " " + aimp.variant)])
+        sections += ["## AIMP: mask search on a fraction of the training\n",
+                     "Masks searched with the training budget (and LR schedule) scaled down, the tickets then "
+                     "trained with the full budget; the reference is the grid's ticket (same seeds).\n",
+                     markdown(level_table(both, "network"))]
+
+    disentangle = results[results.experiment == "disentangle"]
+    if len(disentangle):
+        reference = grid[grid.level.isin(disentangle.level.unique()) & (grid.rewind == "0it")
+                         & grid.seed.isin(disentangle.seed.unique())]
+        reference = reference.assign(network="search_" + reference.training_config + "_train_" + reference.training_config)
+        involved = set(disentangle.training_config) | set(disentangle.train_config)
+        both = pd.concat([reference[reference.training_config.isin(involved)],
+                          disentangle.assign(network=disentangle.variant)])
+        sections += ["## Disentangling mask search from sparse training\n",
+                     "Masks found with one configuration's hyperparameters, trained (from the same rewind weights) "
+                     "with another's; the diagonal rows (search = train) are the grid's own tickets of the same seeds.\n",
+                     markdown(level_table(both, "network"))]
+
+    write_text(out / "report.md", "\n".join(sections))
+    return {"rows": len(results), "flagged": int(len(flagged)),
+            "winning_cells": int(long.winning.sum()) if len(long) else 0}
+
+
+SPEC = ComponentSpec(
+    name="StabilityReport",
+    inputs={"searches": "Tickets*", "baselines": "Trained*?", "aimp": "Trained*?", "aimp_searches": "Tickets*?",
+            "disentangle": "Trained*?", "dynamics": "Dynamics*?", "instability": "Instability*?",
+            "rewind_search": "RewindSearch*?", "probes": "Probes*?", "few_shot": "FewShot*?", "transfer": "Transfer*?",
+            "transfer_searches": "Tickets*?"},
+    output="Report", params=StabilityReportParams, executor=execute)
