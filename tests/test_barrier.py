@@ -146,3 +146,22 @@ def test_pooling_is_channelwise_mean():
     acc = train_linear_probe(np.eye(4, dtype=np.float32), np.arange(4), np.eye(4, dtype=np.float32),
                              np.arange(4), 4, epochs=50, lr=0.05)
     assert acc["train_accuracy"] == 1.0
+
+
+def test_traced_path_with_batch_norm_equals_recomputing_at_each_alpha():
+    # The whole path runs in one traced call; it must give what assigning each point and
+    # recomputing the BN statistics in Python gives.
+    from lth_tf.data import DatasetHparams, load_dataset
+    ds = load_dataset(DatasetHparams(num_samples=1000))
+    hp = ModelHparams("resnet20", width=0.25)
+    model = networks.build_network(hp, ds.input_shape, ds.num_classes, seed=0)
+    other = networks.build_network(hp, ds.input_shape, ds.num_classes, seed=1)
+    state_1, state_2 = wrapping.get_state(model), wrapping.get_state(other)
+    evaluator = B.ErrorEvaluator(model, ds, ds.test)
+    path = B.linear_path(model, state_1, state_2, ds, alphas=(0.0, 0.3, 0.6, 1.0), evaluator=evaluator)
+    by_hand = []
+    for alpha in path.alphas:
+        B.set_interpolated(model, state_1, state_2, alpha)
+        by_hand.append(evaluator())
+    np.testing.assert_allclose(path.errors, [e for e, _ in by_hand], atol=1e-9)
+    np.testing.assert_allclose(path.losses, [l for _, l in by_hand], rtol=1e-4)

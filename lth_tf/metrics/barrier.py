@@ -168,26 +168,43 @@ class ErrorEvaluator:
         return self._score(self.forward(self.inputs))
 
     def along(self, assigner: _PathAssigner, alphas: Sequence[float]) -> List[Tuple[float, float]]:
-        """(error, loss) at each point α of the assigner's path. Without BN the whole path runs
-        as one traced call (assign, evaluate, assign, ...: variable reads and writes keep their
-        program order inside tf.function); with BN, Python recomputes the statistics per α."""
-        if self.bn_batches:
-            results = []
-            for alpha in alphas:
-                assigner(alpha)
-                results.append(self())
-            return results
-        model = self.model
+        """(error, loss) at each point α of the assigner's path, the whole path in one traced
+        call: per α, assign, recompute BN statistics (when the model has BN), evaluate. Variable
+        reads and writes keep their program order inside tf.function, and one call instead of
+        four per α saves the per-call overhead, which on CPU rivals a ResNet-20 evaluation."""
+        model, layers = self.model, batch_norm_layers(self.model) if self.bn_batches else []
         if model.__dict__.get("_lth_path_for") is not assigner:
-            def whole_path(points, xs):
+            def whole_path(points, xs, bn_xs):
                 logits = []
                 for i in range(points.shape[0]):  # unrolled: one assignment and pass per α
                     assigner.ops(points[i])
+                    if layers:
+                        _average_batch_statistics(model, layers, bn_xs)
                     logits.append([model(x, training=False) for x in xs])
                 return logits
             model.__dict__["_lth_path"], model.__dict__["_lth_path_for"] = tf.function(whole_path), assigner
-        logits = model.__dict__["_lth_path"](tf.constant(list(alphas), tf.float32), self.inputs)
+        saved = [layer.momentum for layer in layers]
+        try:
+            for layer in layers:
+                layer.momentum = 0.0  # traced so: a training-mode call stores its batch's statistics
+            logits = model.__dict__["_lth_path"](tf.constant(list(alphas), tf.float32), self.inputs,
+                                                 tuple(self.bn_batches))
+        finally:
+            for layer, momentum in zip(layers, saved):
+                layer.momentum = momentum
         return [self._score(point) for point in logits]
+
+
+def _average_batch_statistics(model, layers, batches):
+    """In-graph twin of recompute_batch_norm (BN momentum must be 0 while this is traced)."""
+    sums = None
+    for x in batches:
+        model(x, training=True)
+        stats = [tf.cast(v.read_value(), tf.float64) for layer in layers for v in (layer.moving_mean, layer.moving_variance)]
+        sums = stats if sums is None else [a + b for a, b in zip(sums, stats)]
+    for i, layer in enumerate(layers):
+        layer.moving_mean.assign(tf.cast(sums[2 * i] / len(batches), tf.float32))
+        layer.moving_variance.assign(tf.cast(sums[2 * i + 1] / len(batches), tf.float32))
 
 
 def set_interpolated(model: keras.Model, state_1, state_2, alpha: float, masks: Optional[Dict[str, np.ndarray]] = None):
