@@ -29,7 +29,7 @@ from components.sparse_training import MaskSearchParams_from  # noqa: E402
 from components.spec import ComponentSpec  # noqa: E402
 from lth_tf.data import load_dataset  # noqa: E402
 from lth_tf.errors import ConfigError  # noqa: E402
-from lth_tf.io import atomic_path, read_json, write_csv, write_text  # noqa: E402
+from lth_tf.io import read_json, save_png, write_csv, write_text  # noqa: E402
 
 BASELINE_SCHEMES = ("init", "all_data")  # standard IMP, drawn in every panel of the per-scheme plot
 INFO_COLUMNS = ("scheme", "subset_size", "subset_fraction", "label_noise", "pretrain_steps", "scoring_steps")
@@ -135,9 +135,7 @@ def plot_by_scheme(summary: pd.DataFrame, scheme_of: dict, metric: str, path: Pa
         ax.axis("off")
     fig.suptitle(title)
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    plt.close(fig)
+    save_png(fig, path, dpi=110)
 
 
 def execute(p: DataDietReportParams, inputs, out: Path, ctx):

@@ -38,7 +38,7 @@ from components.subset_slimming import training_split, upstream_steps  # noqa: E
 from lth_tf import networks  # noqa: E402
 from lth_tf.data import DatasetHparams, load_dataset, steps_per_epoch  # noqa: E402
 from lth_tf.errors import ConfigError, unknown_name  # noqa: E402
-from lth_tf.io import atomic_path, load_npz, save_npz, write_csv  # noqa: E402
+from lth_tf.io import load_npz, save_npz, save_png, write_csv  # noqa: E402
 from lth_tf.metrics import scores as S  # noqa: E402
 from lth_tf.metrics.forgetting import ForgettingTracker  # noqa: E402
 from lth_tf.models import ModelHparams  # noqa: E402
@@ -130,9 +130,7 @@ def plot_histogram(scores, title: str, path: Path):
     ax.set_ylabel("examples")
     ax.set_title(title)
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=100)
-    plt.close(fig)
+    save_png(fig, path, dpi=100)
 
 
 def execute(p: DataScoringParams, inputs, out: Path, ctx):

@@ -32,7 +32,7 @@ import pandas as pd  # noqa: E402
 
 from components.report import markdown, plot_accuracy, summary_table  # noqa: E402
 from components.spec import ComponentSpec  # noqa: E402
-from lth_tf.io import atomic_path, write_csv, write_text  # noqa: E402
+from lth_tf.io import save_png, write_csv, write_text  # noqa: E402
 from lth_tf.metrics import prac as P  # noqa: E402
 from lth_tf.sparsity.masks import load_masks  # noqa: E402
 
@@ -198,9 +198,7 @@ def _remaining_axis(ax):
 
 def _save(fig, path: Path):
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=120)
-    plt.close(fig)
+    save_png(fig, path, dpi=120)
 
 
 def plot_bands(summary: pd.DataFrame, variants, metric: str, path: Path, title: str):

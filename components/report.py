@@ -17,7 +17,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from components.spec import ComponentSpec  # noqa: E402
-from lth_tf.io import atomic_path, write_csv, write_text  # noqa: E402
+from lth_tf.io import save_png, write_csv, write_text  # noqa: E402
 
 
 @gin.configurable
@@ -87,9 +87,7 @@ def plot_accuracy(summary: pd.DataFrame, metric: str, path: Path, title: str):
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=120)
-    plt.close(fig)
+    save_png(fig, path, dpi=120)
 
 
 def markdown(frame: pd.DataFrame, floatfmt=".4f") -> str:

@@ -31,7 +31,7 @@ from components.spec import Artifact, ComponentSpec  # noqa: E402
 from components.sparse_training import MaskSearchParams_from  # noqa: E402
 from components.stability import config_columns, training_label  # noqa: E402
 from lth_tf.data import load_dataset, steps_per_epoch  # noqa: E402
-from lth_tf.io import atomic_path, write_csv, write_text  # noqa: E402
+from lth_tf.io import save_png, write_csv, write_text  # noqa: E402
 from lth_tf.training import TrainingHparams  # noqa: E402
 
 # The sparsities of IMP levels 0, 5, 10, 15, 20 at 20% per level.
@@ -262,9 +262,7 @@ def level_table(frame: pd.DataFrame, label_column: str, order=None) -> pd.DataFr
 
 def _save(fig, path: Path):
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    plt.close(fig)
+    save_png(fig, path, dpi=110)
 
 
 def _colors(labels):

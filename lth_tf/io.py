@@ -65,3 +65,11 @@ def _jsonable(value):
     if isinstance(value, Path):
         return str(value)
     raise TypeError(f"not JSON serializable: {type(value)}")
+
+
+def save_png(fig, path, dpi: int = 120):
+    """Writes a matplotlib figure atomically and closes it (open figures pile up in memory)."""
+    import matplotlib.pyplot as plt
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=dpi)
+    plt.close(fig)
