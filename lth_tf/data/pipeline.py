@@ -6,6 +6,7 @@ stateless seed [seed, s]. So a run that starts at step k (rewinding, resuming) s
 batches the original run saw from step k on, and two runs with different data seeds differ only
 in SGD noise (order and augmentation).
 """
+import collections
 import math
 
 import numpy as np
@@ -50,6 +51,23 @@ def augment_batch(x, seed, kind: str):
     return x
 
 
+# The last few splits' arrays as tensors: copying a split into a tensor cost 60-100 ms per
+# train() call (138 MB for CIFAR-10), and IMP calls train() on the same split every level.
+# Entries hold the arrays themselves, so their ids stay theirs while cached.
+_TENSORS = collections.OrderedDict()
+_TENSORS_KEPT = 2
+
+
+def _split_tensors(split: Split):
+    key = (id(split.x), id(split.y), id(split.index))
+    if key not in _TENSORS:
+        _TENSORS[key] = (split, (tf.constant(split.x), tf.constant(split.y), tf.constant(split.index)))
+        while len(_TENSORS) > _TENSORS_KEPT:
+            _TENSORS.popitem(last=False)
+    _TENSORS.move_to_end(key)
+    return _TENSORS[key][1]
+
+
 def train_batches(ds: Dataset, split: Split, batch_size: int, seed: int, start_step: int,
                   end_step: int) -> tf.data.Dataset:
     """Batches (x, y, index) for global steps [start_step, end_step)."""
@@ -57,7 +75,7 @@ def train_batches(ds: Dataset, split: Split, batch_size: int, seed: int, start_s
     spe = steps_per_epoch(n, batch_size)
     first_epoch, skip = divmod(start_step, spe)
     last_epoch = math.ceil(end_step / spe)
-    x, y, index = tf.constant(split.x), tf.constant(split.y), tf.constant(split.index)
+    x, y, index = _split_tensors(split)
 
     def epoch_positions(epoch):
         order = tf.random.experimental.stateless_shuffle(
