@@ -48,6 +48,22 @@ class MaskSearchParams:
     export: bool = True  # SavedModel of every level's trained ticket
 
 
+def from_description(cls, described: dict):
+    """A parameter dataclass back from its artifact.json description (lists become tuples)."""
+    return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in described.items() if k != "__class__"})
+
+
+def search_params(tickets) -> MaskSearchParams:
+    """The parameters a Tickets artifact was searched with (so baselines and analyses use the
+    same data, model and pruning as the search)."""
+    params = tickets.metadata["parameters"]
+    return MaskSearchParams(dataset=from_description(DatasetHparams, params["dataset"]),
+                            model=from_description(ModelHparams, params["model"]),
+                            training=from_description(TrainingHparams, params["training"]),
+                            pruning=from_description(PruningHparams, params["pruning"]),
+                            seed=params["seed"], export=params["export"])
+
+
 def level_dir(root: Path, level: int) -> Path:
     return Path(root) / f"level_{level:02d}"
 

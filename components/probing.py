@@ -24,7 +24,7 @@ import pandas as pd
 import tf_keras as keras
 
 from components.spec import ComponentSpec
-from components.sparse_training import MaskSearchParams_from
+from components.mask_search import search_params
 from components.stability import check_levels, config_columns, load_ticket, search_network
 from lth_tf.data import DatasetHparams, eval_batches, load_dataset
 from lth_tf.data.dataset import RawData, known_datasets, register
@@ -97,7 +97,7 @@ class ProbingParams:
 
 def execute_probing(p: ProbingParams, inputs, out: Path, ctx):
     tickets = inputs["tickets"]
-    search = MaskSearchParams_from(tickets)
+    search = search_params(tickets)
     ds = load_dataset(search.dataset)
     levels = check_levels(p.levels, tickets.path, "ProbingParams.levels")
     model = search_network(search, ds)
@@ -174,7 +174,7 @@ def head_features(model: keras.Model, ds, split) -> np.ndarray:
 
 def execute_transfer(p: TransferParams, inputs, out: Path, ctx):
     tickets = inputs["tickets"]
-    search = MaskSearchParams_from(tickets)
+    search = search_params(tickets)
     source = load_dataset(search.dataset)
     target = load_dataset(p.target)
     if target.input_shape != source.input_shape:

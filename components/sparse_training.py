@@ -19,7 +19,7 @@ import gin
 import numpy as np
 import pandas as pd
 
-from components.mask_search import MaskSearchParams, finished_levels, level_dir, results_frame
+from components.mask_search import finished_levels, level_dir, results_frame, search_params
 from components.spec import ComponentSpec
 from lth_tf import networks
 from lth_tf.data import load_dataset
@@ -81,7 +81,7 @@ def row_variant(variant: str, method: str, rewind_step: int) -> str:
 
 def execute(p: SparseTrainingParams, inputs, out: Path, ctx):
     tickets = inputs["tickets"]
-    search = MaskSearchParams_from(tickets)
+    search = search_params(tickets)
     ds = load_dataset(search.dataset)
     hp = p.training or search.training
     available = finished_levels(tickets.path)
@@ -144,21 +144,6 @@ def execute(p: SparseTrainingParams, inputs, out: Path, ctx):
             rows.append(metrics)
     write_csv(out / "results.csv", results_frame(rows))
     return {"networks": len(rows)}
-
-
-def MaskSearchParams_from(tickets) -> MaskSearchParams:
-    """Rebuilds the search's parameters from its artifact.json (so baselines use the same data,
-    model and pruning scope as the search)."""
-    from lth_tf.data import DatasetHparams
-    from lth_tf.sparsity.hparams import PruningHparams
-    params = tickets.metadata["parameters"]
-
-    def make(cls, d):
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items() if k != "__class__"})
-    return MaskSearchParams(dataset=make(DatasetHparams, params["dataset"]), model=make(ModelHparams, params["model"]),
-                            training=make(TrainingHparams, params["training"]),
-                            pruning=make(PruningHparams, params["pruning"]), seed=params["seed"],
-                            export=params["export"])
 
 
 SPEC = ComponentSpec(name="SparseTraining", inputs={"tickets": "Tickets"}, output="Trained",

@@ -20,7 +20,7 @@ import pandas as pd
 
 from components.mask_search import finished_levels, level_dir
 from components.spec import ComponentSpec
-from components.sparse_training import MaskSearchParams_from
+from components.mask_search import search_params
 from lth_tf import networks
 from lth_tf.data import DatasetHparams, load_dataset, steps_per_epoch, subsets
 from lth_tf.errors import ConfigError, unknown_name
@@ -182,7 +182,7 @@ def _noise_copy(model, ds, hp, ticket, rewind_step, seed, label, ctx):
 
 def execute_instability(p: InstabilityParams, inputs, out: Path, ctx):
     tickets = inputs["tickets"]
-    search = MaskSearchParams_from(tickets)
+    search = search_params(tickets)
     ds = load_dataset(search.dataset)
     split = eval_split(ds, p.split)
     levels = check_levels(p.levels, tickets.path, "InstabilityParams.levels")
@@ -313,7 +313,7 @@ def execute_rewind_search(p: RewindSearchParams, inputs, out: Path, ctx):
     searches = list(inputs["tickets"])
     per_seed = []
     for tickets in searches:
-        search = MaskSearchParams_from(tickets)
+        search = search_params(tickets)
         ds = load_dataset(search.dataset)
         spe = steps_per_epoch(len(ds.train), search.training.batch_size)
         total = search.training.total_steps(spe)
@@ -405,7 +405,7 @@ class FewShotParams:
 
 def execute_few_shot(p: FewShotParams, inputs, out: Path, ctx):
     tickets = inputs["tickets"]
-    search = MaskSearchParams_from(tickets)
+    search = search_params(tickets)
     ds = load_dataset(search.dataset)
     levels = check_levels(p.levels, tickets.path, "FewShotParams.levels")
     scores = None

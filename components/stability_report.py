@@ -28,7 +28,7 @@ import pandas as pd  # noqa: E402
 
 from components.report import markdown  # noqa: E402
 from components.spec import Artifact, ComponentSpec  # noqa: E402
-from components.sparse_training import MaskSearchParams_from  # noqa: E402
+from components.mask_search import from_description, search_params  # noqa: E402
 from components.stability import config_columns, training_label  # noqa: E402
 from lth_tf.data import load_dataset, steps_per_epoch  # noqa: E402
 from lth_tf.io import save_png, write_csv, write_text  # noqa: E402
@@ -63,7 +63,7 @@ def _training_of(trained: Artifact, search) -> TrainingHparams:
     d = trained.metadata["parameters"].get("training")
     if d is None:
         return search.training
-    return TrainingHparams(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items() if k != "__class__"})
+    return from_description(TrainingHparams, d)
 
 
 def _read(artifact: Artifact, name: str = "results.csv") -> pd.DataFrame:
@@ -86,7 +86,7 @@ def _with(frame: pd.DataFrame, **columns) -> pd.DataFrame:
 
 
 def _search_rows(tickets: Artifact, experiment: str, prefix: str = "") -> pd.DataFrame:
-    search = MaskSearchParams_from(tickets)
+    search = search_params(tickets)
     frame = _read(tickets)
     if frame.empty:
         return frame
@@ -98,7 +98,7 @@ def _search_rows(tickets: Artifact, experiment: str, prefix: str = "") -> pd.Dat
 
 def _trained_rows(trained: Artifact, experiment: str) -> pd.DataFrame:
     tickets = _tickets_of(trained)
-    search = MaskSearchParams_from(tickets)
+    search = search_params(tickets)
     hp = _training_of(trained, search)
     frame = _read(trained)
     if frame.empty:
@@ -126,7 +126,7 @@ def gather_results(inputs, p: StabilityReportParams) -> pd.DataFrame:
     for trained in inputs.get("aimp", []):
         frames.append(_trained_rows(trained, "aimp"))
     for tickets in inputs.get("aimp_searches", []):
-        search = MaskSearchParams_from(tickets)
+        search = search_params(tickets)
         full = [_training_of(t, search) for t in inputs.get("aimp", []) if _tickets_of(t).path == tickets.path]
         prefix = f"{aimp_label(search, full[0])}_search_" if full else "aimp_search_"
         frames.append(_search_rows(tickets, "aimp_search", prefix))
@@ -134,7 +134,7 @@ def gather_results(inputs, p: StabilityReportParams) -> pd.DataFrame:
     for few in inputs.get("few_shot", []):
         frame = _read(few)
         if not frame.empty:
-            search = MaskSearchParams_from(Artifact("Tickets", Path(few.metadata["inputs"]["tickets"]), ""))
+            search = search_params(Artifact("Tickets", Path(few.metadata["inputs"]["tickets"]), ""))
             frames.append(_with(frame, experiment="few_shot", num_classes=_num_classes(search)))
     frames += [_search_rows(t, "transfer_search") for t in inputs.get("transfer_searches", [])]
     frame = pd.concat([f for f in frames if not f.empty], ignore_index=True)
