@@ -72,6 +72,25 @@ def finished_levels(root: Path):
     return sorted(int(p.name[6:]) for p in Path(root).glob("level_[0-9][0-9]") if (p / "metrics.json").exists())
 
 
+def load_ticket(tickets_path: Path, level: int) -> dict:
+    """A finished level's mask, rewind and trained weights, and metrics."""
+    unit = level_dir(tickets_path, level)
+    return {"masks": M.load_masks(unit / "mask.npz"), "rewind": load_npz(unit / "rewind.npz"),
+            "trained": load_npz(unit / "trained.npz"), "meta": read_json(unit / "metrics.json")}
+
+
+def check_levels(levels, tickets_path: Path, what: str):
+    """The requested levels (all finished ones when none are named); a ConfigError names the
+    levels the artifact lacks."""
+    available = finished_levels(tickets_path)
+    levels = tuple(levels) or tuple(available)
+    missing = sorted(set(levels) - set(available))
+    if missing:
+        raise ConfigError(f"{what} asks for levels {missing}, but the ticket artifact has levels {available}; "
+                          f"raise PruningHparams.levels or drop them.")
+    return levels
+
+
 def variant_name(method: str, rewind_step: int) -> str:
     return f"lt_{method}" + ("_rewind" if rewind_step > 0 else "")
 

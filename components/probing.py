@@ -23,9 +23,9 @@ import numpy as np
 import pandas as pd
 import tf_keras as keras
 
+from components.mask_search import check_levels, load_ticket, search_params
 from components.spec import ComponentSpec
-from components.mask_search import search_params
-from components.stability import check_levels, config_columns, load_ticket, search_network
+from components.stability import config_columns, search_network
 from lth_tf.data import DatasetHparams, eval_batches, load_dataset
 from lth_tf.data.dataset import RawData, known_datasets, register
 from lth_tf.errors import ConfigError, unknown_name

@@ -19,12 +19,12 @@ import gin
 import numpy as np
 import pandas as pd
 
-from components.mask_search import finished_levels, level_dir, results_frame, search_params
+from components.mask_search import check_levels, finished_levels, load_ticket, results_frame, search_params
 from components.spec import ComponentSpec
 from lth_tf import networks
 from lth_tf.data import load_dataset
-from lth_tf.errors import ConfigError, unknown_name
-from lth_tf.io import atomic_path, load_npz, read_json, save_npz, write_csv, write_json
+from lth_tf.errors import unknown_name
+from lth_tf.io import atomic_path, read_json, save_npz, write_csv, write_json
 from lth_tf.models import ModelHparams
 from lth_tf.sparsity import masks as M
 from lth_tf.sparsity import wrapping
@@ -84,18 +84,15 @@ def execute(p: SparseTrainingParams, inputs, out: Path, ctx):
     search = search_params(tickets)
     ds = load_dataset(search.dataset)
     hp = p.training or search.training
-    available = finished_levels(tickets.path)
-    levels = p.levels or tuple(l for l in available if l >= 1)
-    missing = sorted(set(levels) - set(available))
-    if missing:
-        raise ConfigError(f"SparseTrainingParams.levels asks for levels {missing}, but the ticket artifact has "
-                          f"levels {available}; raise PruningHparams.levels or drop them.")
+    if p.levels:
+        levels = check_levels(p.levels, tickets.path, "SparseTrainingParams.levels")
+    else:
+        levels = tuple(l for l in finished_levels(tickets.path) if l >= 1)
     rows = []
     for level in levels:
-        meta = read_json(level_dir(tickets.path, level) / "metrics.json")
-        ticket = {"masks": M.load_masks(level_dir(tickets.path, level) / "mask.npz"),
-                  "rewind": load_npz(level_dir(tickets.path, level) / "rewind.npz"),
-                  "rewind_step": meta["rewind_step"], "parameters": meta["parameters"]}
+        ticket = load_ticket(tickets.path, level)
+        meta = ticket["meta"]
+        ticket.update(rewind_step=meta["rewind_step"], parameters=meta["parameters"])
         for variant in p.variants:
             unit = out / variant / f"level_{level:02d}"
             if (unit / "metrics.json").exists():

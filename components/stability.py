@@ -18,9 +18,8 @@ import gin
 import numpy as np
 import pandas as pd
 
-from components.mask_search import finished_levels, level_dir
+from components.mask_search import check_levels, finished_levels, load_ticket, search_params
 from components.spec import ComponentSpec
-from components.mask_search import search_params
 from lth_tf import networks
 from lth_tf.data import DatasetHparams, load_dataset, steps_per_epoch, subsets
 from lth_tf.errors import ConfigError, unknown_name
@@ -56,22 +55,6 @@ def config_columns(search) -> dict:
     return {"config": config_label(hp, search.pruning.rewind), "training_config": training_label(hp),
             "momentum": hp.momentum, "batch_size": hp.batch_size, "rewind": search.pruning.rewind,
             "lr": hp.lr, "budget": hp.budget, "search_seed": search.seed}
-
-
-def load_ticket(tickets_path: Path, level: int) -> dict:
-    unit = level_dir(tickets_path, level)
-    return {"masks": M.load_masks(unit / "mask.npz"), "rewind": load_npz(unit / "rewind.npz"),
-            "trained": load_npz(unit / "trained.npz"), "meta": read_json(unit / "metrics.json")}
-
-
-def check_levels(levels, tickets_path: Path, what: str):
-    available = finished_levels(tickets_path)
-    levels = tuple(levels) or tuple(available)
-    missing = sorted(set(levels) - set(available))
-    if missing:
-        raise ConfigError(f"{what} asks for levels {missing}, but the ticket artifact has levels {available}; "
-                          f"raise PruningHparams.levels or drop them.")
-    return levels
 
 
 def search_network(search, ds):
