@@ -34,7 +34,7 @@ from lth_tf.models import ModelHparams
 from lth_tf.sparsity import masks as M
 from lth_tf.sparsity import wrapping
 from lth_tf.sparsity.hparams import PruningHparams
-from lth_tf.training import TrainingHparams, evaluate, to_steps, train
+from lth_tf.training import TrainingHparams, best_validation_metrics, evaluate, to_steps, train
 
 
 @gin.configurable
@@ -188,6 +188,7 @@ def write_ticket(unit: Path, model, ds, masks, rewind_state, result, export: boo
     metrics = {**metrics, "sparsity": M.sparsity(masks), "density": M.density(masks),
                "val_accuracy": evaluate(model, ds, ds.val)["accuracy"] if len(ds.val) else float("nan"),
                "test_accuracy": evaluate(model, ds, ds.test)["accuracy"],
+               **best_validation_metrics(model, ds, result),
                "parameters": wrapping.count_parameters(model, masks)}
     with atomic_path(unit, is_dir=True) as tmp:
         save_npz(tmp / "mask.npz", masks)
@@ -219,4 +220,4 @@ def _kernels(state, model):
 
 
 SPEC = ComponentSpec(name="MaskSearch", inputs={"pretrained": "Weights?", "train_indices": "Indices?", "labels": "Indices?"},
-                     output="Tickets", params=MaskSearchParams, executor=execute)
+                     output="Tickets", params=MaskSearchParams, executor=execute, version=2)

@@ -11,10 +11,21 @@ generic components get the study's names:
   the reference for mask similarity), transfer (another architecture's searches -> variant@model).
 The dense network appears once per seed (vanilla's level 0 when there is one).
 
-Writes: results.csv; summary.csv; savings.csv (for each variant, the saving of training
-iterations at the highest sparsity where it matches vanilla IMP within one standard deviation
-over seeds); set_sizes.csv (per round |D|, |CET|, |CEP|, |PrAC|, overlap rate); mask_similarity.csv;
-plots accuracy_vs_sparsity.png (PrAC / vanilla / random pruning / dense with std bands),
+Accuracy: `metric` (default `best_val_test_accuracy`, the test accuracy of the weights at the
+epoch of best validation accuracy: 000 A1, "we choose the model with the best validation
+accuracy during the training process"); rows without it fall back to the last epoch's
+`test_accuracy`, and the report counts them. results.csv gets the value used as
+`reported_accuracy`.
+
+Writes: results.csv; summary.csv; savings.csv (for each PrAC-family variant, the saving of
+training iterations at the highest sparsity where it matches vanilla IMP by the paper's rule,
+`lth_tf.metrics.prac.matches_vanilla`: mean within one standard deviation *of vanilla IMP* over
+seeds, 001 Fig. 3); savings_early_stop.csv (the headline PrAC and its counterpart with / without
+early stop side by side, 001 Fig. 8); verdicts.csv (matching / clear gap by
+`lth_tf.metrics.verdicts.VerdictRule`, the one rule for every such judgement here);
+set_sizes.csv (per round |D|, |CET|, |CEP|, |PrAC|, overlap rate, the sparsity of the
+subnetwork CEP compared); cep_table.csv (001 Table A3's layout); mask_similarity.csv; plots
+accuracy_vs_sparsity.png (PrAC / vanilla / random pruning / dense with std bands),
 all_variants_vs_sparsity.png, train_steps_vs_sparsity.png, mask_similarity.png,
 class_ratios.png; report.md linking them.
 """
@@ -34,6 +45,7 @@ from components.report import markdown, plot_accuracy, summary_table  # noqa: E4
 from components.spec import ComponentSpec  # noqa: E402
 from lth_tf.io import save_png, write_csv, write_text  # noqa: E402
 from lth_tf.metrics import prac as P  # noqa: E402
+from lth_tf.metrics.verdicts import VerdictRule  # noqa: E402
 from lth_tf.sparsity.masks import load_masks  # noqa: E402
 
 FIRST_COLUMNS = ["study", "variant", "seed", "level", "sparsity", "val_accuracy", "test_accuracy", "train_steps",
@@ -47,8 +59,8 @@ BASELINES = ("dense", "lt_imp", "random_pruning", "random_ticket", "snip", "gras
 class PracReportParams:
     study: str = "prac"
     title: str = "PrAC lottery tickets"
-    metric: str = "test_accuracy"
-    main_variant: str = "prac"  # the PrAC variant of the headline plot, set sizes and class ratios
+    metric: str = "best_val_test_accuracy"  # 000 A1: the best-validation model (fallback: test_accuracy)
+    main_variant: str = ""  # the headline PrAC variant ('' = the first `prac` input's)
 
 
 def _label(group: str, frame: pd.DataFrame) -> pd.DataFrame:
@@ -88,34 +100,86 @@ def gather(inputs) -> pd.DataFrame:
     return frame
 
 
-def savings(summary: pd.DataFrame) -> pd.DataFrame:
-    """For each variant other than the baselines: the highest-sparsity level where its mean
-    matches vanilla IMP's (not lower by more than the larger of their standard deviations over
-    seeds), and the iterations saved there."""
+def savings(summary: pd.DataFrame, variants=None) -> pd.DataFrame:
+    """For each variant (default: all but the baselines): the highest-sparsity level where it
+    matches vanilla IMP by the paper's rule (`P.matches_vanilla`, 001 Fig. 3 caption: "within one
+    standard deviation of the performance of vanilla lottery tickets", vanilla IMP's standard
+    deviation over seeds), and the iterations saved there."""
     imp = summary[summary.variant == "lt_imp"].set_index("level")
+    if variants is None:
+        variants = [v for v in set(summary.variant) - set(BASELINES) if "@" not in v]
     rows = []
-    for variant in sorted(set(summary.variant) - set(BASELINES)):
-        if "@" in variant:
-            continue
+    for variant in sorted(variants):
         ours = summary[summary.variant == variant].set_index("level")
-        levels = sorted(set(ours.index) & set(imp.index))
-        matched = [l for l in levels if ours.at[l, "mean"] >= imp.at[l, "mean"] - max(ours.at[l, "std"], imp.at[l, "std"])]
+        levels = sorted(set(ours.index) & set(imp.index) - {0})
         if not levels:
             continue
+        matched = [l for l in levels if P.matches_vanilla(ours.at[l, "mean"], imp.at[l, "mean"], imp.at[l, "std"])]
         if not matched:
             rows.append({"variant": variant, "matched_level": "none", "sparsity": np.nan, "accuracy": np.nan,
-                         "accuracy_imp": np.nan, "search_steps": np.nan, "search_steps_imp": np.nan,
-                         "search_saving": np.nan, "train_steps_saving": np.nan,
+                         "accuracy_imp": np.nan, "std_imp": np.nan, "search_steps": np.nan,
+                         "search_steps_imp": np.nan, "search_saving": np.nan, "train_steps_saving": np.nan,
                          "note": f"below vanilla IMP at every level {levels[0]}..{levels[-1]}"})
             continue
         l = max(matched, key=lambda level: ours.at[level, "sparsity"])
         rows.append({"variant": variant, "matched_level": int(l), "sparsity": ours.at[l, "sparsity"],
-                     "accuracy": ours.at[l, "mean"], "accuracy_imp": imp.at[l, "mean"],
+                     "accuracy": ours.at[l, "mean"], "accuracy_imp": imp.at[l, "mean"], "std_imp": imp.at[l, "std"],
                      "search_steps": ours.at[l, "search_steps"], "search_steps_imp": imp.at[l, "search_steps"],
                      "search_saving": 1.0 - ours.at[l, "search_steps"] / imp.at[l, "search_steps"],
                      "train_steps_saving": 1.0 - ours.at[l, "train_steps"] / imp.at[l, "train_steps"],
                      "note": f"matches at {len(matched)} of {len(levels)} levels"})
     return pd.DataFrame(rows)
+
+
+def early_stop_pairs(frame: pd.DataFrame, main: str, saved: pd.DataFrame) -> pd.DataFrame:
+    """The headline variant's savings beside those of the searches that differ from it only in
+    early stopping (001 Fig. 8: PrAC, PrAC w/o early stop, vanilla IMP)."""
+    prac = frame[(frame.get("group") == "prac") & (frame.level > 0)] if "group" in frame else frame.iloc[:0]
+    if saved.empty or prac.empty or main not in set(prac.variant):
+        return pd.DataFrame()
+    keys = [k for k in ("selection", "forgetting_threshold", "dynamic_iterations") if k in prac]
+    settings = prac.groupby("variant")[keys + ["early_stop"]].first() if "early_stop" in prac else None
+    if settings is None:
+        return pd.DataFrame()
+    ours = settings.loc[main, keys]
+    same = [v for v in settings.index if all(settings.at[v, k] == ours[k] for k in keys)]
+    table = saved[saved.variant.isin(same)].copy()
+    table.insert(1, "early_stop", [bool(settings.at[v, "early_stop"]) for v in table.variant])
+    return table[["variant", "early_stop", "matched_level", "sparsity", "accuracy", "accuracy_imp", "std_imp",
+                  "search_steps", "search_steps_imp", "search_saving"]].sort_values("early_stop", ascending=False)
+
+
+def verdict_table(frame: pd.DataFrame, rule: VerdictRule) -> pd.DataFrame:
+    """Per (variant, level): does the ticket *match* the dense network / vanilla IMP, and does it
+    beat random pruning by a *clear gap*, by `rule` (VerdictRule) on the per-seed accuracies."""
+    def values(variant, level=None, model=None):
+        rows = frame[frame.variant == variant]
+        if level is not None:
+            rows = rows[rows.level == level]
+        if model is not None and "model" in rows:
+            rows = rows[rows.model == model]
+        return rows["reported_accuracy"].to_numpy(np.float64)
+
+    out = []
+    for (variant, level), group in frame[frame.level > 0].groupby(["variant", "level"]):
+        if "@" in variant or variant.startswith("dense"):
+            continue
+        model = group["model"].iloc[0] if "model" in group else None
+        ticket = group["reported_accuracy"].to_numpy(np.float64)
+        dense, imp, rand = values("dense", model=model), values("lt_imp", level, model), \
+            values("random_pruning", level, model)
+        out.append({"variant": variant, "level": int(level), "sparsity": float(group["sparsity"].mean()),
+                    "mean": float(np.nanmean(ticket)), "seeds": int(np.isfinite(ticket).sum()),
+                    "matches_dense": rule.matches(ticket, dense),
+                    "matches_lt_imp": rule.matches(ticket, imp) if variant != "lt_imp" and len(imp) else np.nan,
+                    "clear_gap_over_random_pruning": rule.clear_gap(ticket, rand)
+                    if variant != "random_pruning" and len(rand) else np.nan})
+    return pd.DataFrame(out)
+
+
+def _highest(verdicts: pd.DataFrame, variant: str, column: str):
+    hits = verdicts[(verdicts.variant == variant) & (verdicts[column] == True)]  # noqa: E712
+    return None if hits.empty else hits.loc[hits.sparsity.idxmax()]
 
 
 def set_sizes(inputs) -> pd.DataFrame:
@@ -126,9 +190,13 @@ def set_sizes(inputs) -> pd.DataFrame:
     rounds["early_stopped"] = rounds["early_stopped"].astype(float)
     columns = ["trained_on", "steps", "budget_steps", "early_stopped", "cet", "cep", "selected", "selected_fraction",
                "overlap_rate", "sparsity"]
+    if "cep_subnetwork_sparsity" in rounds:  # artifacts of PracMaskSearch version >= 2
+        columns.insert(columns.index("cep"), "cep_subnetwork_sparsity")
     table = rounds.groupby(["variant", "round"], as_index=False)[columns].mean()
-    return table.rename(columns={"trained_on": "|D| trained on", "cet": "|CET|", "cep": "|CEP|",
-                                 "selected": "|next set|", "selected_fraction": "next set / |D0|",
+    # (no '|' in the names: they would split the markdown table's cells)
+    return table.rename(columns={"trained_on": "D trained on", "cet": "CET", "cep": "CEP",
+                                 "cep_subnetwork_sparsity": "CEP subnetwork sparsity",
+                                 "selected": "next set", "selected_fraction": "next set / D0",
                                  "early_stopped": "early stopped (share of seeds)"})
 
 
@@ -268,47 +336,123 @@ def plot_class_ratios(table: pd.DataFrame, path: Path, variant: str):
     _save(fig, path)
 
 
+def reported_accuracy(frame: pd.DataFrame, metric: str):
+    """(values, number of rows that fell back to `test_accuracy`): `metric` where a row has it,
+    else the last epoch's test accuracy."""
+    if metric in frame:
+        chosen = pd.to_numeric(frame[metric], errors="coerce")
+    else:
+        chosen = pd.Series(np.nan, index=frame.index)
+    if metric == "test_accuracy" or "test_accuracy" not in frame:
+        return chosen, 0
+    return chosen.fillna(frame["test_accuracy"]), int(chosen.isna().sum())
+
+
+def cep_table(sizes: pd.DataFrame, variant: str) -> pd.DataFrame:
+    """001 Table A3's layout for one variant: per round, the sparsity of the subnetwork CEP
+    compared with the dense network, |CEP|, |CET|, |PrAC| and the overlap rate."""
+    if sizes.empty or "CEP subnetwork sparsity" not in sizes or variant not in set(sizes.variant):
+        return pd.DataFrame()
+    rows = sizes[sizes.variant == variant]
+    return rows[["round", "CEP subnetwork sparsity", "CEP", "CET", "next set", "overlap_rate"]].rename(
+        columns={"CEP subnetwork sparsity": "sparsity of the subnetwork", "next set": "PrAC"})
+
+
+def _main_variant(p: PracReportParams, frame: pd.DataFrame, inputs) -> str:
+    if p.main_variant:
+        return p.main_variant
+    for artifact in inputs.get("prac") or []:
+        if (artifact.path / "results.csv").exists():
+            named = pd.read_csv(artifact.path / "results.csv")
+            named = named.loc[named.level > 0, "variant"]
+            if not named.empty:
+                return str(named.iloc[0])
+    return "prac"
+
+
 def execute(p: PracReportParams, inputs, out: Path, ctx):
+    rule = VerdictRule()
     frame = gather(inputs)
     frame.insert(0, "study", p.study)
+    frame["reported_accuracy"], fallbacks = reported_accuracy(frame, p.metric) if len(frame) else (np.nan, 0)
     frame = frame[[c for c in FIRST_COLUMNS if c in frame] + [c for c in frame if c not in FIRST_COLUMNS]]
     write_csv(out / "results.csv", frame)
-    summary = summary_table(frame, p.metric)
+    main_variant = _main_variant(p, frame, inputs)
+    summary = summary_table(frame, "reported_accuracy")
     summary = summary.merge(frame.groupby(["variant", "level"], as_index=False)["search_steps"].mean(),
                             on=["variant", "level"])
     write_csv(out / "summary.csv", summary)
-    main = [p.main_variant, "lt_imp", "random_pruning", "dense"]
-    plot_bands(summary, main, p.metric, out / "accuracy_vs_sparsity.png", p.title)
-    plot_accuracy(summary, p.metric, out / "all_variants_vs_sparsity.png", f"{p.title}: all variants")
+    main = [main_variant, "lt_imp", "random_pruning", "dense"]
+    metric_name = p.metric.replace("_", " ")
+    plot_bands(summary, main, metric_name, out / "accuracy_vs_sparsity.png", p.title)
+    plot_accuracy(summary, metric_name, out / "all_variants_vs_sparsity.png", f"{p.title}: all variants")
     plot_steps(summary, out / "train_steps_vs_sparsity.png")
-    saved = savings(summary)
+    prac_variants = sorted(set(frame.loc[frame.get("group") == "prac", "variant"])) if "group" in frame else []
+    saved = savings(summary, prac_variants)
     write_csv(out / "savings.csv", saved)
+    pairs = early_stop_pairs(frame, main_variant, saved)
+    write_csv(out / "savings_early_stop.csv", pairs)
+    verdicts = verdict_table(frame, rule)
+    write_csv(out / "verdicts.csv", verdicts)
     sizes = set_sizes(inputs)
     write_csv(out / "set_sizes.csv", sizes)
+    ceps = cep_table(sizes, main_variant)
+    write_csv(out / "cep_table.csv", ceps)
     similarity = mask_similarity_table(inputs)
     write_csv(out / "mask_similarity.csv", similarity)
-    ratios = class_ratio_table(inputs, p.main_variant)
+    ratios = class_ratio_table(inputs, main_variant)
+    if p.metric == "best_val_test_accuracy":
+        accuracy_sentence = ("Accuracy is the test accuracy of the best-validation model: the weights at the epoch of "
+                             "highest validation accuracy (000 A1: \"we choose the model with the best validation "
+                             "accuracy during the training process\"), not the last epoch's")
+    else:
+        accuracy_sentence = f"Accuracy is `{p.metric}`"
+    accuracy_sentence += (f"; {fallbacks} of {len(frame)} networks lack it and report the last epoch's test accuracy "
+                          f"instead.\n" if fallbacks else ".\n")
     sections = [f"# {p.title}\n",
-                f"Study `{p.study}`: {len(frame)} networks, seeds {sorted(frame.seed.unique().tolist())}.\n",
-                f"## {p.metric.replace('_', ' ')} vs sparsity\n",
+                f"Study `{p.study}`: {len(frame)} networks, seeds {sorted(frame.seed.unique().tolist())}. "
+                f"Headline PrAC variant: `{main_variant}`.\n",
+                accuracy_sentence,
+                f"## {metric_name} vs sparsity\n",
                 f"Mean over seeds, band ±1 std: {', '.join(main)}.\n", "![accuracy](accuracy_vs_sparsity.png)\n",
                 "![all variants](all_variants_vs_sparsity.png)\n",
-                "## Savings\n",
-                "At the highest sparsity where a variant's mean accuracy is not below vanilla IMP's by more than one "
-                "standard deviation over seeds (the larger of the two), the training iterations it saved: "
-                "`search_saving` counts the steps that found the mask, `train_steps_saving` adds the ticket's own "
-                "training (the same for both).\n", markdown(saved),
-                "## Training iterations per ticket\n", "![steps](train_steps_vs_sparsity.png)\n",
-                markdown(summary.pivot_table(index="level", columns="variant", values="search_steps").reset_index(),
-                         floatfmt=".0f")]
+                "## Matching and winning\n",
+                f"The rule (the same in every report): {rule.describe()}\n",
+                markdown(verdicts)]
+    for column, what in (("matches_dense", "matches the dense network"), ("matches_lt_imp", "matches vanilla IMP")):
+        hit = _highest(verdicts, main_variant, column) if not verdicts.empty else None
+        sections.append(f"`{main_variant}` {what} up to {100 * hit.sparsity:.1f}% sparsity (level {int(hit.level)}).\n"
+                        if hit is not None else f"`{main_variant}` {what} at no level.\n")
+    sections += ["## Savings at matched accuracy\n",
+                 "Matched, as the paper defines it (001 Fig. 3 caption): a variant's mean accuracy over seeds is "
+                 "within one standard deviation *of vanilla IMP's* accuracy over seeds (`std_imp`; its own spread "
+                 "does not count; being above vanilla counts as matched; numerically this is VerdictRule's matching with "
+                 "vanilla IMP as the reference). At the highest sparsity where a variant "
+                 "matches, the training iterations it saved: `search_saving` counts the steps that found the mask, "
+                 "`train_steps_saving` adds the ticket's own training (the same for both).\n", markdown(saved)]
+    if not pairs.empty:
+        sections += ["### With and without early stopping (001 Fig. 8)\n",
+                     "The headline PrAC search beside the same search with early-bird stop switched: iterations to "
+                     "find the ticket at each one's highest matched sparsity, and vanilla IMP's at that sparsity.\n",
+                     markdown(pairs, floatfmt=".4g")]
+    sections += ["## Training iterations per ticket\n", "![steps](train_steps_vs_sparsity.png)\n",
+                 markdown(summary.pivot_table(index="level", columns="variant", values="search_steps").reset_index(),
+                          floatfmt=".0f")]
     if not sizes.empty:
         sections += ["## Example sets per round\n",
-                     "Round r trains on |D|, then: CET = examples forgotten more than E_F times, CEP = examples of "
-                     "the full set on which the networks before and after pruning disagree, next set = what the "
-                     "variant keeps (PrAC: CET ∪ CEP); overlap rate = |CEP ∩ CET| / |CEP|.\n",
+                     "Sizes (numbers of examples). Round r trains on D, then: CET = examples forgotten more than E_F times; CEP = examples of "
+                     "the full training set on which the full dense network and the subnetwork disagree (001 §3.1 "
+                     "Approach II, Algorithm 1 line 10) — here, as in the authors' released code, the dense network "
+                     "trained in round 1 against round r's trained subnetwork (mask m_{r-1}, of the 'CEP subnetwork "
+                     "sparsity'), both at their best-validation epoch, so round 1's CEP is empty; next set = what "
+                     "the variant keeps (PrAC: CET ∪ CEP); overlap rate = |CEP ∩ CET| / |CEP|.\n",
                      markdown(sizes, floatfmt=".3f")]
+    if not ceps.empty:
+        sections += [f"### CEP, CET and PrAC sizes of `{main_variant}` (the layout of 001 Table A3)\n",
+                     "The paper finds |CEP| growing with the subnetwork's sparsity and the overlap rate falling.\n",
+                     markdown(ceps, floatfmt=".3f")]
     if not ratios.empty:
-        plot_class_ratios(ratios, out / "class_ratios.png", p.main_variant)
+        plot_class_ratios(ratios, out / "class_ratios.png", main_variant)
         sections += ["## Class-wise ratios\n", "![class ratios](class_ratios.png)\n"]
     if not similarity.empty:
         plot_similarity(similarity, out / "mask_similarity.png")
@@ -321,14 +465,22 @@ def execute(p: PracReportParams, inputs, out: Path, ctx):
                      "`prac_transfer@M` trains architecture M on the example sets another architecture's PrAC search "
                      "chose, round by round; compare with M's own PrAC (`prac@M`) and vanilla IMP (`lt_imp@M`).\n",
                      markdown(transfer.pivot_table(index="level", columns="variant", values="mean").reset_index())]
+    saliency = sorted(v for v in summary.variant.unique() if v.split("_")[0] in ("snip", "grasp", "synflow"))
+    if saliency:
+        sections += ["## Iterative SNIP / GraSP / SynFlow\n",
+                     "Each is trained between pruning steps with the headline PrAC search's per-round iterations and "
+                     "example sets (001 §4.3: \"with the training iterations and the number of training data "
+                     "consistent with our approaches\"), scored at the round's trained weights, and its tickets "
+                     "trained like PrAC's (variants ending in `_init`: scored at initialization only).\n"]
     sections += ["## All variants (mean ± std over seeds)\n", markdown(summary)]
     write_text(out / "report.md", "\n".join(sections))
-    headline = saved[saved.variant == p.main_variant] if not saved.empty else saved
+    headline = saved[saved.variant == main_variant] if not saved.empty else saved
     return {"rows": len(frame), "search_saving": None if headline.empty else headline["search_saving"].iloc[0]}
 
 
+# version 2: the paper's savings rule, best-validation accuracy, VerdictRule verdicts, CEP table.
 SPEC = ComponentSpec(name="PracReport", inputs={"prac": "Tickets*", "vanilla": "Tickets*?",
                                                 "random_pruning": "Tickets*?", "random_tickets": "Trained*?",
                                                 "saliency": "Tickets*?", "vanilla_reference": "Tickets*?",
                                                 "transfer": "*?"},
-                     output="Report", params=PracReportParams, executor=execute)
+                     output="Report", params=PracReportParams, executor=execute, version=2)

@@ -6,15 +6,25 @@ Round r = 1..levels trains the mask m_{r-1} (rewound weights) on the example set
 (D_0 = the full training set), tracking forgetting; then
 - CET = examples of D_{r-1} forgotten more than E_F times (lth_tf.metrics.forgetting),
 - m_r = magnitude pruning of the round's trained weights (a fraction ρ of the remaining ones),
-- CEP = examples of D_0 on which the network before pruning and the pruned one disagree,
+- CEP = examples of D_0 on which the *full dense network* and the round's trained subnetwork
+  disagree (001 §3.1 "Approach II", Algorithm 1 line 10: "Select samples from D_0 that full
+  model and subnetworks disagree with"). As in the authors' released code (main_PrAC_imp.py,
+  `prune_aware_example(0model_SA_best, <state>model_SA_best)`), the full model is the dense
+  network trained in round 1 and the subnetwork is round r's trained network (mask m_{r-1}),
+  both at their best-validation epoch (000 A1: "we choose the model with the best validation
+  accuracy"; the last epoch's weights when there is no validation split). Round 1's network
+  *is* the dense network, so its CEP is empty. round_01/ keeps the dense network's weights
+  (dense_best.npz) and predicted classes, so a resumed search compares with the same network.
 - D_r = CET ∪ CEP (`selection='prac'`; baselines choose other sets, see SELECTIONS).
 Dynamic iterations: round r trains N = |D_{r-1}|/|D_0| · N0 steps with the LR milestones (and
 warm-up) scaled by the same factor (TrainingHparams.scaled); a rewound round starts at the same
-fraction of its shortened schedule as the rewind point had of the full one. Optional early-bird
-stop: after every epoch the prospective mask m_r is computed, and the round ends once it is
-within a normalized Hamming distance `early_stop_threshold` of the previous one(s) (distance
-counted over the weights m_{r-1} keeps; `early_stop_dense=False` spares round 1, so the dense
-network stays the one vanilla IMP trains).
+fraction of its shortened schedule as the rewind point had of the full one. Early-bird stop
+(on by default, as in the paper: 001 §3.2 ii; 000 A1 threshold 0.07): after every epoch the
+prospective mask m_r is computed, and the round ends once the newest of a FIFO queue of
+`early_stop_queue` (5, Early-Bird's) such masks is within a normalized Hamming distance
+`early_stop_threshold` of each of the others (distance counted over the weights m_{r-1}
+keeps). Every round stops early, the dense round 1 included (as the authors' code does);
+`early_stop_dense=False` spares round 1, so the dense network stays the one vanilla IMP trains.
 
 Round 1 is the dense training on all data; it is also level 0 (the dense network) and records
 the rewind weights. Level r >= 1 is the ticket m_r retrained on the full data from the rewind
@@ -25,7 +35,9 @@ produced its mask, plus scoring models such as the SVP proxy), `own_steps` (its 
 and `train_steps` = search_steps + own_steps, comparable with MaskSearch's `train_steps`.
 
 Artifact (type Tickets, readable by SparseTraining): round_RR/ {mask.npz (m_r), sets.npz
-(trained_on, cet, cep, selected, forgetting), round.json, history.csv} and level_LL/ {mask.npz,
+(trained_on, cet, cep, selected, forgetting, dense_prediction, subnetwork_prediction: the two
+networks' predicted classes CEP compares), round.json (set sizes, steps, best validation),
+history.csv; round_01/ also dense_best.npz} and level_LL/ {mask.npz,
 rewind.npz, trained.npz, metrics.json, history.csv, sparsity.csv, saved_model/}, each written as
 one atomic unit, so an interrupted search resumes after its last finished unit; results.csv,
 rounds.csv, ledger.csv.
@@ -58,7 +70,7 @@ from lth_tf.training import TrainingHparams, evaluate, predict, to_steps, train
 #   prac: CET ∪ CEP (the paper);  cet: CET only;  cep: CEP only;  full: all data (vanilla IMP
 #   run through this machinery, e.g. with early stop);  random / entropy / svp: as many
 #   examples as the reference PrAC search chose in the same round, drawn at random, by the
-#   prediction entropy of the round's trained network, or by the entropy of a small proxy
+#   prediction entropy of the round's trained network (best-validation weights), or by the entropy of a small proxy
 #   network trained once on all data (selection via proxy);  transfer: the reference search's
 #   own sets (found with another architecture).
 SELECTIONS = ("prac", "cet", "cep", "full", "random", "entropy", "svp", "transfer")
@@ -76,9 +88,9 @@ class PracSearchParams:
     selection: str = "prac"
     forgetting_threshold: int = 0  # E_F: CET = examples forgotten more than E_F times
     dynamic_iterations: bool = True  # N = |D|/|D0| · N0 (False: every round trains N0 steps)
-    early_stop: bool = False
-    early_stop_threshold: float = 0.07  # normalized Hamming distance between prospective masks
-    early_stop_window: int = 1  # compare the newest prospective mask with this many before it
+    early_stop: bool = True  # early-bird stop of every round (the paper's PrAC; False: 'w/o early stop')
+    early_stop_threshold: float = 0.07  # normalized Hamming distance between prospective masks (000 A1)
+    early_stop_queue: int = 5  # FIFO queue of prospective masks: the newest within the threshold of the others
     early_stop_dense: bool = True  # may round 1 (the dense training, level 0) stop early too
     svp_width: float = 0.25  # the selection-via-proxy model's width, relative to the model's
     svp_budget: str = "5ep"  # the proxy's training budget (its steps count as search steps)
@@ -99,8 +111,9 @@ class PracSearchParams:
         if not 0.0 < self.early_stop_threshold < 1.0:
             raise ConfigError(f"PracSearchParams.early_stop_threshold={self.early_stop_threshold} must be in (0, 1), "
                               f"e.g. 0.07.")
-        if self.early_stop_window < 1:
-            raise ConfigError(f"PracSearchParams.early_stop_window={self.early_stop_window} must be >= 1.")
+        if self.early_stop_queue < 2:
+            raise ConfigError(f"PracSearchParams.early_stop_queue={self.early_stop_queue} must be >= 2 (masks in "
+                              f"the early-bird queue; 5 is Early-Bird's and the paper's).")
         if not self.svp_width > 0:
             raise ConfigError(f"PracSearchParams.svp_width={self.svp_width} must be positive.")
         to_steps(self.svp_budget, 1, "PracSearchParams.svp_budget")
@@ -115,8 +128,14 @@ class PracSearchParams:
             name += f"_ef{self.forgetting_threshold}"
         if not self.dynamic_iterations:
             name += "_static"
-        if self.early_stop:
-            name += "_es" if self.early_stop_dense else "_es_sparse"
+        if not self.early_stop:
+            return name + "_no_es"  # 001 Fig. 8: "PrAC w/o. Early Stop"
+        if not self.early_stop_dense:
+            name += "_es_sparse"
+        if self.early_stop_queue != 5:
+            name += f"_q{self.early_stop_queue}"
+        if self.early_stop_threshold != 0.07:
+            name += f"_t{self.early_stop_threshold:g}"
         return name
 
 
@@ -220,10 +239,17 @@ def _load(model, state, masks):
     wrapping.set_state(model, state)
 
 
+def _best_or_last(result, model):
+    """The round's network selected by validation (000 A1): its best-validation weights, or the
+    current (last) ones without a validation split."""
+    return result.best_state if result.best_state is not None else wrapping.get_state(model)
+
+
 def _run_round(p, r, model, ds, spe, rewind_step, masks, trained_on, rewind_state, reference_sets,
-               proxy_scores, out, ctx):
+               proxy_scores, dense_classes, out, ctx):
     """One round: train on `trained_on`, prune, choose the next set. Writes round_RR/ (and, for
-    round 1, level_00/: the dense network)."""
+    round 1, level_00/: the dense network). `dense_classes`: the round-1 dense network's
+    predicted class per example of the full set (None in round 1, which computes them)."""
     full = ds.train.index
     first = r == 1
     hp, start = round_schedule(p.training, len(trained_on), len(full), spe, rewind_step, first, p.dynamic_iterations)
@@ -232,6 +258,7 @@ def _run_round(p, r, model, ds, spe, rewind_step, masks, trained_on, rewind_stat
     split = ds.train if len(trained_on) == len(full) else ds.train.with_indices(trained_on)
     tracker = ForgettingTracker(int(full.max()) + 1)
     density = p.pruning.density(r)
+    window = p.early_stop_queue - 1
     prospective, distances = [], []
 
     def on_epoch(epoch, step, net):
@@ -242,8 +269,8 @@ def _run_round(p, r, model, ds, spe, rewind_step, masks, trained_on, rewind_stat
         if prospective:
             distances.append(P.mask_distance(candidate, prospective[-1], masks))
         prospective.append(candidate)
-        del prospective[:-(p.early_stop_window + 1)]
-        return P.early_stop(prospective, p.early_stop_threshold, p.early_stop_window, masks)
+        del prospective[:-(window + 1)]
+        return P.early_stop(prospective, p.early_stop_threshold, window, masks)
 
     label = f"{p.variant()} seed {p.seed} round {r} ({len(trained_on)} examples)"
     stop_early = p.early_stop and (p.early_stop_dense or not first)
@@ -259,12 +286,17 @@ def _run_round(p, r, model, ds, spe, rewind_step, masks, trained_on, rewind_stat
             **_common(p)})
     counts = tracker.counts()
     cet = P.cet_set(counts, p.forgetting_threshold)
-    new_masks = M.magnitude_prune(wrapping.prunable_weights(model), masks, density, p.pruning.scope)
-    before = predict(model, ds, ds.train)
-    wrapping.set_masks(model, new_masks)
-    after = predict(model, ds, ds.train)
-    cep = P.disagreement_set(before, after, full)
-    selected = P.as_set(_select(p, r, cet, cep, before, reference_sets, proxy_scores, full))
+    new_masks = M.magnitude_prune(wrapping.prunable_weights(model), masks, density, p.pruning.scope)  # last weights
+    # CEP: the round-1 dense network against this round's trained subnetwork (mask m_{r-1}),
+    # both at their best-validation epoch. Round 1's network is the dense network itself.
+    selected_state = _best_or_last(result, model)
+    wrapping.set_state(model, selected_state)
+    logits = predict(model, ds, ds.train)  # this round's network (best validation), in ds.train order
+    subnetwork_classes = logits.argmax(-1).astype(np.int64)
+    if first:
+        dense_classes = subnetwork_classes
+    cep = P.cep_set(dense_classes, subnetwork_classes, full)
+    selected = P.as_set(_select(p, r, cet, cep, logits, reference_sets, proxy_scores, full))
     fallback = len(selected) == 0
     if fallback:  # nothing left to learn or to disagree on: keep training on the current set
         selected = P.as_set(trained_on)
@@ -274,15 +306,23 @@ def _run_round(p, r, model, ds, spe, rewind_step, masks, trained_on, rewind_stat
             "budget_steps": budget, "steps": result.steps, "early_stopped": result.steps < budget,
             "stop_epoch": result.history[-1]["epoch"] if result.history else 0.0,
             "distances": distances, "cet": len(cet), "cep": len(cep), "cet_and_cep": len(np.intersect1d(cet, cep)),
+            # CEP compares the dense network with the subnetwork of this sparsity (001 Table A3's rows)
+            "cep_subnetwork_sparsity": M.sparsity(masks),
+            "cep_reference": "round-1 dense network, best-validation weights",
             "selected": len(selected), "selected_fraction": len(selected) / len(full), "empty_fallback": fallback,
             "overlap_rate": P.overlap_rate(cep, cet), "class_ratios": ratios.tolist(),
             "density": M.density(new_masks), "sparsity": M.sparsity(new_masks),
-            "scoring_forward_examples": 2 * len(full),  # the two prediction passes for CEP
-            "search_val_accuracy": result.history[-1]["val_accuracy"] if result.history else float("nan")}
+            "scoring_forward_examples": len(full),  # one prediction pass over D_0 for CEP
+            "search_val_accuracy": result.history[-1]["val_accuracy"] if result.history else float("nan"),
+            "best_val_accuracy": float(result.best_row["val_accuracy"]) if result.best_row else float("nan"),
+            "best_val_epoch": float(result.best_row["epoch"]) if result.best_row else float("nan")}
     with atomic_path(round_dir(out, r), is_dir=True) as tmp:
         save_npz(tmp / "mask.npz", new_masks)
         save_npz(tmp / "sets.npz", {"trained_on": P.as_set(trained_on), "cet": cet, "cep": cep,
-                                    "selected": selected, "forgetting": counts})
+                                    "selected": selected, "forgetting": counts,
+                                    "dense_prediction": dense_classes, "subnetwork_prediction": subnetwork_classes})
+        if first:
+            save_npz(tmp / "dense_best.npz", selected_state)  # the CEP reference of every later round
         write_csv(tmp / "history.csv", pd.DataFrame(result.history))
         write_json(tmp / "round.json", info)
 
@@ -290,6 +330,7 @@ def _run_round(p, r, model, ds, spe, rewind_step, masks, trained_on, rewind_stat
 def _common(p):
     return {"method": "prac", "selection": p.selection, "forgetting_threshold": p.forgetting_threshold,
             "dynamic_iterations": p.dynamic_iterations, "early_stop": p.early_stop,
+            "early_stop_queue": p.early_stop_queue, "early_stop_threshold": p.early_stop_threshold,
             "scope": p.pruning.scope, "model": p.model.name, "dataset": p.dataset.name}
 
 
@@ -325,10 +366,11 @@ def execute(p: PracSearchParams, inputs, out: Path, ctx):
     # The ledger lists every training run of this artifact once: its steps sum to all the
     # training it did. (Level 0, the dense network, is round 1.)
     rows, rounds, done_levels = [], [], set(finished_levels(out))
+    dense_classes = None
     for r in range(1, p.pruning.levels + 1):
         if not round_done(out, r):
             _run_round(p, r, model, ds, spe, rewind_step, masks, trained_on, rewind_state, reference_sets,
-                       proxy_scores, out, ctx)
+                       proxy_scores, dense_classes, out, ctx)
         info = read_json(round_dir(out, r) / "round.json")
         masks = M.load_masks(round_dir(out, r) / "mask.npz")
         trained_on = load_npz(round_dir(out, r) / "sets.npz")["selected"]
@@ -340,6 +382,7 @@ def execute(p: PracSearchParams, inputs, out: Path, ctx):
                        "steps": info["steps"], "search_steps": search_steps})
         if r == 1:
             rewind_state = load_npz(level_dir(out, 0) / "rewind.npz")
+            dense_classes = load_npz(round_dir(out, 1) / "sets.npz")["dense_prediction"]
             rows.append(read_json(level_dir(out, 0) / "metrics.json"))  # the dense network is round 1
         if not p.evaluate:
             continue
@@ -363,5 +406,7 @@ def execute(p: PracSearchParams, inputs, out: Path, ctx):
             "final_test_accuracy": rows[-1]["test_accuracy"]}
 
 
+# version 2: CEP against the round-1 dense network (was: the round's network before pruning);
+# early-bird queue; best-validation columns.
 SPEC = ComponentSpec(name="PracMaskSearch", inputs={"reference": "Tickets?"}, output="Tickets",
-                     params=PracSearchParams, executor=execute)
+                     params=PracSearchParams, executor=execute, version=2)

@@ -5,14 +5,27 @@ its rewind weights), against two baselines: the same weights under a layerwise-p
 (same per-layer sparsity, random positions) and a randomly initialized dense network; the
 trained ticket is probed too, as the ceiling.
 
-Transfer: the trained ticket's feature extractor (everything before the `output` layer) is
-frozen, a new linear head is trained on a second dataset, and its test accuracy is reported,
-against the dense network's features (level 0) and a random network's. For the embedded default
-the second dataset is a disjoint class split of the first: `class_subset('mnist1d', (0..4))`
-registers a dataset holding only those classes (labels renumbered from 0), so tickets found on
-classes 0-4 transfer to classes 5-9, which the search never saw. Target inputs are normalized
-with the target's own training statistics, as every dataset is (for two halves of MNIST-1D they
-are nearly the same).
+Transfer (003 §5.1 "Transferability of emergent features", Table 6, Appendix E.2): the
+transferred network is the *untrained* ticket, its mask on its rewind weights, frozen. 003 §5.1:
+"To enable transferability to datasets with different number of classes, we replace the linear
+layer with a new linear layer with a target-specific number of outputs, and freeze all other
+layers"; the tickets are "still frozen at initialization" (§5.1), "our frozen tickets at
+initialization" (App. E.2). So everything before the `output` layer is kept fixed, a new linear
+head is trained on the target's training split, and its test accuracy on the target is reported.
+Baselines as Table 6 ("Starred(*) entries correspond to dense trained networks, meaning the
+feature extractors have a sparsity of 0.00% and have been trained either on the source or the
+target dataset"): the dense network trained on the source, frozen, with a new head ("Frozen
+dense*"), and a dense network trained from scratch on the target ("Retrained dense network*",
+"an upper limit on the model performance"). Extras, labelled as such: a random dense network's
+features, and the *trained* ticket frozen (what this component transferred before it followed
+the paper).
+
+Targets: another dataset, its images resized to the source's input shape and normalized with
+its own statistics (003 §5.1: "we normalize the images with the mean and standard deviation,
+and rescale to 32×32"; lth_tf.data.resize), e.g. CIFAR-10 tickets to CIFAR-100, SVHN or MNIST;
+or, offline, a disjoint class split of the source: `class_subset('mnist1d', (0..4))` registers a
+dataset holding only those classes (labels renumbered from 0), so tickets found on classes 0-4
+transfer to classes 5-9, which the search never saw.
 """
 import dataclasses
 from pathlib import Path
@@ -26,13 +39,16 @@ import tf_keras as keras
 from components.mask_search import check_levels, load_ticket, search_params
 from components.spec import ComponentSpec
 from components.stability import config_columns, search_network
+from lth_tf import networks
 from lth_tf.data import DatasetHparams, eval_batches, load_dataset
-from lth_tf.data.dataset import RawData, known_datasets, register
+from lth_tf.data.dataset import Dataset, RawData, known_datasets, register
+from lth_tf.data.resize import can_resize, resized_to
 from lth_tf.errors import ConfigError, unknown_name
 from lth_tf.io import atomic_path, read_json, write_csv, write_json
 from lth_tf.metrics import probes
 from lth_tf.sparsity import masks as M
 from lth_tf.sparsity import wrapping
+from lth_tf.training import evaluate, train
 
 RANDOM_DENSE_SEED = 2_000_003  # a fresh initialization for the random dense baseline
 
@@ -151,11 +167,27 @@ PROBING = ComponentSpec(name="Probing", inputs={"tickets": "Tickets"}, output="P
 # Transfer
 # ---------------------------------------------------------------------------------------------
 
+# What each transferred network is (003 §5.1, Table 6 and Appendix E.2):
+#   ticket          mask ⊙ rewind weights, untrained ("frozen at initialization"); at level 0 the
+#                   dense network at its rewind point
+#   trained_ticket  mask ⊙ the ticket's trained weights (an extra row, not in Table 6)
+#   frozen_dense    the dense network trained on the source (Table 6 "Frozen dense*")
+#   random_dense    a freshly initialized dense network (the untrained-features floor)
+#   retrained_dense a dense network trained from scratch on the target, every layer (Table 6
+#                   "Retrained dense network*", the upper limit); its accuracy is the network's
+#                   own, not a new head's
+TRANSFER_NETWORKS = ("ticket", "trained_ticket", "frozen_dense", "random_dense", "retrained_dense")
+TRANSFER_WEIGHTS = {"ticket": "mask ⊙ rewind weights (untrained)", "trained_ticket": "mask ⊙ trained weights",
+                    "frozen_dense": "dense, trained on the source", "random_dense": "dense, fresh initialization",
+                    "retrained_dense": "dense, trained on the target (all layers)"}
+
+
 @gin.configurable
 @dataclasses.dataclass(frozen=True)
 class TransferParams:
-    target: DatasetHparams  # the second dataset (same input shape as the search's)
-    levels: Tuple[int, ...] = (0, 5, 10, 15, 20)  # () = every level; 0 is the dense network
+    target: DatasetHparams  # the second dataset; images are resized to the source's input shape
+    levels: Tuple[int, ...] = (0, 5, 10, 15, 20)  # () = every level; ticket rows at each, trained_ticket at L > 0
+    networks: Tuple[str, ...] = TRANSFER_NETWORKS
     epochs: int = 10  # the new head's training (Adam, see lth_tf.metrics.probes)
     lr: float = 0.005
     weight_decay: float = 1e-4
@@ -163,7 +195,22 @@ class TransferParams:
     seed: int = 0
 
     def __post_init__(self):
+        for n in self.networks:
+            if n not in TRANSFER_NETWORKS:
+                raise unknown_name("transferred network", n, TRANSFER_NETWORKS)
         object.__setattr__(self, "levels", tuple(int(l) for l in self.levels))
+        object.__setattr__(self, "networks", tuple(self.networks))
+
+
+def transfer_target(target: DatasetHparams, input_shape) -> Dataset:
+    """The target dataset with its images at the source network's `input_shape` (resized, see
+    lth_tf.data.resize); a ConfigError naming both shapes when that is impossible."""
+    ds = load_dataset(target)
+    if not can_resize(ds.input_shape, input_shape):
+        raise ConfigError(f"Transfer target {target.name!r} has inputs of shape {ds.input_shape}, the tickets' "
+                          f"network takes {tuple(input_shape)}: only images can be resized (equal channels, or one "
+                          f"of them single-channel). Pick a target of images, or one of the same shape.")
+    return resized_to(ds, input_shape)
 
 
 def head_features(model: keras.Model, ds, split) -> np.ndarray:
@@ -172,44 +219,80 @@ def head_features(model: keras.Model, ds, split) -> np.ndarray:
     return np.concatenate([extractor(x, training=False).numpy() for x, _, _ in eval_batches(ds, split)])
 
 
+def new_head_accuracy(model: keras.Model, target, **head_args) -> dict:
+    """003 §5.1: "we replace the linear layer with a new linear layer with a target-specific
+    number of outputs, and freeze all other layers": a linear softmax head trained on the frozen
+    features of the target's training split, scored on its test split."""
+    return probes.train_linear_probe(head_features(model, target, target.train), target.train.y,
+                                     head_features(model, target, target.test), target.test.y,
+                                     target.num_classes, **head_args)
+
+
 def execute_transfer(p: TransferParams, inputs, out: Path, ctx):
     tickets = inputs["tickets"]
     search = search_params(tickets)
     source = load_dataset(search.dataset)
-    target = load_dataset(p.target)
-    if target.input_shape != source.input_shape:
-        raise ConfigError(f"Transfer target {p.target.name!r} has inputs of shape {target.input_shape}, the tickets' "
-                          f"dataset {search.dataset.name!r} {source.input_shape}: pick a target of the same shape.")
+    original_shape = load_dataset(p.target).input_shape
+    target = transfer_target(p.target, source.input_shape)
     levels = check_levels(p.levels, tickets.path, "TransferParams.levels")
     model = search_network(search, source)
-    columns = {**config_columns(search), "seed": search.seed, "source": search.dataset.name, "target": p.target.name}
+    columns = {**config_columns(search), "seed": search.seed, "source": search.dataset.name, "target": p.target.name,
+               "target_shape": "x".join(map(str, original_shape)), "resized": original_shape != source.input_shape}
     head_args = dict(epochs=p.epochs, lr=p.lr, weight_decay=p.weight_decay, batch_size=p.batch_size, seed=p.seed)
     rows = []
 
-    def transfer(net, network, level, sparsity, source_accuracy, unit):
+    def record(network, level, sparsity, source_accuracy, unit, measure):
         if (unit / "metrics.json").exists():
             rows.append(read_json(unit / "metrics.json"))
             return
-        scores = probes.train_linear_probe(head_features(net, target, target.train), target.train.y,
-                                           head_features(net, target, target.test), target.test.y,
-                                           target.num_classes, **head_args)
-        row = {**columns, "network": network, "level": level, "sparsity": sparsity,
-               "source_test_accuracy": source_accuracy, "target_train_accuracy": scores["train_accuracy"],
-               "target_test_accuracy": scores["test_accuracy"]}
+        scores = measure()
+        row = {**columns, "network": network, "weights": TRANSFER_WEIGHTS[network], "level": level,
+               "sparsity": sparsity, "source_test_accuracy": source_accuracy,
+               "target_train_accuracy": scores["train_accuracy"], "target_test_accuracy": scores["test_accuracy"],
+               "head_training": "none (whole network trained on the target)" if network == "retrained_dense" else
+               f"new linear head, {p.epochs} epochs of Adam lr {p.lr:g} wd {p.weight_decay:g}",
+               "target_train_steps": scores.get("train_steps", 0)}
         with atomic_path(unit, is_dir=True) as tmp:
             write_json(tmp / "metrics.json", row)
         rows.append(row)
         if ctx.verbose:
-            print(f"[transfer {network} level {level}] target test accuracy {row['target_test_accuracy']:.4f}", flush=True)
+            print(f"[transfer {network} level {level} -> {p.target.name}] target test accuracy "
+                  f"{row['target_test_accuracy']:.4f}", flush=True)
+
+    def frozen(masks, state):
+        def measure():
+            wrapping.set_masks(model, masks)
+            wrapping.set_state(model, state)
+            return new_head_accuracy(model, target, **head_args)
+        return measure
 
     for level in levels:
         ticket = load_ticket(tickets.path, level)
-        wrapping.set_masks(model, ticket["masks"])
-        wrapping.set_state(model, ticket["trained"])
-        transfer(model, "dense" if level == 0 else "ticket", level, ticket["meta"]["sparsity"],
-                 ticket["meta"]["test_accuracy"], out / f"level_{level:02d}")
-    fresh = search_network(dataclasses.replace(search, seed=RANDOM_DENSE_SEED + search.seed), source)
-    transfer(fresh, "random_dense", 0, 0.0, float("nan"), out / "random_dense")
+        meta = ticket["meta"]
+        if "ticket" in p.networks:
+            record("ticket", level, meta["sparsity"], meta["test_accuracy"], out / "ticket" / f"level_{level:02d}",
+                   frozen(ticket["masks"], ticket["rewind"]))
+        if "trained_ticket" in p.networks and level > 0:
+            record("trained_ticket", level, meta["sparsity"], meta["test_accuracy"],
+                   out / "trained_ticket" / f"level_{level:02d}", frozen(ticket["masks"], ticket["trained"]))
+    if "frozen_dense" in p.networks:
+        dense = load_ticket(tickets.path, 0)
+        record("frozen_dense", 0, 0.0, dense["meta"]["test_accuracy"], out / "frozen_dense",
+               frozen(dense["masks"], dense["trained"]))
+    if "random_dense" in p.networks:
+        def random_features():
+            fresh = search_network(dataclasses.replace(search, seed=RANDOM_DENSE_SEED + search.seed), source)
+            return new_head_accuracy(fresh, target, **head_args)
+        record("random_dense", 0, 0.0, float("nan"), out / "random_dense", random_features)
+    if "retrained_dense" in p.networks:
+        def retrain():
+            net = networks.build_network(search.model, target.input_shape, target.num_classes, search.seed,
+                                         search.pruning.prunable())
+            result = train(net, target, search.training, seed=search.seed, label=f"retrained dense on {p.target.name}",
+                           verbose=ctx.verbose)
+            return {"train_accuracy": evaluate(net, target, target.train)["accuracy"],
+                    "test_accuracy": evaluate(net, target, target.test)["accuracy"], "train_steps": result.steps}
+        record("retrained_dense", 0, 0.0, float("nan"), out / "retrained_dense", retrain)
     write_csv(out / "transfer.csv", pd.DataFrame(rows))
     return {"networks": len(rows)}
 

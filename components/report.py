@@ -1,8 +1,9 @@
 """Report: gathers the results.csv of its input artifacts -> results.csv, report.md, plots.
 
-Winning-ticket verdicts follow the rigorous definition: at a level, the ticket wins when
-A_LT matches A_dense (not lower by more than `match_tolerance` or one standard deviation over
-seeds, whichever is larger), A_LT > A_RR and A_LT > A_small_dense (when those were trained).
+Winning-ticket verdicts use the project's one rule (lth_tf/metrics/verdicts.py): at a level,
+the ticket wins when it *matches* the dense network (mean over seeds at least the dense mean
+minus one dense std) and has a *clear gap* over RR and over small-dense, where those were
+trained (002 Appendix B conditions ② and ③ at one learning rate).
 """
 import dataclasses
 from pathlib import Path
@@ -18,6 +19,7 @@ import pandas as pd  # noqa: E402
 
 from components.spec import ComponentSpec  # noqa: E402
 from lth_tf.io import save_png, write_csv, write_text  # noqa: E402
+from lth_tf.metrics.verdicts import VerdictRule  # noqa: E402
 
 
 @gin.configurable
@@ -25,7 +27,7 @@ from lth_tf.io import save_png, write_csv, write_text  # noqa: E402
 class ReportParams:
     study: str = "study"
     title: str = "lth-tf report"
-    match_tolerance: float = 0.01  # absolute accuracy a ticket may lose and still match dense
+    rule: VerdictRule = dataclasses.field(default_factory=VerdictRule)  # gin bindings apply at construction
     metric: str = "test_accuracy"
     extra_tables: Tuple[str, ...] = ()  # csv files (relative to input artifacts) to append
 
@@ -44,29 +46,30 @@ def summary_table(frame: pd.DataFrame, metric: str) -> pd.DataFrame:
     return grouped
 
 
-def verdicts(summary: pd.DataFrame, tolerance: float) -> pd.DataFrame:
-    """One row per (ticket variant, level): A_LT, A_dense, A_RR, A_SD and the verdict."""
-    dense = summary[summary.variant == "dense"]
+def verdicts(frame: pd.DataFrame, metric: str, rule: VerdictRule) -> pd.DataFrame:
+    """One row per (ticket variant, level): A_LT, A_dense, A_RR, A_SD (means over seeds) and the
+    verdict by the one rule (lth_tf/metrics/verdicts.py): the ticket *matches* the dense network
+    and has a *clear gap* over RR and over small-dense where those were trained."""
+    dense = frame[frame.variant == "dense"][metric]
     if dense.empty:
         return pd.DataFrame()
-    a_dense, s_dense = dense["mean"].mean(), dense["std"].mean()
     rows = []
-    for variant in sorted(v for v in summary.variant.unique() if v.startswith("lt_")):
+    for variant in sorted(v for v in frame.variant.unique() if v.startswith("lt_")):
         suffix = variant[3:]
-        for _, lt in summary[summary.variant == variant].iterrows():
+        for level, lt in frame[frame.variant == variant].groupby("level"):
             def other(name):
-                hit = summary[(summary.variant == name) & (summary.level == lt.level)]
-                return float(hit["mean"].iloc[0]) if len(hit) else np.nan
-            a_rr = other(f"rr_{suffix}")
-            a_sd = other("small_dense" + ("_rewind" if suffix.endswith("_rewind") else ""))
-            matches = lt["mean"] >= a_dense - max(tolerance, s_dense, lt["std"])
-            beats_rr = np.isnan(a_rr) or lt["mean"] > a_rr
-            beats_sd = np.isnan(a_sd) or lt["mean"] > a_sd
-            rows.append({"variant": variant, "level": int(lt.level), "sparsity": lt.sparsity, "A_LT": lt["mean"],
-                         "A_dense": a_dense, "A_RR": a_rr, "A_SD": a_sd,
+                return frame[(frame.variant == name) & (frame.level == level)][metric]
+            rr, sd = other(f"rr_{suffix}"), other("small_dense" + ("_rewind" if suffix.endswith("_rewind") else ""))
+            matches = rule.matches(lt[metric], dense)
+            beats_rr = rr.empty or rule.clear_gap(lt[metric], rr)
+            beats_sd = sd.empty or rule.clear_gap(lt[metric], sd)
+            rows.append({"variant": variant, "level": int(level), "sparsity": lt.sparsity.mean(),
+                         "A_LT": lt[metric].mean(), "A_dense": dense.mean(),
+                         "A_RR": rr.mean() if len(rr) else np.nan, "A_SD": sd.mean() if len(sd) else np.nan,
                          "winning": bool(matches and beats_rr and beats_sd),
-                         "why_not": ", ".join(w for w, bad in (("below dense", not matches), ("RR not beaten", not beats_rr),
-                                                               ("small-dense not beaten", not beats_sd)) if bad)})
+                         "why_not": ", ".join(w for w, bad in (("does not match dense", not matches),
+                                                               ("no clear gap over RR", not beats_rr),
+                                                               ("no clear gap over small-dense", not beats_sd)) if bad)})
     return pd.DataFrame(rows)
 
 
@@ -111,12 +114,13 @@ def execute(p: ReportParams, inputs, out: Path, ctx):
     plot_accuracy(summary, p.metric, out / "accuracy_vs_sparsity.png", p.title)
     table = summary.pivot_table(index="level", columns="variant", values="mean")
     table.insert(0, "weights remaining %", 100 * (1 - summary.groupby("level")["sparsity"].max()))
-    verdict = verdicts(summary, p.match_tolerance)
+    verdict = verdicts(frame, p.metric, p.rule)
     sections = [f"# {p.title}\n", f"Study `{p.study}`: {len(frame)} networks, seeds {sorted(frame.seed.unique().tolist())}.\n",
                 f"## {p.metric.replace('_', ' ')} (mean over seeds) by level\n", markdown(table.reset_index()),
                 "![accuracy vs sparsity](accuracy_vs_sparsity.png)\n",
                 "## Winning-ticket verdicts\n",
-                f"A ticket wins when A_LT >= A_dense - max({p.match_tolerance}, std), A_LT > A_RR and A_LT > A_SD.\n",
+                "A ticket wins when it matches the dense network and has a clear gap over RR and small-dense "
+                "(where trained). " + p.rule.describe() + "\n",
                 markdown(verdict),
                 "## All variants (mean ± std over seeds, training steps per network)\n", markdown(summary)]
     write_text(out / "report.md", "\n".join(sections))

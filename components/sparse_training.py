@@ -3,13 +3,14 @@
 Variants (each one short function from a ticket to (masks, weights, start step, seed)):
 - lt: the ticket itself (its mask, its rewind weights), retrained; useful when the training
   hyperparameters differ from the search's (disentangling experiments) or for another seed.
-- rr: random reinitialization: the ticket's mask on freshly drawn initial weights.
+- rr: random reinitialization: the ticket's mask on freshly drawn initial weights, trained the
+  full budget from step 0 (not T − t from the rewind step: 002 Appendix B, condition ③).
 - random_mask: a random mask of the same overall sparsity on the ticket's rewind weights.
 - permuted_mask: each layer's mask entries shuffled (same layerwise sparsity), rewind weights.
 - small_dense: a dense network of the same architecture, width scaled to the ticket's
   parameter count, trained from scratch.
-All variants train for the ticket's own budget: from the rewind step to the end (small_dense:
-from 0). Each (variant, level) is an atomic unit `<variant>/level_LL/`, reused on rerun.
+The ticket-weight variants (lt, random_mask, permuted_mask) train from the rewind step to the
+end; the freshly initialized ones (rr, small_dense) from step 0 to the end. Each (variant, level) is an atomic unit `<variant>/level_LL/`, reused on rerun.
 """
 import dataclasses
 from pathlib import Path
@@ -28,7 +29,7 @@ from lth_tf.io import atomic_path, read_json, save_npz, write_csv, write_json
 from lth_tf.models import ModelHparams
 from lth_tf.sparsity import masks as M
 from lth_tf.sparsity import wrapping
-from lth_tf.training import TrainingHparams, evaluate, train
+from lth_tf.training import TrainingHparams, best_validation_metrics, evaluate, train
 
 
 def _lt(ticket, rng):
@@ -36,7 +37,10 @@ def _lt(ticket, rng):
 
 
 def _rr(ticket, rng):
-    return ticket["masks"], "reinit", ticket["rewind_step"], None
+    # Random reinitialization trains from step 0 for the full budget T, also for a ticket
+    # rewound to step t: "θ'_0 ⊙ m" is a fresh initialization, it has no step-t state to resume
+    # (002 Appendix B, condition 3; Table E.1 trains RR for the whole schedule).
+    return ticket["masks"], "reinit", 0, None
 
 
 def _random_mask(ticket, rng):
@@ -125,6 +129,7 @@ def execute(p: SparseTrainingParams, inputs, out: Path, ctx):
                 "density": meta["density"] if variant == "small_dense" else M.density(final_masks),
                 "val_accuracy": evaluate(model, ds, ds.val)["accuracy"] if len(ds.val) else float("nan"),
                 "test_accuracy": evaluate(model, ds, ds.test)["accuracy"],
+                **best_validation_metrics(model, ds, result),
                 "train_steps": prefix + result.steps, "own_steps": result.steps,
                 "rewind": search.pruning.rewind, "rewind_step": ticket["rewind_step"],
                 "method": search.pruning.method, "scope": search.pruning.scope, "model": search.model.name,
@@ -144,4 +149,4 @@ def execute(p: SparseTrainingParams, inputs, out: Path, ctx):
 
 
 SPEC = ComponentSpec(name="SparseTraining", inputs={"tickets": "Tickets"}, output="Trained",
-                     params=SparseTrainingParams, executor=execute)
+                     params=SparseTrainingParams, executor=execute, version=2)

@@ -61,6 +61,21 @@ def search_network(search, ds):
     return networks.build_network(search.model, ds.input_shape, ds.num_classes, search.seed, search.pruning.prunable())
 
 
+# Splits a barrier can be measured on. 003 §3.2, eq. (3): "Given two networks W_1, W_2, with the
+# *validation error* of a network measured as E(W), then the error barrier across an
+# interpolating path between W_1 and W_2 for α ∈ [0, 1] is ... sup_α E(αW_1 + (1 − α)W_2) −
+# (E(W_1) + E(W_2))/2": 'val' (the held-out part of the training split) is the default.
+BARRIER_SPLITS = ("val", "test")
+
+
+def check_split(name: str, what: str) -> str:
+    """A ConfigError, at construction, for a split that is not 'val' or 'test'."""
+    if name not in BARRIER_SPLITS:
+        raise ConfigError(f"{what}={name!r} is not an evaluation split: use 'val' (the validation error of 003 eq. 3, "
+                          f"the default) or 'test'.")
+    return name
+
+
 def eval_split(ds, name: str):
     splits = {"test": ds.test, "val": ds.val}
     if name not in splits:
@@ -140,15 +155,21 @@ DYNAMICS = ComponentSpec(name="Dynamics", inputs={}, output="Dynamics", params=D
 @gin.configurable
 @dataclasses.dataclass(frozen=True)
 class InstabilityParams:
+    """Instability to SGD noise, 003 §3.2 eq. (3): between two networks trained from the same
+    weights with different SGD noise, "with the validation error of a network measured as
+    E(W)", the error barrier is sup_α E(αW_1 + (1 − α)W_2) − (E(W_1) + E(W_2))/2; "a significant
+    error barrier is seen as being higher than 2%" (unstable), otherwise stable. `split` picks
+    the data E is measured on, for the noise pairs and the successive-ticket barriers alike."""
     levels: Tuple[int, ...] = ()  # () = every level of the ticket artifact
     pairs: int = 1  # noise pairs per level (pair 0 pairs the ticket itself with one new copy)
     alphas: Tuple[float, ...] = B.ALPHAS
     successive: bool = True  # also the barrier between the trained tickets of levels L and L+1
-    split: str = "test"
+    split: str = "val"  # E(W) of eq. (3): the validation error (noise and successive barriers alike)
     threshold: float = B.STABLE_BELOW
     bn_batches: int = 2  # training batches of 128 that recompute batch-norm statistics at each alpha
 
     def __post_init__(self):
+        check_split(self.split, "InstabilityParams.split")
         if self.pairs < 1:
             raise ConfigError(f"InstabilityParams.pairs={self.pairs} must be >= 1.")
         object.__setattr__(self, "levels", tuple(int(l) for l in self.levels))
@@ -200,7 +221,7 @@ def execute_instability(p: InstabilityParams, inputs, out: Path, ctx):
                                "sparsity": ticket["meta"]["sparsity"], "pair": pair, "barrier": path.barrier,
                                "error_1": path.error_1, "error_2": path.error_2, "max_error": float(path.errors.max()),
                                "stable": path.stable(p.threshold), "test_accuracy_1": accuracies[0],
-                               "test_accuracy_2": accuracies[1], "rewind_step": rewind_step})
+                               "test_accuracy_2": accuracies[1], "rewind_step": rewind_step, "split": p.split})
             level_curves += [{**columns, "kind": "noise", "level": level, "pair": pair, **r} for r in path.rows()]
         with atomic_path(unit, is_dir=True) as tmp:
             write_csv(tmp / "curves.csv", pd.DataFrame(level_curves))
@@ -233,7 +254,7 @@ def _successive(p, tickets_path, model, ds, evaluator, columns, out):
                      "pair": 0, "barrier": path.barrier, "error_1": path.error_1, "error_2": path.error_2,
                      "max_error": float(path.errors.max()), "stable": path.stable(p.threshold),
                      "test_accuracy_1": ta["meta"]["test_accuracy"], "test_accuracy_2": tb["meta"]["test_accuracy"],
-                     "rewind_step": ta["meta"]["rewind_step"]})
+                     "rewind_step": ta["meta"]["rewind_step"], "split": p.split})
         curves += [{**columns, "kind": "successive", "level": a, "pair": 0, **r} for r in path.rows()]
     with atomic_path(unit, is_dir=True) as tmp:
         write_csv(tmp / "curves.csv", pd.DataFrame(curves))
@@ -258,11 +279,12 @@ class RewindSearchParams:
     level: int = 0  # 0: the dense network; L: the mask of level L applied at every rewind point
     pairs: int = 1  # noise pairs per seed (each search artifact is one seed)
     alphas: Tuple[float, ...] = B.ALPHAS
-    split: str = "test"
+    split: str = "val"  # E(W) of eq. (3): the validation error
     threshold: float = B.STABLE_BELOW  # stable when the mean barrier over seeds and pairs is below
     bn_batches: int = 2
 
     def __post_init__(self):
+        check_split(self.split, "RewindSearchParams.split")
         object.__setattr__(self, "candidates", tuple(self.candidates))
         object.__setattr__(self, "alphas", tuple(float(a) for a in self.alphas))
         if not self.candidates:
@@ -333,7 +355,7 @@ def execute_rewind_search(p: RewindSearchParams, inputs, out: Path, ctx):
                 rows.append({**config_columns(search), "seed": search.seed, "candidate": names[position],
                              "position": position, "rewind_step": step, "level": p.level,
                              "sparsity": M.sparsity(run["masks"]), "pair": pair, "barrier": path.barrier,
-                             "error_1": path.error_1, "error_2": path.error_2})
+                             "error_1": path.error_1, "error_2": path.error_2, "split": p.split})
         stable = float(np.mean(barriers)) < p.threshold
         for r in rows:
             if r["position"] == position:
@@ -345,7 +367,8 @@ def execute_rewind_search(p: RewindSearchParams, inputs, out: Path, ctx):
     summary = {**config_columns(search), "level": p.level, "seeds": len(per_seed), "pairs": p.pairs,
                "first_stable": names[found] if found is not None else None,
                "first_stable_step": per_seed[0]["steps"][found] if found is not None else None,
-               "candidates": " ".join(names), "evaluated": len(seen), "threshold": p.threshold}
+               "candidates": " ".join(names), "evaluated": len(seen), "threshold": p.threshold,
+               "split": p.split}
     write_csv(out / "rewind_search.csv", pd.DataFrame(rows))
     write_csv(out / "rewind_summary.csv", pd.DataFrame([summary]))
     return {"first_stable": summary["first_stable"], "evaluated": len(seen)}

@@ -70,8 +70,20 @@ def _without_gin_call_chain(error) -> str:
                      if not line.strip().startswith("In call to configurable"))
 
 
+def stray_arguments_error(stray) -> str:
+    """absl takes one value per flag: `--gin_bindings A B` leaves B behind as a positional
+    argument, which would otherwise be dropped without a word."""
+    shown = " ".join(repr(a) for a in stray)
+    return (f"error: unexpected argument(s) {shown}. Each binding needs its own flag: write "
+            f"--gin_bindings 'TrainingHparams.lr = 0.05' --gin_bindings 'PruningHparams.levels = 5' "
+            f"(one --gin_bindings per binding, each binding quoted as one shell word), not "
+            f"--gin_bindings A B. Nothing was run.")
+
+
 def main(argv):
-    del argv
+    if len(argv) > 1:
+        print(stray_arguments_error(argv[1:]), file=sys.stderr)
+        sys.exit(2)
     import tensorflow as tf
     from absl import logging
     logging.set_verbosity(logging.WARNING)

@@ -10,7 +10,11 @@ level) with every level's ticket exported. On top of the grid:
 - the first stable rewind point by binary search (RewindSearchParams);
 - linear probes per block of untrained tickets (ProbingParams);
 - few-shot training on class-balanced subsets (FewShotParams);
-- transfer: tickets searched on some classes, heads trained on the others (TransferParams);
+- transfer of frozen untrained tickets (003 §5.1, Table 6): a new linear head trained on another
+  dataset (`transfer_targets`, resized to the source's input shape), or, when none is named, on
+  classes the search never saw (`transfer_classes`: tickets searched on the first classes, heads
+  trained on the others); baselines frozen dense (trained on the source) and retrained dense
+  (trained on the target), the latter once per target and seed (TransferParams);
 - AIMP: masks searched with a fraction of the training budget (LR schedule rescaled), tickets
   trained with the full budget;
 - disentangling: masks searched with one configuration's hyperparameters, trained with
@@ -18,7 +22,9 @@ level) with every level's ticket exported. On top of the grid:
 Configurations are named 'mu0.9_bs64_rw0it' (grid) and 'mu0.9_bs64' (training only); the gin
 file picks which configurations each analysis uses. Dynamics, instability and baselines run
 for every seed; the other analyses for `secondary_seeds`. Every name and level is checked before
-the first search starts.
+the first search starts, including the barrier split (`InstabilityParams.split`,
+`RewindSearchParams.split`: 'val' by default, which needs a validation split) and that every
+transfer target can be brought to the source's input shape.
 """
 import dataclasses
 from typing import Sequence, Tuple
@@ -28,7 +34,7 @@ import gin
 from components import mask_search, sparse_training
 from components import stability as S
 from components import stability_report
-from components.probing import PROBING, TRANSFER, ProbingParams, TransferParams, class_subset
+from components.probing import PROBING, TRANSFER, ProbingParams, TransferParams, class_subset, transfer_target
 from lth_tf.data import DatasetHparams, load_dataset, steps_per_epoch
 from lth_tf.errors import ConfigError, unknown_name
 from lth_tf.models import ModelHparams
@@ -59,6 +65,7 @@ def stability(runner, seeds: Sequence[int] = (0, 1), momenta: Sequence[float] = 
               rewind_search_configs: Sequence[str] = (), probe_configs: Sequence[str] = (),
               few_shot_configs: Sequence[str] = (), transfer_configs: Sequence[str] = (),
               transfer_classes: Tuple[Sequence[int], Sequence[int]] = ((0, 1, 2, 3, 4), (5, 6, 7, 8, 9)),
+              transfer_targets: Sequence[str] = (),
               aimp_configs: Sequence[str] = (), aimp_fractions: Sequence[float] = (0.1, 0.25),
               aimp_levels: Sequence[int] = (5, 10, 15, 20),
               disentangle: Sequence[Tuple[str, str]] = (), disentangle_levels: Sequence[int] = (5, 10, 15, 20),
@@ -70,16 +77,30 @@ def stability(runner, seeds: Sequence[int] = (0, 1), momenta: Sequence[float] = 
 
     # Check every name and level before the first search starts (the grid takes minutes).
     instability_params, probe_params, few_shot_params = S.InstabilityParams(), ProbingParams(), S.FewShotParams()
-    transfer_params = None
+    rewind_params = S.RewindSearchParams()
+    for what, used, split in (("InstabilityParams.split", instability, instability_params.split),
+                              ("RewindSearchParams.split", bool(rewind_search_configs), rewind_params.split)):
+        if used and split == "val" and dataset.val_fraction == 0:
+            raise ConfigError(f"{what} = 'val' (the validation error of 003 eq. 3) needs a validation split, but "
+                              f"DatasetHparams.val_fraction = 0: set it > 0 (e.g. 0.1) or bind {what} = 'test'.")
+    transfer_params = []  # one per target dataset
     if transfer_configs:
-        source_classes, target_classes = transfer_classes
-        source = dataclasses.replace(dataset, name=class_subset(dataset.name, source_classes))
-        transfer_params = TransferParams(target=dataclasses.replace(dataset, name=class_subset(dataset.name, target_classes)))
+        if transfer_targets:  # the grid's own tickets, transferred to other datasets
+            source = dataset
+            targets = [dataclasses.replace(dataset, name=name) for name in transfer_targets]
+        else:  # tickets searched on some classes, transferred to the others
+            source_classes, target_classes = transfer_classes
+            source = dataclasses.replace(dataset, name=class_subset(dataset.name, source_classes))
+            targets = [dataclasses.replace(dataset, name=class_subset(dataset.name, target_classes))]
+        transfer_params = [TransferParams(target=target) for target in targets]
+        source_shape = load_dataset(source).input_shape
+        for target in targets:
+            transfer_target(target, source_shape)  # a ConfigError now when it cannot take the source's shape
     for what, levels in (("stability.baseline_levels", baseline_levels), ("stability.aimp_levels", aimp_levels),
                          ("stability.disentangle_levels", disentangle_levels),
                          ("InstabilityParams.levels", instability_params.levels),
                          ("ProbingParams.levels", probe_params.levels), ("FewShotParams.levels", few_shot_params.levels),
-                         ("TransferParams.levels", transfer_params.levels if transfer_params else ())):
+                         ("TransferParams.levels", transfer_params[0].levels if transfer_params else ())):
         _check_levels(what, levels, base_pruning)
     if not set(secondary_seeds) <= set(seeds):
         raise ConfigError(f"stability.secondary_seeds {list(secondary_seeds)} must be among stability.seeds {list(seeds)}.")
@@ -87,7 +108,7 @@ def stability(runner, seeds: Sequence[int] = (0, 1), momenta: Sequence[float] = 
         _pick(labels, configs, "configuration")
     for training in _pick(rewind_search_configs, trainings, "training configuration"):
         spe = steps_per_epoch(len(load_dataset(dataset).train), training.batch_size)
-        S.rewind_points(S.RewindSearchParams().candidates, spe, training.total_steps(spe))
+        S.rewind_points(rewind_params.candidates, spe, training.total_steps(spe))
     for search_label, train_label in disentangle:
         (search_training, rewind), = _pick([search_label], configs, "configuration")
         train_training, = _pick([train_label], trainings, "training configuration")
@@ -118,7 +139,7 @@ def stability(runner, seeds: Sequence[int] = (0, 1), momenta: Sequence[float] = 
             for _, seed, t in tickets_of(baseline_configs, seeds)]
     if rewind_search_configs:
         first = rewind_points[0]
-        inputs["rewind_search"] = [runner.run(S.REWIND_SEARCH, S.RewindSearchParams(),
+        inputs["rewind_search"] = [runner.run(S.REWIND_SEARCH, rewind_params,
                                               tickets=[grid[f"{label}_rw{first}", seed] for seed in secondary_seeds])
                                    for label in rewind_search_configs]
     if probe_configs:
@@ -133,15 +154,24 @@ def stability(runner, seeds: Sequence[int] = (0, 1), momenta: Sequence[float] = 
             few.append(runner.run(S.FEW_SHOT, dataclasses.replace(few_shot_params, seed=seed), tickets=t, **extra))
         inputs["few_shot"] = few
     if transfer_configs:
-        pruning_levels = max(transfer_params.levels)
+        levels = transfer_params[0].levels
+        pruning_levels = max(levels) if levels else base_pruning.levels
         searches, transfers = [], []
-        for label, seed, _ in tickets_of(transfer_configs, secondary_seeds):
-            training, rewind = configs[label]
-            pruning = dataclasses.replace(base_pruning, rewind=rewind, levels=pruning_levels)
-            searched = runner.run(mask_search.SPEC, mask_search.MaskSearchParams(source, model, training, pruning, seed))
-            searches.append(searched)
-            transfers.append(runner.run(TRANSFER, transfer_params, tickets=searched))
-        inputs["transfer_searches"], inputs["transfer"] = searches, transfers
+        for label, seed, grid_tickets in tickets_of(transfer_configs, secondary_seeds):
+            if transfer_targets:
+                searched = grid_tickets
+            else:
+                training, rewind = configs[label]
+                pruning = dataclasses.replace(base_pruning, rewind=rewind, levels=pruning_levels)
+                searched = runner.run(mask_search.SPEC, mask_search.MaskSearchParams(source, model, training, pruning, seed))
+                searches.append(searched)
+            for params in transfer_params:
+                if label != transfer_configs[0]:  # retrained dense: once per target and seed (first config's recipe)
+                    params = dataclasses.replace(params, networks=tuple(n for n in params.networks if n != "retrained_dense"))
+                transfers.append(runner.run(TRANSFER, params, tickets=searched))
+        if searches:
+            inputs["transfer_searches"] = searches
+        inputs["transfer"] = transfers
     if aimp_configs and aimp_fractions:
         spe_of = {}
         short_searches, retrained = [], []

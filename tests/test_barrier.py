@@ -16,11 +16,16 @@ from lth_tf.sparsity import masks as M
 from lth_tf.sparsity import wrapping
 
 
-def _dataset(x, y, num_classes, train=None):
-    split = Split(np.asarray(x, np.float32), np.asarray(y, np.int64), np.arange(len(y), dtype=np.int64))
+def _split(x, y):
+    return Split(np.asarray(x, np.float32), np.asarray(y, np.int64), np.arange(len(y), dtype=np.int64))
+
+
+def _dataset(x, y, num_classes, train=None, test=None):
+    """A toy dataset whose validation split is (x, y); train and test default to it too."""
+    split = _split(x, y)
     train = split if train is None else train
     channels = split.x.shape[-1]
-    return Dataset("toy", train, split.take([]), split, num_classes, np.zeros(channels, np.float32),
+    return Dataset("toy", train, split, split if test is None else test, num_classes, np.zeros(channels, np.float32),
                    np.ones(channels, np.float32), "none")
 
 
@@ -66,6 +71,22 @@ def test_barrier_on_permuted_hidden_units_matches_hand_computation():
     assert result.barrier == 1.0 and not result.stable()
     # the same numbers through the pure function
     assert B.error_barrier([0.1, 0.5, 0.3], 0.1, 0.3) == pytest.approx(0.3)
+
+
+def test_barrier_is_measured_on_the_validation_split_by_default():
+    # 003 eq. (3) measures E(W) as the validation error. Validation: the permutation pair's
+    # examples (barrier 1); test: points x = 0, where every α predicts class 2 (logit 0.6 against
+    # 0, 0), correctly: barrier 0 there.
+    test = _split([[0, 0], [0, 0]], [2, 2])
+    ds = _dataset([[1, 0], [0, 1]], [0, 1], 3, test=test)
+    model = _two_unit_net()
+    s1, s2 = _permutation_pair()
+    assert B.linear_path(model, s1, s2, ds).barrier == 1.0
+    assert B.linear_path(model, s1, s2, ds, split=ds.test).barrier == 0.0
+    no_val = Dataset("toy", ds.train, ds.val.take([]), test, 3, ds.mean, ds.std, "none")
+    with pytest.raises(ValueError, match="empty validation split"):
+        B.linear_path(model, s1, s2, no_val)
+    assert B.linear_path(model, s1, s2, no_val, split=no_val.test).barrier == 0.0
 
 
 def test_masked_interpolation_keeps_pruned_weights_zero():

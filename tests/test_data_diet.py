@@ -11,7 +11,7 @@ from lth_tf.errors import ConfigError
 from lth_tf.io import load_npz, read_json
 from lth_tf.models import ModelHparams
 from lth_tf.sparsity.hparams import PruningHparams
-from lth_tf.training import TrainingHparams
+from lth_tf.training import TrainingHparams, to_steps
 from pipelines.data_diet import data_diet
 from pipelines.runner import Runner
 
@@ -77,7 +77,7 @@ def test_data_diet_pipeline_end_to_end(tmp_path, tiny_gin):
     runner = Runner(tmp_path, verbose=False)
     data_diet(runner, baselines=("0it", "8it"), pretrain_steps=("8it",), schemes=("el2n_easy",),
               fractions=(0.2,), label_noise=(0.5,), noise_schemes=("el2n_easy_balanced",), scoring_networks=2,
-              scoring_steps="5it")
+              scoring_steps="5it", t_star="8it")
     results = pd.read_csv(tmp_path / "results.csv")
     assert list(results.columns[:14]) == ["study", "variant", "seed", "level", "sparsity", "val_accuracy",
                                           "test_accuracy", "train_steps", "scheme", "subset_size", "subset_fraction",
@@ -99,8 +99,13 @@ def test_data_diet_pipeline_end_to_end(tmp_path, tiny_gin):
     dominance = pd.read_csv(tmp_path / "dominance.csv")
     assert len(dominance) == len(variants) * (len(variants) - 1)
     assert (dominance["weakly_dominates"] | ~dominance["dominates"]).all()  # dominance implies weak dominance
+    # Dominance is strict: A dominating B and B dominating A cannot both hold.
+    both = dominance.merge(dominance, left_on=["a", "b"], right_on=["b", "a"])
+    assert not (both["dominates_x"] & both["dominates_y"]).any()
     report = (tmp_path / "report.md").read_text()
     assert "dominates" in report and "accuracy_vs_sparsity.png" in report
+    # No baseline pre-trains 'all' here, so the reference w_t* is standard IMP rewinding to t* = 8 steps.
+    assert "The reference w_t* is `rewind_8it`" in report and "Definition 3.2" in report
     assert (tmp_path / "accuracy_vs_sparsity.png").exists()
     # The noisy pre-training saw the corrupted labels; its EL2N subset is class balanced.
     noisy_pretraining, = [a for a in artifacts(tmp_path, "Pretraining") if a["summary"]["label_noise"] == 0.5]
@@ -112,7 +117,7 @@ def test_data_diet_pipeline_end_to_end(tmp_path, tiny_gin):
     again = Runner(tmp_path, verbose=False)
     data_diet(again, baselines=("0it", "8it"), pretrain_steps=("8it",), schemes=("el2n_easy",),
               fractions=(0.2,), label_noise=(0.5,), noise_schemes=("el2n_easy_balanced",), scoring_networks=2,
-              scoring_steps="5it")
+              scoring_steps="5it", t_star="8it")
     assert not again.executed
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "results.csv"), results)
 
@@ -138,5 +143,11 @@ def test_configs_parse(config):
         if "cifar10" in config:
             assert ModelHparams().name == "resnet20" and training.budget == "62400it" and pretrain.lr == 0.4
             assert gin.query_parameter("data_diet.baselines") == ("0it", "200it", "400it")
+        # The paper's schedule (004, §3 and Fig. 5): subsets pre-trained for t*/2 and t* steps.
+        t_star = to_steps(gin.query_parameter("data_diet.t_star"), 1)
+        lengths = [to_steps(s, 1) for s in gin.query_parameter("data_diet.pretrain_steps")]
+        assert lengths == [t_star // 2, t_star] and t_star == (400 if "cifar10" in config else 120)
+        assert [to_steps(s, 1) for s in gin.query_parameter("data_diet.noise_pretrain_steps")] == [t_star // 2]
+        assert "all" in gin.query_parameter("data_diet.schemes")  # w_{t*/2} and w_{t*}, the reference
     finally:
         gin.clear_config()

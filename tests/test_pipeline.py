@@ -227,8 +227,11 @@ def test_sparse_training_variants(search, tmp_path, monkeypatch):
     # lt with the search's recipe and seed retrains the ticket exactly as the search did.
     assert rows.loc["lt_imp_rewind", "test_accuracy"] == meta["test_accuracy"]
     assert rows.loc["lt_imp_rewind", "train_steps"] == meta["train_steps"]
-    # rr: the ticket's mask on other initial weights.
+    # rr: the ticket's mask on other initial weights, trained the full budget T from step 0 even
+    # though the ticket is rewound to step 3 (002 condition 3), so it costs REWIND steps more.
     assert M.matching(start["rr"]["masks"], masks)
+    assert start["rr"]["start_step"] == 0 and start["lt"]["start_step"] == REWIND
+    assert rows.loc["rr_imp_rewind", "own_steps"] == rows.loc["lt_imp_rewind", "own_steps"] + REWIND
     assert not np.array_equal(start["rr"]["state"]["fc1/kernel"], rewind["fc1/kernel"] * masks["fc1"])
     # random_mask: same overall density, other positions, the rewind weights on its kept positions.
     rm = start["random_mask"]["masks"]
@@ -364,6 +367,20 @@ def test_bad_input_exits_nonzero_with_a_message(cli_in_process, tmp_path, bindin
     artifacts = tmp_path / "out" / "artifacts"
     assert not list(artifacts.glob("*/*"))  # no artifact directory, finished or not
     assert not (tmp_path / "out" / "results.csv").exists()
+
+
+def test_stray_positional_bindings_are_an_error_before_anything_runs(tmp_path):
+    """`--gin_bindings A B`: absl keeps A and leaves B as a positional argument; it must not be
+    dropped silently."""
+    out = tmp_path / "out"
+    args = [sys.executable, "-m", "pipelines.run", "--config", "configs/stability.gin", "--output_dir", str(out),
+            "--gin_bindings", "TrainingHparams.lr = 0.05", "PruningHparams.levels = 300"]
+    done = subprocess.run(args, cwd=REPO, capture_output=True, text=True, timeout=120,
+                          env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    assert done.returncode == 2
+    assert "'PruningHparams.levels = 300'" in done.stderr and "one --gin_bindings per binding" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not out.exists()  # nothing ran, nothing was written
 
 
 def test_missing_config_lists_known_configs(cli_in_process):

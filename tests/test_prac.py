@@ -8,8 +8,10 @@ import pandas as pd
 import pytest
 import tf_keras as keras
 
-from components import mask_search, prac_report, prac_search
+from components import mask_search, prac_report, prac_search, saliency_tickets
+from lth_tf import networks
 from lth_tf.data import DatasetHparams, load_dataset
+from lth_tf.errors import ConfigError
 from lth_tf.io import load_npz, read_json
 from lth_tf.metrics import prac as P
 from lth_tf.metrics.forgetting import NEVER_LEARNED
@@ -17,7 +19,7 @@ from lth_tf.models import ModelHparams
 from lth_tf.sparsity import masks as M
 from lth_tf.sparsity import saliency, wrapping
 from lth_tf.sparsity.hparams import PruningHparams
-from lth_tf.training import TrainingHparams
+from lth_tf.training import TrainingHparams, evaluate, predict
 from pipelines.runner import Runner
 
 
@@ -175,7 +177,8 @@ def steps_counter():
 @pytest.fixture(scope="module")
 def searched(tmp_path_factory, steps_counter):
     runner = Runner(tmp_path_factory.mktemp("prac"), verbose=False)
-    params = prac_search.PracSearchParams(DATA, MODEL, TRAINING, PRUNING, seed=3, export=False)
+    # No early stop here: the step counts below are the dynamic-iterations rule's exactly.
+    params = prac_search.PracSearchParams(DATA, MODEL, TRAINING, PRUNING, seed=3, early_stop=False, export=False)
     artifact = runner.run(prac_search.SPEC, params)
     return runner, params, artifact, list(steps_counter)
 
@@ -195,6 +198,33 @@ def test_prac_sets_follow_the_rules(searched):
         assert (info["cet"], info["cep"], info["selected"]) == (len(sets["cet"]), len(sets["cep"]), len(sets["selected"]))
         trained_on = sets["selected"]
     assert 0 < len(trained_on) < len(full)  # the set actually shrank
+
+
+def test_cep_is_the_disagreement_with_the_round_one_dense_network(searched):
+    """001 §3.1 Approach II / Algorithm 1 line 10: CEP = examples of D_0 on which the *full dense*
+    network and the subnetwork disagree; the dense network is round 1's (best validation)."""
+    _, params, artifact, _ = searched
+    ds = load_dataset(DATA)
+    full = ds.train.index
+    round_sets = [load_npz(prac_search.round_dir(artifact.path, r) / "sets.npz") for r in (1, 2)]
+    # The reference: the round-1 dense network at its best-validation epoch, kept in round_01/.
+    model = networks.build_network(MODEL, ds.input_shape, ds.num_classes, params.seed, PRUNING.prunable())
+    wrapping.set_state(model, load_npz(prac_search.round_dir(artifact.path, 1) / "dense_best.npz"))
+    assert M.density(wrapping.get_masks(model)) == 1.0
+    dense_classes = predict(model, ds, ds.train).argmax(-1)
+    dense_meta = read_json(mask_search.level_dir(artifact.path, 0) / "metrics.json")
+    assert evaluate(model, ds, ds.val)["accuracy"] == pytest.approx(dense_meta["best_val_accuracy"])
+    for r, sets in enumerate(round_sets, start=1):
+        np.testing.assert_array_equal(sets["dense_prediction"], dense_classes)  # the same reference every round
+        np.testing.assert_array_equal(sets["cep"], full[sets["dense_prediction"] != sets["subnetwork_prediction"]])
+    # Round 1's network is the dense network: nothing to disagree on (the authors' code skips it).
+    assert len(round_sets[0]["cep"]) == 0
+    np.testing.assert_array_equal(round_sets[0]["selected"], round_sets[0]["cet"])
+    # Round 2's subnetwork (the level-1 mask, trained on D_1) is compared with the dense network.
+    info = read_json(prac_search.round_dir(artifact.path, 2) / "round.json")
+    assert info["cep_subnetwork_sparsity"] == pytest.approx(1 - 0.7, abs=1e-3)
+    rounds = pd.read_csv(artifact.path / "rounds.csv")
+    assert list(rounds["cep"]) == [len(s["cep"]) for s in round_sets]  # CEP sizes recorded per round
 
 
 def test_dynamic_iterations_and_ledger_add_up(searched):
@@ -236,7 +266,7 @@ def test_interrupted_search_resumes_and_matches(searched, steps_counter):
 def test_early_stop_ends_rounds_and_report_compares(searched, tmp_path):
     runner, params, artifact, _ = searched
     stopped = runner.run(prac_search.SPEC, dataclasses.replace(params, early_stop=True, early_stop_threshold=0.5,
-                                                               evaluate=False))
+                                                               early_stop_queue=2, evaluate=False))
     rounds = pd.read_csv(stopped.path / "rounds.csv")
     # a 30% pruning round changes at most 2 * 0.3 of the support: 0.5 stops at the 2nd epoch
     assert rounds["early_stopped"].all()
@@ -246,15 +276,79 @@ def test_early_stop_ends_rounds_and_report_compares(searched, tmp_path):
     report = runner.run(prac_report.SPEC, prac_report.PracReportParams(), prac=[artifact], vanilla=[vanilla])
     results = pd.read_csv(report.path / "results.csv")
     assert list(results.columns[:9]) == prac_report.FIRST_COLUMNS
-    assert sorted(results.variant.unique()) == ["dense", "lt_imp", "prac"]
+    assert sorted(results.variant.unique()) == ["dense", "lt_imp", "prac_no_es"]
     assert (results.variant == "dense").sum() == 1
     # PrAC and vanilla train the same dense network first, so the level-1 masks come from it
     similarity = pd.read_csv(report.path / "mask_similarity.csv")
     assert similarity.loc[similarity.level == 1, "similarity"].iloc[0] == 1.0
     savings = pd.read_csv(report.path / "savings.csv")
-    assert list(savings.variant) == ["prac"]
-    for name in ("report.md", "accuracy_vs_sparsity.png", "set_sizes.csv", "class_ratios.png", "mask_similarity.png"):
+    assert list(savings.variant) == ["prac_no_es"]
+    for name in ("report.md", "accuracy_vs_sparsity.png", "set_sizes.csv", "class_ratios.png", "mask_similarity.png",
+                 "verdicts.csv", "cep_table.csv"):
         assert (report.path / name).exists()
+    # every network trained through write_ticket reports its best-validation model; the report uses it
+    assert results["best_val_test_accuracy"].notna().all()
+    np.testing.assert_allclose(results["reported_accuracy"], results["best_val_test_accuracy"])
+
+
+def test_early_bird_queue_of_five_masks(searched):
+    """The paper's PrAC stops every round early (001 §3.2 ii) with Early-Bird's queue of 5 masks
+    and threshold 0.07 (000 A1): a round cannot stop before its 5th prospective mask."""
+    runner, params, _, _ = searched
+    default = prac_search.PracSearchParams(DATA, MODEL, TRAINING, PRUNING)
+    assert (default.early_stop, default.early_stop_queue, default.early_stop_threshold) == (True, 5, 0.07)
+    assert default.variant() == "prac" and dataclasses.replace(default, early_stop=False).variant() == "prac_no_es"
+    # Threshold 0.99: any two masks of a 30% pruning round are close (they differ on at most 60% of
+    # the support), so the queue alone decides: the 5th mask, epoch 5 (one-mask comparison: epoch 2).
+    longer = dataclasses.replace(TRAINING, budget="6ep", milestones=("5ep",))
+    loose = dataclasses.replace(params, training=longer, pruning=dataclasses.replace(PRUNING, levels=1),
+                                early_stop=True, early_stop_threshold=0.99, evaluate=False)
+    rounds = pd.read_csv(runner.run(prac_search.SPEC, loose).path / "rounds.csv")
+    assert bool(rounds.loc[0, "early_stopped"]) and rounds.loc[0, "stop_epoch"] == 5
+    assert len(rounds.loc[0, "distances"].strip("[]").split(",")) == 4  # epochs 1..5: four consecutive distances
+    with pytest.raises(ConfigError):
+        dataclasses.replace(params, early_stop_queue=1)
+
+
+def test_saliency_trains_between_steps_with_the_prac_budget(searched, tmp_path):
+    """001 §4.3: iterative SNIP/GraSP/SynFlow "with the training iterations and the number of
+    training data consistent with our approaches": each round replays the PrAC round's set and
+    steps, and the tickets cost the same search steps as PrAC's."""
+    runner, params, artifact, _ = searched
+    sal = saliency_tickets.SaliencyParams(DATA, MODEL, TRAINING, PRUNING, seed=params.seed, method="snip",
+                                          iterations=2, export=False)
+    with pytest.raises(ConfigError):
+        runner.run(saliency_tickets.SPEC, sal)  # needs the PrAC search whose budget it replays
+    calls = []
+    original = saliency_tickets.train
+
+    def counting(*args, **kwargs):
+        result = original(*args, **kwargs)
+        calls.append((kwargs["train_split"], result.steps))
+        return result
+    saliency_tickets.train = counting
+    try:
+        out = runner.run(saliency_tickets.SPEC, sal, reference=artifact)
+    finally:
+        saliency_tickets.train = original
+    prac_rounds = pd.read_csv(artifact.path / "rounds.csv")
+    prac_results = pd.read_csv(artifact.path / "results.csv").set_index("level")
+    results = pd.read_csv(out.path / "results.csv").set_index("level")
+    ledger = pd.read_csv(out.path / "ledger.csv")
+    rounds = ledger[ledger.kind.str.startswith("search_round")]
+    assert list(rounds["steps"]) == list(prac_rounds["steps"])
+    assert list(rounds["examples"]) == list(prac_rounds["trained_on"])
+    # round 2 trained on PrAC's D_1 (round 1 is PrAC's own dense round, reused)
+    assert len(calls) == 1
+    d1 = load_npz(prac_search.round_dir(artifact.path, 1) / "sets.npz")["selected"]
+    np.testing.assert_array_equal(np.sort(calls[0][0].index), d1)
+    assert calls[0][1] == prac_rounds.loc[1, "steps"]
+    for level in (1, 2):
+        assert results.loc[level, "search_steps"] == prac_results.loc[level, "search_steps"] > 0
+        assert results.loc[level, "own_steps"] == prac_results.loc[level, "own_steps"]
+        assert results.loc[level, "sparsity"] == pytest.approx(prac_results.loc[level, "sparsity"], abs=1e-3)
+    assert (results["train_steps"] == results["search_steps"] + results["own_steps"]).all()
+    assert set(results["variant"]) == {"snip"}
 
 
 @pytest.mark.parametrize("config", ["configs/prac.gin", "configs/prac_cifar10.gin"])
@@ -271,6 +365,10 @@ def test_configs_parse_into_valid_parameters(config):
         analyses = gin.query_parameter("prac.analyses")
         assert set(analyses) <= set(prac_pipeline.ANALYSES)
         assert params.selection == "prac" and params.early_stop_threshold == 0.07
+        # the headline is the paper's PrAC: early-bird stop, queue of 5 masks; best-validation accuracy
+        assert params.early_stop and params.early_stop_queue == 5 and params.variant() == "prac"
+        assert "early_stop" in analyses  # ... and PrAC w/o early stop beside it
+        assert prac_report.PracReportParams().metric == "best_val_test_accuracy"
         if "cifar10" in config:
             assert (params.dataset.name, params.model.name, params.dataset.val_fraction) == ("cifar10", "resnet20", 0.1)
             assert (training.budget, training.milestones, training.batch_size) == ("182ep", ("91ep", "136ep"), 128)

@@ -176,3 +176,30 @@ def test_state_excludes_bookkeeping_and_set_state_is_exact(network):
         layer = key.split("/")[0]
         expected = value * masks[layer] if key.endswith("kernel") else value
         assert np.array_equal(after[key], expected), key
+
+
+@pytest.mark.parametrize("optimizer", ["sgd_momentum", "adam"])
+def test_pruned_weights_stay_zero_under_model_fit(optimizer):
+    """Any training, not only lth_tf.training.train: a user's model.fit with momentum or Adam and
+    an L2 regularizer must not regrow a single pruned weight (the wrapper computes with
+    kernel * mask, so their gradient is exactly zero)."""
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((12,))
+    hidden = keras.layers.Dense(16, activation="relu", kernel_regularizer=keras.regularizers.l2(1e-3))(inputs)
+    model = keras.Model(inputs, keras.layers.Dense(3, name="output")(hidden))
+    wrapped = wrapping.wrap(model)
+    rng = np.random.default_rng(0)
+    masks = {n: (rng.random(m.shape) < 0.3).astype(np.float32) for n, m in wrapping.get_masks(wrapped).items()}
+    wrapping.set_masks(wrapped, masks)
+    opt = keras.optimizers.SGD(0.1, momentum=0.9) if optimizer == "sgd_momentum" else keras.optimizers.Adam(0.01)
+    wrapped.compile(opt, keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    x, y = rng.normal(size=(256, 12)).astype(np.float32), rng.integers(0, 3, 256)
+    before = wrapping.prunable_weights(wrapped)
+    wrapped.fit(x, y, batch_size=32, epochs=3, verbose=0)
+    after = wrapping.prunable_weights(wrapped)
+    for name, mask in masks.items():
+        assert np.all(after[name][mask == 0] == 0.0), name  # exactly zero, every pruned weight
+        assert not np.allclose(after[name][mask == 1], before[name][mask == 1])  # the kept ones trained
+    # The exported (stripped) network computes the same function with the same zeros.
+    stripped = wrapping.strip(wrapped)
+    assert np.allclose(stripped.predict(x[:8], verbose=0), wrapped.predict(x[:8], verbose=0), atol=1e-5)

@@ -15,6 +15,7 @@ from components.probing import class_subset
 from lth_tf.data import DatasetHparams, load_dataset
 from lth_tf.io import load_npz, read_json
 from lth_tf.errors import ConfigError
+from lth_tf.metrics.verdicts import VerdictRule
 import pipelines.run  # noqa: F401  (registers run_pipeline, which the shipped configs bind)
 from pipelines.runner import Runner
 from pipelines.stability import stability
@@ -101,12 +102,24 @@ def test_outputs_follow_the_contract(study):
             assert (unit / "saved_model" / "saved_model.pb").exists() and (unit / "mask.npz").exists()
 
 
-def test_winning_marks_follow_the_dense_accuracy(study):
+def test_winning_marks_follow_the_verdict_rule(study):
     root, _, _ = study
     table = pd.read_csv(root / "ticket_table.csv")
-    assert set(table.config) == CONFIGS
+    results = pd.read_csv(root / "results.csv")
+    assert set(table.config) == CONFIGS and (table.verdict_metric == "val_accuracy").all()
+    rule = VerdictRule()
     for _, row in table.iterrows():
-        assert row.winning == (row.level > 0 and row["mean"] >= row.dense_mean)
+        grid = results[(results.experiment == "grid") & (results.config == row.config)]
+        ticket, dense = grid[grid.level == row.level].val_accuracy, grid[grid.level == 0].val_accuracy
+        baselines = results[(results.experiment == "baseline") & (results.config == row.config)
+                            & (results.level == row.level)]
+        beats = all(rule.clear_gap(ticket, b.val_accuracy) for _, b in baselines.groupby("variant"))
+        assert row.winning == (row.level > 0 and rule.matches(ticket, dense) and beats)
+        if row.config == "mu0.9_bs64_rw0it" and row.level == 2:  # the baselines exist here and are judged
+            assert set((str(row.baselines_beaten) + " " + str(row.baselines_not_beaten)).split()) - {"nan"} == \
+                set(baselines.variant)
+    report = (root / "report.md").read_text()
+    assert rule.describe() in report and "validation accuracy" in report
     # 98.85% is beyond level 2: the nearest level (2) is used and said so
     last = table[table.target_sparsity == 0.9885]
     assert (last.level == 2).all() and last.nearest_not_exact.all()
@@ -121,7 +134,8 @@ def test_barrier_endpoint_is_the_ticket_itself(study):
     assert set(barriers[barriers.kind == "successive"].level) == {0, 1}
     for _, row in noise.iterrows():
         ticket = results[(results.experiment == "grid") & (results.config == row.config) & (results.level == row.level)]
-        assert row.error_1 == pytest.approx(1.0 - ticket.test_accuracy.iloc[0], abs=1e-9)
+        assert row.split == "val"  # 003 eq. 3: the validation error
+        assert row.error_1 == pytest.approx(1.0 - ticket.val_accuracy.iloc[0], abs=1e-9)
         assert row.barrier >= max(row.error_1, row.error_2) - (row.error_1 + row.error_2) / 2 - 1e-12
         assert row.stable == (row.barrier < 0.02)
     curves = pd.read_csv(root / "interpolation.csv")
@@ -162,8 +176,11 @@ def test_probes_and_transfer_rows(study):
     assert set(probes.network) == {"ticket", "permuted_mask", "random_dense", "trained_ticket"}
     assert (probes.test_accuracy.between(0, 1)).all()
     transfer = pd.read_csv(root / "transfer.csv")
-    assert set(transfer.network) == {"dense", "ticket", "random_dense"}
+    assert set(transfer.network) == {"ticket", "trained_ticket", "frozen_dense", "random_dense", "retrained_dense"}
+    assert set(transfer[transfer.network == "ticket"].level) == {0, 1}
     assert (transfer.target == "mnist1d_classes_5-6-7-8-9").all()
+    report = (root / "report.md").read_text()
+    assert "*untrained* ticket" in report and "retrained dense*" in report and "frozen dense*" in report
     summary = pd.read_csv(root / "rewind_summary.csv")
     assert summary.first_stable.iloc[0] in ("0it", "3it", "1ep") or pd.isna(summary.first_stable.iloc[0])
 

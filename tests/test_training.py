@@ -13,7 +13,7 @@ from lth_tf.io import load_npz
 from lth_tf.models import ModelHparams
 from lth_tf.sparsity import masks as M
 from lth_tf.sparsity import wrapping
-from lth_tf.training import TrainingHparams, evaluate, predict, train
+from lth_tf.training import TrainResult, TrainingHparams, evaluate, predict, train
 
 LENET = ModelHparams("lenet_300_100", width=0.1)
 HP = TrainingHparams(budget="20it", batch_size=32, lr=0.1, momentum=0.9, weight_decay=1e-3)
@@ -154,3 +154,28 @@ def test_per_step_hook_path_and_multi_step_path_train_identically(ds):
     assert all(np.array_equal(a[k], b[k]) for k in a) and all(np.array_equal(a5[k], b5[k]) for k in a5)
     assert ha == hb
     assert [s for s, _, _ in seen] == list(range(20)) and all(n == 32 and shape == (32, 10) for _, n, shape in seen)
+
+
+def test_best_validation_model_is_the_epoch_of_highest_val_accuracy(ds):
+    """000 A1: "we choose the model with the best validation accuracy": the test accuracy of the
+    weights at the best-validation epoch, beside the last epoch's; the model keeps its last weights."""
+    from lth_tf.training import best_validation_metrics
+    model = _network(ds)
+    states = {}
+
+    def keep(epoch, step, m):
+        states[epoch] = (evaluate(m, ds, ds.val)["accuracy"], evaluate(m, ds, ds.test)["accuracy"])
+    hp = TrainingHparams(budget="6ep", batch_size=64, lr=0.3, momentum=0.9)
+    result = train(model, ds, hp, seed=0, on_epoch=keep, verbose=False)
+    last = wrapping.get_state(model)
+    best = best_validation_metrics(model, ds, result)
+    vals = [states[e][0] for e in sorted(states)]
+    first_best = sorted(states)[int(np.argmax(vals))]  # argmax takes the first epoch on ties
+    assert best["best_val_epoch"] == first_best
+    assert best["best_val_accuracy"] == pytest.approx(max(vals))
+    assert best["best_val_test_accuracy"] == pytest.approx(states[first_best][1])
+    after = wrapping.get_state(model)
+    assert all(np.array_equal(last[k], after[k]) for k in last)  # left at the last epoch's weights
+    # Without a validation split there is no selection: nan, not a silent last-epoch copy.
+    no_val = TrainResult(0, 1, [], {})
+    assert np.isnan(best_validation_metrics(model, ds, no_val)["best_val_test_accuracy"])

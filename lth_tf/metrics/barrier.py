@@ -17,9 +17,14 @@ as its own update rule records them; the recorded means and variances are averag
 batches (a cumulative average, like PyTorch's `momentum=None`) and assigned as the moving
 statistics. The layers' momenta are restored afterwards. Models without BN skip this.
 
-Error barrier. E(α) is the classification error on the evaluation split (default: test);
-barrier = sup_α E(α) − (E(W1) + E(W2)) / 2, in absolute error. Training is called stable to SGD
-noise when the barrier is below `STABLE_BELOW` = 0.02.
+Error barrier. 003 §3.2, eq. (3) ("The Influence of SGD Noise on Lottery Ticket Performance"):
+"Given two networks W_1, W_2, with the validation error of a network measured as E(W), then the
+error barrier across an interpolating path between W_1 and W_2 for α ∈ [0, 1] is defined in
+Equation (3): sup_α E(αW_1 + (1 − α)W_2) − (E(W_1) + E(W_2))/2", and "a significant error barrier
+is seen as being higher than 2%" (Frankle et al. 2020). So E(α) is the classification error on
+the *validation* split by default (`linear_path(split=None)` uses `ds.val`; pass `split=ds.test`
+to measure on the test split), the barrier is in absolute error, and training is called stable
+to SGD noise when the barrier is below `STABLE_BELOW` = 0.02.
 """
 import dataclasses
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
@@ -241,13 +246,17 @@ def linear_path(model: keras.Model, state_1, state_2, ds: Dataset, split: Option
                 alphas: Sequence[float] = ALPHAS, masks: Optional[Dict[str, np.ndarray]] = None,
                 evaluator: Optional[ErrorEvaluator] = None, **evaluator_args) -> BarrierResult:
     """Errors along the linear path between two states of `model`'s architecture (the model's
-    weights are overwritten). The endpoints are always evaluated. `evaluator` may be passed to
-    reuse its cached batches across many paths on the same model and split."""
+    weights are overwritten), on `split` (default: the validation split, as eq. (3) of 003). The
+    endpoints are always evaluated. `evaluator` may be passed to reuse its cached batches across
+    many paths on the same model and split (it then decides the split)."""
     grid = sorted(set(float(a) for a in alphas) | {0.0, 1.0})
     if grid[0] < 0.0 or grid[-1] > 1.0:
         raise ValueError(f"alphas must lie in [0, 1], got {list(alphas)}")
     if evaluator is None:
-        evaluator = ErrorEvaluator(model, ds, ds.test if split is None else split, **evaluator_args)
+        if split is None and not len(ds.val):
+            raise ValueError("the dataset has an empty validation split, on which the error barrier is measured by "
+                             "default (003 eq. 3): pass split=ds.test explicitly, or hold out a validation split")
+        evaluator = ErrorEvaluator(model, ds, ds.val if split is None else split, **evaluator_args)
     if masks is not None:
         wrapping.set_masks(model, masks)
     assigner = _assigner(model)

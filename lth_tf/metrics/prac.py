@@ -4,9 +4,10 @@ Lottery Ticket Finding: Less Data is More", ICML 2021), as plain functions on nu
 Sets of examples are sorted int64 arrays of *stable indices* (lth_tf.data.Split.index).
 - CET (critical examples for training): examples forgotten more than E_F times while the round
   trained on them (never-learned examples count as forgotten infinitely often).
-- CEP (critical examples for pruning): examples of the full training set on which the network
-  before a round's pruning and the pruned network disagree.
+- CEP (critical examples for pruning): examples of the full training set on which the *full
+  dense* network and the round's subnetwork disagree (`cep_set`).
 - PrAC set: CET ∪ CEP; the next round trains on it only.
+- Savings at matched accuracy: `matches_vanilla` (paper 001, Fig. 3 caption).
 """
 from typing import Dict, Sequence
 
@@ -30,6 +31,28 @@ def disagreement_set(logits_a: np.ndarray, logits_b: np.ndarray, indices) -> np.
         raise ValueError(f"logits {logits_a.shape} / {logits_b.shape} do not match {len(indices)} indices")
     differ = logits_a.argmax(-1) != logits_b.argmax(-1)
     return as_set(np.asarray(indices, np.int64)[differ])
+
+
+def cep_set(dense_classes, subnetwork_logits, indices) -> np.ndarray:
+    """CEP, the critical examples for pruning: the indices (sorted) of the examples whose class
+    the full dense network and the subnetwork predict differently.
+
+    Paper 001, §3.1 "Approach II: Utilizing the Disagreement between Full and Pruned Models":
+    "For each sample in the training set, we calculate the predicted class of x by full dense
+    models and pruned subnetworks, i.e., f(θ, x) and f(m ⊙ θ, x) [...]. If two predictions are
+    different, then we include this sample to the PrAC set (line 10 of Algorithm 1)"; Algorithm
+    1, line 10: "Select samples from D_0 that full model and subnetworks disagree with". The
+    reference is always the *dense* network (in PracMaskSearch: the one trained in round 1,
+    as the authors' released code does), never the round's own network before pruning.
+
+    `dense_classes`: the dense network's predicted class per example (row i = `indices[i]`);
+    `subnetwork_logits`: the subnetwork's logits (or predicted classes, 1-D) in the same order."""
+    dense_classes = np.asarray(dense_classes)
+    sub = np.asarray(subnetwork_logits)
+    sub_classes = sub.argmax(-1) if sub.ndim == 2 else sub
+    if dense_classes.shape != sub_classes.shape or len(dense_classes) != len(indices):
+        raise ValueError(f"predictions {dense_classes.shape} / {sub_classes.shape} do not match {len(indices)} indices")
+    return as_set(np.asarray(indices, np.int64)[dense_classes != sub_classes])
 
 
 def cet_set(counts: np.ndarray, threshold: int = 0) -> np.ndarray:
@@ -91,10 +114,34 @@ def mask_distance(a: Masks, b: Masks, support: Masks = None) -> float:
 def early_stop(masks: Sequence[Masks], threshold: float = 0.07, window: int = 1, support: Masks = None) -> bool:
     """The early-bird rule: with the prospective masks of consecutive epochs (oldest first),
     stop once the newest is within `threshold` of each of the `window` masks before it (a
-    FIFO queue of window + 1 masks; window 1 compares consecutive masks only)."""
+    FIFO queue of window + 1 masks; window 1 compares consecutive masks only).
+
+    Paper 001, §3.2 ii ("Early stopping"): "we calculate sparsity masks for the model after
+    every epoch of training and monitor the distance between masks [...] the Hamming distance
+    [...]. Once the distance becomes smaller than a threshold, we interrupt the training";
+    000, A1: "we default to use 0.07 as the threshold for the distance between masks". The
+    queue is Early-Bird's (You et al. 2020; the authors' code keeps `queue_length = 5`):
+    PracMaskSearch's default queue of 5 masks is window = 4."""
     if window < 1:
         raise ValueError("window must be >= 1")
     if len(masks) < window + 1:
         return False
     newest = masks[-1]
     return max(mask_distance(newest, m, support) for m in masks[-window - 1:-1]) < threshold
+
+
+def matches_vanilla(mean: float, vanilla_mean: float, vanilla_std: float) -> bool:
+    """Whether a variant's accuracy counts as matched to vanilla IMP's, for savings.
+
+    Paper 001, Fig. 3 caption: "We consider PrAC lottery tickets to achieve a matched performance
+    as vanilla lottery tickets when the performance of PrAC lottery tickets is within one
+    standard deviation of the performance of vanilla lottery tickets." The standard deviation is
+    vanilla IMP's over seeds only (the variant's own spread does not widen the band); an accuracy
+    above vanilla's counts as matched too (the band is one-sided: better is not a mismatch).
+    nan (a missing value) never matches."""
+    values = np.array([mean, vanilla_mean, vanilla_std], dtype=np.float64)
+    if np.isnan(values[:2]).any():
+        return False
+    std = 0.0 if np.isnan(values[2]) else values[2]
+    return bool(values[0] >= values[1] - std)
+

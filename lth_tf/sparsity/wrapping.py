@@ -9,8 +9,9 @@ With the `UpdatePruningStep` callback on top, that costs a third of LeNet's thro
 
 `FixedMaskPruneLowMagnitude` keeps the wrapper (variables, strip_pruning, export) and drops the
 per-step work. Pruned weights stay exactly zero because (1) `set_masks` zeroes them once, and
-(2) the training step multiplies their gradients by the mask, so neither SGD nor momentum nor
-weight decay (added to the gradient) ever moves them.
+(2) the forward pass uses `kernel * mask`, so their gradient is exactly zero under any training
+(our loop, `model.fit`, a custom loop): neither SGD nor momentum nor L2 weight decay (zero at a
+zero weight) ever moves them.
 """
 import inspect
 from typing import Callable, Dict, List, Tuple
@@ -28,17 +29,42 @@ _NEVER = dict(target_sparsity=0.0, begin_step=2**62, frequency=1)
 
 
 class FixedMaskPruneLowMagnitude(pruning_wrapper.PruneLowMagnitude):
-    """A tfmot wrapper whose mask is set explicitly; training calls do no pruning bookkeeping."""
+    """A tfmot wrapper whose mask is set explicitly; training calls do no pruning bookkeeping.
+
+    The forward pass computes with `kernel * mask`, so the gradient at a pruned position is
+    exactly zero whatever trains the model (`model.fit`, a custom loop, any optimizer whose
+    update is zero for a zero gradient and zero state: SGD, momentum, Adam, L2 on the kernel).
+    A pruned weight that is zero therefore stays zero; one set non-zero by hand does not act.
+    """
 
     def __init__(self, layer, **kwargs):
         kwargs.setdefault("pruning_schedule", tfmot.sparsity.keras.ConstantSparsity(**_NEVER))
         super().__init__(layer, **kwargs)
         self._passes_training = "training" in inspect.getfullargspec(layer.call).args
 
+    def build(self, input_shape):
+        super().build(input_shape)
+        # The attribute of the inner layer that holds the pruned kernel ('kernel' for Dense and
+        # Conv*), so `call` can hand the layer the masked kernel in its place.
+        kernel = self.pruning_vars[0][0]
+        names = [n for n, v in vars(self.layer).items() if v is kernel]
+        if not names:
+            raise ConfigError(f"Cannot mask layer {self.layer.name!r} ({type(self.layer).__name__}): its prunable "
+                              f"weight is not an attribute of the layer. Prune Dense / Conv layers only "
+                              f"(PruningHparams.prunable_kinds).")
+        self._kernel_attr = names[0]
+
     def call(self, inputs, training=None, **kwargs):
-        if self._passes_training:
-            return self.layer.call(inputs, training=training, **kwargs)
-        return self.layer.call(inputs, **kwargs)
+        kernel, mask = self.pruning_vars[0][0], self.pruning_vars[0][1]
+        # object.__setattr__ bypasses Keras' attribute tracking, which would otherwise untrack
+        # the kernel variable; the real variable is put back before returning.
+        object.__setattr__(self.layer, self._kernel_attr, kernel * tf.cast(mask, kernel.dtype))
+        try:
+            if self._passes_training:
+                return self.layer.call(inputs, training=training, **kwargs)
+            return self.layer.call(inputs, **kwargs)
+        finally:
+            object.__setattr__(self.layer, self._kernel_attr, kernel)
 
 
 PRUNABLE_KINDS = {

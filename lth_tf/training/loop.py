@@ -1,8 +1,9 @@
 """The one training function: SGD with momentum and weight decay on a (masked) Keras model,
 under the model's tf.distribute strategy, from any start step to any end step.
 
-Masking: gradients of masked kernels are multiplied by their masks, so pruned weights never
-move (not by the gradient, not by momentum, not by weight decay) and stay exactly zero.
+Masking: the wrapped layers compute with `kernel * mask` (lth_tf/sparsity/wrapping.py), so the
+gradient at a pruned weight is exactly zero; a pruned weight is zero, so its L2 term is zero too:
+pruned weights never move (not by the gradient, not by momentum, not by weight decay).
 """
 import dataclasses
 import time
@@ -31,6 +32,10 @@ class TrainResult:
     end_step: int  # the step training actually stopped at (early stop may end sooner)
     history: List[dict]  # one row per epoch: epoch, step, lr, train_loss, train_accuracy, val_*
     snapshots: Dict[int, Dict[str, np.ndarray]]  # step -> wrapping.get_state() at that step
+    # The epoch with the highest validation accuracy (first one on ties): its history row and
+    # wrapping.get_state() then; None without a validation split.
+    best_row: Optional[dict] = None
+    best_state: Optional[Dict[str, np.ndarray]] = None
 
     @property
     def steps(self) -> int:
@@ -56,8 +61,6 @@ class _Trainer:
             self.loss_sum = keras.metrics.Sum()
             self.correct_sum = keras.metrics.Sum()
             self.count = keras.metrics.Sum()
-        masks = {v.ref(): m for v, m in wrapping.kernel_mask_pairs(model)}
-        self.masks = [masks.get(v.ref()) for v in model.trainable_variables]
         wd, replicas = hp.weight_decay, self.strategy.num_replicas_in_sync
 
         def replica_step(x, y, index):
@@ -70,7 +73,6 @@ class _Trainer:
             # L2 weight decay in the gradient; divided by the replica count because replica
             # gradients are summed.
             grads = [g + (wd / replicas) * v if wd else g for g, v in zip(grads, variables)]
-            grads = [g if m is None else g * m for g, m in zip(grads, self.masks)]
             self.optimizer.apply_gradients(zip(grads, variables))
             correct = tf.cast(tf.equal(tf.argmax(logits, -1, output_type=y.dtype), y), tf.float32)
             self.loss_sum.update_state(tf.reduce_sum(losses))
@@ -153,6 +155,7 @@ def train(model: keras.Model, ds: Dataset, hp: TrainingHparams, *, seed: int, st
         train_batches(ds, split, hp.batch_size, data_seed, start_step, end_step)))
     wanted = set(int(s) for s in snapshot_steps)
     snapshots, history = {}, []
+    best_row, best_state = None, None
     writer = tf.summary.create_file_writer(str(log_dir)) if log_dir else None
     t0 = time.time()
     step = start_step
@@ -170,6 +173,8 @@ def train(model: keras.Model, ds: Dataset, hp: TrainingHparams, *, seed: int, st
         if step % spe == 0 or step == end_step:
             row = _end_epoch(model, ds, trainer, step, spe, writer)
             history.append(row)
+            if not np.isnan(row["val_accuracy"]) and (best_row is None or row["val_accuracy"] > best_row["val_accuracy"]):
+                best_row, best_state = row, wrapping.get_state(model)
             if verbose:
                 print(f"[{label}] epoch {row['epoch']:g} step {step}/{end_step} lr {row['lr']:.4g} "
                       f"loss {row['train_loss']:.4f} acc {row['train_accuracy']:.4f} "
@@ -180,7 +185,24 @@ def train(model: keras.Model, ds: Dataset, hp: TrainingHparams, *, seed: int, st
         snapshots[step] = wrapping.get_state(model)
     if writer is not None:
         writer.close()
-    return TrainResult(start_step, step, history, snapshots)
+    return TrainResult(start_step, step, history, snapshots, best_row, best_state)
+
+
+def best_validation_metrics(model: keras.Model, ds: Dataset, result: TrainResult) -> Dict[str, float]:
+    """The model selected by validation, beside the last epoch's.
+
+    Paper 000 (appendix A1): "we choose the model with the best validation accuracy". Returns
+    `best_val_accuracy`, `best_val_epoch` and `best_val_test_accuracy` (the test accuracy of the
+    weights at the epoch of highest validation accuracy, the first such epoch on ties); nan when
+    there is no validation split. The model's weights are left as they were (the last epoch's)."""
+    if result.best_row is None:
+        return {"best_val_accuracy": float("nan"), "best_val_epoch": float("nan"), "best_val_test_accuracy": float("nan")}
+    last = wrapping.get_state(model)
+    wrapping.set_state(model, result.best_state)
+    test = evaluate(model, ds, ds.test)["accuracy"]
+    wrapping.set_state(model, last)
+    return {"best_val_accuracy": float(result.best_row["val_accuracy"]), "best_val_epoch": float(result.best_row["epoch"]),
+            "best_val_test_accuracy": float(test)}
 
 
 def _end_epoch(model, ds, trainer, step, spe, writer) -> dict:
