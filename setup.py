@@ -10,7 +10,7 @@ setup(
     packages=find_packages(include=["lth_tf*", "components*", "pipelines*"]),
     # Tested with: tensorflow 2.21.0, tf-keras 2.21.0, tensorflow-model-optimization 0.8.1,
     # tensorboard 2.21.0, tensorflow-datasets 4.9.10, gin-config 0.5.0, absl-py 1.4.0,
-    # pandas 3.1.1, matplotlib 3.11.2, scikit-learn 1.9.1, mnist1d 0.0.2.post1.
+    # pandas 3.1.1, matplotlib 3.11.2, scikit-learn 1.9.1, mnist1d 0.0.2.post1, keras-tuner 1.4.8.
     install_requires=[
         "tensorflow>=2.21,<2.22",
         "tf-keras>=2.21,<2.22",
@@ -23,6 +23,7 @@ setup(
         "matplotlib>=3.8,<4",
         "scikit-learn>=1.5,<2",
         "mnist1d>=0.0.2,<0.1",
+        "keras-tuner>=1.4.8,<1.5",  # the sanity study's tuner (our own run_trial; tf_keras models)
     ],
     extras_require={"test": ["pytest>=8,<10"]},
 )

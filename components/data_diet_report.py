@@ -271,8 +271,11 @@ def pretraining_needed_finding(summary: pd.DataFrame, reference: str, rule: Verd
     a, b = stats(init), stats(reference)
     if a is None or b is None:
         return ""
+    seeds = min(a.n, b.n)
+    noise = (" (one seed: no estimate of seed noise, so only the rule's absolute floor decides; rerun with more "
+             "`data_diet.seeds` before relying on it)" if seeds < 2 else f" ({seeds} seeds)")
     head = (f"**Does IMP need pre-training here?** At level {level} ({100 * float(summary[summary.level == level].sparsity.mean()):.2f}% "
-            f"sparsity) rewinding to init gives {a.mean:.4f} and `{reference}` (w_t*) {b.mean:.4f}: ")
+            f"sparsity) rewinding to init gives {a.mean:.4f} and `{reference}` (w_t*) {b.mean:.4f}{noise}: ")
     if rule.clear_gap(b, a):
         return head + "IMP from initialization falls behind, as on CIFAR-10 in the paper, so a pre-training phase matters on this run.\n"
     if rule.clear_gap(a, b):

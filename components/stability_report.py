@@ -33,6 +33,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402,F401  (few-shot axis labels)
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
@@ -458,7 +459,11 @@ def plot_few_shot(few: pd.DataFrame, path: Path):
         mean = group.groupby("fraction")["test_accuracy"].mean()
         ax.plot(100 * mean.index, mean.to_numpy(), marker="o", label=f"{config} L{level}")
     ax.set_xscale("log")
-    ax.set_xlabel("training examples used (%)")
+    # Label the fractions themselves (1%, 2%, 5%, 10%), not powers of ten.
+    fractions = sorted(100 * few.fraction.unique())
+    ax.set_xticks(fractions, [f"{f:g}%" for f in fractions])
+    ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+    ax.set_xlabel("training examples used (% of the training split)")
     ax.set_ylabel("test accuracy")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7)

@@ -2,6 +2,12 @@
 
 tfmot supports Keras 2 only, so the legacy-Keras switch must be set before anything imports
 `tf.keras`; importing this package does that. Everywhere: `import tf_keras as keras`.
+
+The public Python API for your own Keras model and tf.data datasets (lth_tf/api.py; imported on
+first use, so `import lth_tf` stays cheap): `lth_tf.imp`, `lth_tf.omp`, `lth_tf.wrap`,
+`lth_tf.error_barrier`, `lth_tf.el2n_scores`, `lth_tf.score_examples`, `lth_tf.export_ticket`;
+callbacks for `model.fit` in `lth_tf.callbacks` (RewindSnapshot, ForgettingTracker, MaskEnforcer,
+IMPDriver).
 """
 import os
 
@@ -9,3 +15,26 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 __version__ = "0.1.0"
+
+# name -> module of the public API, imported on first attribute access (PEP 562).
+_LAZY = {
+    "imp": "lth_tf.api", "omp": "lth_tf.api", "wrap": "lth_tf.api", "error_barrier": "lth_tf.api",
+    "el2n_scores": "lth_tf.api", "score_examples": "lth_tf.api", "export_ticket": "lth_tf.api",
+    "TicketSearch": "lth_tf.api", "Level": "lth_tf.api", "TrainedNetwork": "lth_tf.api",
+    "ExampleScores": "lth_tf.api", "Barrier": "lth_tf.api", "ConfigError": "lth_tf.errors",
+    "RewindSnapshot": "lth_tf.callbacks", "ForgettingTracker": "lth_tf.callbacks",
+    "MaskEnforcer": "lth_tf.callbacks", "IMPDriver": "lth_tf.callbacks",
+}
+_SUBMODULES = ("api", "callbacks", "errors", "keras_utils")
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name):
+    import importlib
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    if name in _SUBMODULES:
+        return importlib.import_module(f"lth_tf.{name}")
+    raise AttributeError(f"module 'lth_tf' has no attribute {name!r}")

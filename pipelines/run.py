@@ -38,7 +38,7 @@ def _register_everything():
     import lth_tf.sparsity.hparams  # noqa: F401
     import lth_tf.training  # noqa: F401
     import pipelines.stability  # noqa: F401
-    for name in ("pipelines.data_diet", "pipelines.prac", "pipelines.studies"):
+    for name in ("pipelines.data_diet", "pipelines.prac", "pipelines.sanity", "pipelines.studies"):
         try:
             __import__(name)
         except ModuleNotFoundError as e:

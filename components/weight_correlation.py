@@ -1,0 +1,126 @@
+"""WeightCorrelation: the correlation indicator R_p (002 Appendix G) of a search's networks and
+their random reinitializations -> a Table artifact (correlation.csv).
+
+For a Tickets artifact (MaskSearch) and, optionally, SparseTraining artifacts trained on it:
+- dense (level 0): R_p(θ_0, θ_T), the rewind weights (θ_0 when the search rewinds to init, θ_t
+  for late rewinding: then the row's rewind_step is t) against the trained dense weights;
+- ticket (level L >= 1): R_p(θ_0 ⊙ m, θ_T ⊙ m), over the remaining weights of the mask m;
+- rr (level L, from a SparseTraining 'rr' unit): R_p(θ'_0 ⊙ m, θ'_T ⊙ m), the fresh draw and
+  the trained RR network.
+R_p is taken over the prunable kernels (the layers masks cover), p relative to each layer's
+remaining weights (lth_tf/metrics/correlation.py).
+
+The RR network's initial and final weights: read from `init.npz` / `trained.npz` in the
+SparseTraining unit when it saves them; otherwise (SparseTraining saves only the exported
+network today) θ'_T is read from the unit's SavedModel and θ'_0 is redrawn with the
+initialization seed SparseTraining uses (`rr_init_seed`; tests/test_sanity_pipeline.py checks
+that the redraw retrains to the saved θ'_T bit for bit). RR units without either (exported
+False) are skipped.
+"""
+import dataclasses
+from pathlib import Path
+from typing import Tuple
+
+import gin
+import pandas as pd
+
+from components import mask_search
+from components.spec import ComponentSpec
+from lth_tf import networks
+from lth_tf.data import load_dataset
+from lth_tf.errors import ConfigError
+from lth_tf.io import load_npz, read_json, write_csv
+from lth_tf.metrics.correlation import check_fraction, correlation_curve
+from lth_tf.sparsity import masks as M
+from lth_tf.sparsity import wrapping
+
+DEFAULT_PS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+
+
+@gin.configurable
+@dataclasses.dataclass(frozen=True)
+class CorrelationParams:
+    ps: Tuple[float, ...] = DEFAULT_PS
+    levels: Tuple[int, ...] = ()  # () = every finished level (0 = the dense network)
+
+    def __post_init__(self):
+        if not self.ps:
+            raise ConfigError("CorrelationParams.ps is empty: give the fractions p of R_p, e.g. (0.1, 0.5, 0.9).")
+        ps = tuple(sorted({check_fraction(p, "CorrelationParams.ps entry") for p in self.ps}))
+        object.__setattr__(self, "ps", ps)
+        object.__setattr__(self, "levels", tuple(int(l) for l in self.levels))
+
+
+def rr_init_seed(seed: int, level: int) -> int:
+    """The seed SparseTraining draws a freshly initialized network from for `seed` and `level`
+    (components/sparse_training.py: 1_000_003 + 7919 * seed + level)."""
+    return 1_000_003 + 7919 * int(seed) + int(level)
+
+
+def kernels(state: dict, model) -> dict:
+    """The prunable kernels of a get_state() dict, keyed by layer name (the masks' keys)."""
+    return {w.layer.name: state[wrapping.var_key(wrapping.kernel_and_mask(w)[0])] for w in wrapping.wrappers(model)}
+
+
+def _saved_kernels(saved_model: Path, names) -> dict:
+    import tf_keras as keras
+    model = keras.models.load_model(str(saved_model), compile=False)
+    by_name = {layer.name: layer for layer in model.layers}
+    return {name: by_name[name].kernel.numpy() for name in names}
+
+
+def rr_weights(unit: Path, search, seed: int, level: int, masks: dict, model, ds):
+    """(θ'_0, θ'_T) kernels of an RR unit, or None when the unit keeps neither."""
+    if (unit / "init.npz").exists() and (unit / "trained.npz").exists():
+        return kernels(load_npz(unit / "init.npz"), model), kernels(load_npz(unit / "trained.npz"), model)
+    if not (unit / "saved_model" / "saved_model.pb").exists():
+        return None
+    fresh = networks.build_network(search.model, ds.input_shape, ds.num_classes, rr_init_seed(seed, level),
+                                   search.pruning.prunable())
+    wrapping.set_masks(fresh, masks)
+    return kernels(wrapping.get_state(fresh), fresh), _saved_kernels(unit / "saved_model", masks)
+
+
+def execute(p: CorrelationParams, inputs, out: Path, ctx):
+    tickets = inputs["tickets"]
+    search = mask_search.search_params(tickets)
+    ds = load_dataset(search.dataset)
+    model = networks.build_network(search.model, ds.input_shape, ds.num_classes, search.seed, search.pruning.prunable())
+    levels = mask_search.check_levels(p.levels, tickets.path, "CorrelationParams.levels")
+    common = {"search_seed": search.seed, "method": search.pruning.method, "lr": search.training.lr,
+              "weight_decay": search.training.weight_decay, "model": search.model.name, "dataset": search.dataset.name}
+    rows = []
+
+    def add(network, variant, level, seed, meta, curve):
+        for q, value in curve.items():
+            rows.append({"network": network, "variant": variant, "level": level, "seed": seed,
+                         "sparsity": meta["sparsity"], "rewind_step": meta["rewind_step"], "p": q, "R_p": value,
+                         **common})
+
+    for level in levels:
+        ticket = mask_search.load_ticket(tickets.path, level)
+        meta = ticket["meta"]
+        theta_0, theta_T = kernels(ticket["rewind"], model), kernels(ticket["trained"], model)
+        masks = ticket["masks"] if level > 0 else None
+        add("dense" if level == 0 else "ticket", meta["variant"], level, search.seed, meta,
+            correlation_curve(theta_0, theta_T, p.ps, masks))
+    for trained in inputs.get("baselines", []):
+        params = read_json(trained.path / "artifact.json")["parameters"]
+        for unit in sorted((trained.path / "rr").glob("level_[0-9][0-9]")):
+            level = int(unit.name[6:])
+            if level not in levels or not (unit / "metrics.json").exists():
+                continue
+            meta = read_json(unit / "metrics.json")
+            masks = M.load_masks(unit / "mask.npz")
+            weights = rr_weights(unit, search, params["seed"], level, masks, model, ds)
+            if weights is None:
+                continue
+            add("rr", meta["variant"], level, params["seed"], {**meta, "rewind_step": 0},
+                correlation_curve(*weights, p.ps, masks))
+    frame = pd.DataFrame(rows)
+    write_csv(out / "correlation.csv", frame)
+    return {"rows": len(frame), "networks": int(frame.groupby(["network", "level", "seed"]).ngroups) if len(frame) else 0}
+
+
+SPEC = ComponentSpec(name="WeightCorrelation", inputs={"tickets": "Tickets", "baselines": "Trained*?"},
+                     output="Table", params=CorrelationParams, executor=execute)

@@ -1,0 +1,217 @@
+"""The public Python API (lth_tf.api) with users' own tf_keras models and tf.data datasets."""
+import numpy as np
+import pytest
+import tensorflow as tf
+import tf_keras as keras
+
+import lth_tf
+from lth_tf.errors import ConfigError
+from lth_tf.sparsity import wrapping
+
+
+def _data(n=192, dim=8, classes=3, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, dim)).astype(np.float32)
+    y = (x @ rng.normal(size=(dim, classes))).argmax(1).astype(np.int64)
+    return x, y
+
+
+X, Y = _data()
+XV, YV = _data(n=64, seed=1)
+
+
+def _train_ds(batch=32):
+    return tf.data.Dataset.from_tensor_slices((X, Y)).batch(batch)  # unshuffled: reruns are identical
+
+
+def _val_ds():
+    return tf.data.Dataset.from_tensor_slices((XV, YV)).batch(64)
+
+
+def _compile_kwargs():
+    return dict(optimizer=keras.optimizers.SGD(0.1, momentum=0.9),
+                loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
+
+
+def _sequential(seed=0):
+    keras.utils.set_random_seed(seed)
+    return keras.Sequential([keras.Input((8,)), keras.layers.Dense(32, activation="relu", name="fc1"),
+                             keras.layers.Dense(16, activation="relu", name="fc2"), keras.layers.Dense(3, name="out")])
+
+
+@pytest.fixture(scope="module")
+def search():
+    model = _sequential()
+    before = [w.copy() for w in model.get_weights()]
+    result = lth_tf.imp(model, _train_ds(), val_ds=_val_ds(), compile_kwargs=_compile_kwargs(), epochs=2,
+                        levels=2, fraction=0.2, rewind_step=2, verbose=0)
+    result.user_model, result.user_weights_before = model, before
+    return result
+
+
+def test_imp_on_a_sequential_model(search):
+    assert [lv.level for lv in search.levels] == [0, 1, 2]
+    assert search.method == "imp" and search.rewind_step == 2 and search.total_steps == 12  # 2 epochs x 6 batches
+    n = sum(m.size for m in search.levels[0].masks.values())
+    previous = search.levels[0].masks
+    for lv in search.levels:
+        assert set(lv.masks) == {"fc1", "fc2", "out"}
+        assert abs(lv.sparsity - (1 - 0.8 ** lv.level)) <= 1.0 / n
+        assert lv.metrics["sparsity"] == lv.sparsity
+        assert {"loss", "accuracy", "val_loss", "val_accuracy"} <= set(lv.metrics)
+        assert lv.history["val_accuracy"][-1] == lv.metrics["val_accuracy"]
+        assert lv.steps == (12 if lv.level == 0 else 10)  # rewound levels train steps 2..12
+        for name, mask in lv.masks.items():
+            assert np.all(mask <= previous[name])  # IMP: pruned weights stay pruned
+            assert np.all(lv.weights[f"{name}/kernel"][mask == 0] == 0)
+        previous = lv.masks
+    # The user's model is a template: untouched, and its weights are θ0.
+    for w, b in zip(search.user_model.get_weights(), search.user_weights_before):
+        np.testing.assert_array_equal(w, b)
+    np.testing.assert_array_equal(search.init_weights["fc1/kernel"], search.user_weights_before[0])
+    assert not np.array_equal(search.rewind_weights["fc1/kernel"], search.init_weights["fc1/kernel"])
+
+
+def test_ticket_and_baselines(search, tmp_path):
+    ticket = search.ticket(2)
+    masks = wrapping.get_masks(ticket)
+    for name, mask in search.levels[2].masks.items():
+        np.testing.assert_array_equal(masks[name], mask)
+        np.testing.assert_array_equal(wrapping.prunable_weights(ticket)[name],
+                                      search.rewind_weights[f"{name}/kernel"] * mask)
+    runs = search.baselines(2)
+    assert set(runs) == {"ticket", "random_reinit", "random_mask"}
+    # Retraining the ticket the same way (unshuffled data, deterministic ops) reproduces the search.
+    assert runs["ticket"].metrics == search.levels[2].metrics
+    assert runs["ticket"].steps == 10 and runs["random_reinit"].steps == 12 and runs["random_mask"].steps == 10
+    for r in runs.values():
+        assert r.sparsity == pytest.approx(search.levels[2].sparsity)
+        for name, kernel in wrapping.prunable_weights(r.model).items():
+            assert np.all(kernel[r.masks[name] == 0] == 0)
+    assert any(not np.array_equal(runs["random_mask"].masks[n], m) for n, m in search.levels[2].masks.items())
+    for name, m in search.levels[2].masks.items():
+        np.testing.assert_array_equal(runs["random_reinit"].masks[name], m)
+    # Export: a plain SavedModel with the pruned weights exactly zero, predicting as the ticket.
+    out = lth_tf.export_ticket(runs["ticket"], tmp_path / "ticket")
+    assert (out / "saved_model" / "saved_model.pb").exists() and (out / "mask.npz").exists()
+    loaded = keras.models.load_model(str(out / "saved_model"))
+    assert not wrapping.wrappers(loaded)
+    kernel = {l.name: l.kernel.numpy() for l in loaded.layers}
+    for name, mask in np.load(out / "mask.npz").items():
+        assert np.all(kernel[name][mask == 0] == 0) and np.all(kernel[name][mask == 1] != 0)
+    np.testing.assert_allclose(loaded.predict(XV, verbose=0), runs["ticket"].model.predict(XV, verbose=0), atol=1e-6)
+
+
+def test_error_barrier_between_trained_tickets(search):
+    a = search.train(2, "ticket")
+    b = search.train(2, "random_mask", seed=1)  # another network of the architecture
+    before = wrapping.get_state(a.model)
+    same = lth_tf.error_barrier(a, a.weights, _val_ds(), alphas=5)
+    assert same.barrier == 0.0 and np.ptp(same.errors) == 0.0
+    assert same.error_1 == pytest.approx(1 - a.metrics["val_accuracy"])
+    result = lth_tf.error_barrier(a, b, _val_ds())
+    assert len(result.alphas) == 11 and result.alphas[0] == 0.0 and result.alphas[-1] == 1.0
+    assert result.error_1 == pytest.approx(1 - a.metrics["val_accuracy"])
+    assert result.error_2 == pytest.approx(1 - b.metrics["val_accuracy"])
+    assert result.barrier == pytest.approx(result.errors.max() - (result.error_1 + result.error_2) / 2)
+    assert result.stable() == (result.barrier < 0.02)
+    after = wrapping.get_state(a.model)  # the evaluation model is restored
+    for k in before:
+        np.testing.assert_array_equal(before[k], after[k])
+
+
+def _functional(seed=0):
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input((8, 1))
+    h = keras.layers.Conv1D(8, 3, activation="relu", name="conv")(inputs)
+    h = keras.layers.BatchNormalization(name="bn")(h)
+    h = keras.layers.Flatten()(h)
+    h = keras.layers.Dense(16, activation="relu", name="fc")(h)
+    return keras.Model(inputs, keras.layers.Dense(3, activation="softmax", name="out")(h))
+
+
+def test_omp_layerwise_on_a_functional_model_with_batch_norm():
+    train = tf.data.Dataset.from_tensor_slices((X[..., None], Y)).shuffle(192, seed=0).batch(48)
+    val = tf.data.Dataset.from_tensor_slices((XV[..., None], YV)).batch(64)
+    compile_kwargs = dict(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    search = lth_tf.omp(_functional(), train, val_ds=val, compile_kwargs=compile_kwargs, epochs=2, levels=2,
+                        fraction=0.5, scope="layerwise", prunable=["conv", "fc"], verbose=0)
+    assert set(search.levels[1].masks) == {"conv", "fc"}  # `out` left dense
+    dense = search.levels[0].weights
+    for lv in search.levels[1:]:
+        for name, mask in lv.masks.items():
+            assert abs(1 - mask.mean() - (1 - 0.5 ** lv.level)) <= 1.0 / mask.size  # each layer's sparsity
+            # one-shot: the largest dense trained weights are kept
+            kept = np.abs(dense[f"{name}/kernel"])[mask == 1].min()
+            assert kept >= np.abs(dense[f"{name}/kernel"])[mask == 0].max()
+    assert search.rewind_weights["conv/kernel"].tobytes() == search.init_weights["conv/kernel"].tobytes()
+    ticket = search.trained(2)
+    with pytest.raises(ConfigError, match="BatchNormalization"):
+        lth_tf.error_barrier(ticket, search.levels[1].weights, val)
+    result = lth_tf.error_barrier(ticket, search.levels[1].weights, val, train_ds=train, alphas=3)
+    assert result.errors.shape == (3,) and np.all((0 <= result.errors) & (result.errors <= 1))
+    # the path stays within the ticket's mask, and the ticket is restored afterwards
+    assert np.all(wrapping.prunable_weights(ticket)["fc"][search.levels[2].masks["fc"] == 0] == 0)
+
+
+def test_el2n_and_forgetting_scores(search):
+    examples = tf.data.Dataset.from_tensor_slices((X, Y)).batch(64)
+    model = _sequential(seed=3)
+    scores = lth_tf.score_examples(model, _train_ds(), examples, compile_kwargs=_compile_kwargs(), epochs=3,
+                                   el2n_epoch=1)
+    assert scores.forgetting.shape == (192,) and scores.el2n.shape == (192,)
+    assert np.all((scores.el2n >= 0) & (scores.el2n <= np.sqrt(2)))
+    assert scores.summary["evaluations"] == 3
+    assert np.array_equal(scores.unforgettable, scores.learned & (scores.forgetting == 0))
+    # el2n_scores on a plain model, from its logits: ||softmax - onehot||
+    logits = model.predict(X, verbose=0).astype(np.float64)
+    p = np.exp(logits - logits.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    p[np.arange(192), Y] -= 1
+    got = lth_tf.el2n_scores(model, examples, from_logits=True)
+    np.testing.assert_allclose(got, np.sqrt((p ** 2).sum(1)), rtol=1e-5)
+    # A ticket is scored by training a copy: its masks are kept and the ticket is not modified.
+    ticket = search.ticket(2)
+    before = wrapping.get_state(ticket)
+    scores = lth_tf.score_examples(ticket, _train_ds(), (X, Y), compile_kwargs=_compile_kwargs(), epochs=1,
+                                   every_n_steps=3)
+    assert scores.summary["evaluations"] == 2 and scores.el2n is None  # steps 3 and 6
+    after = wrapping.get_state(ticket)
+    assert all(np.array_equal(before[k], after[k]) for k in before)
+
+
+class _Subclassed(keras.Model):
+    def __init__(self):
+        super().__init__()
+        self.fc = keras.layers.Dense(16, activation="relu")
+        self.out = keras.layers.Dense(3)
+
+    def call(self, x):
+        return self.out(self.fc(x))
+
+
+def test_bad_input_gets_a_config_error_with_the_fix():
+    sub = _Subclassed()
+    sub(X[:2])
+    with pytest.raises(ConfigError, match="subclassed keras.Model .*clone_model.*keras.Model\\(inputs, model.call"):
+        lth_tf.imp(sub, _train_ds(), compile_kwargs=_compile_kwargs(), epochs=1)
+    # The fix the message gives works and keeps the weights.
+    inputs = keras.Input(shape=(8,))
+    functional = keras.Model(inputs, sub.call(inputs))
+    wrapped = lth_tf.wrap(functional)
+    np.testing.assert_allclose(wrapped.predict(X[:4], verbose=0), sub(X[:4]).numpy(), atol=1e-6)
+    model = _sequential()
+    with pytest.raises(ConfigError, match="tf.data.Dataset"):
+        lth_tf.imp(model, (X, Y), compile_kwargs=_compile_kwargs(), epochs=1)
+    with pytest.raises(ConfigError, match="unbatched"):
+        lth_tf.imp(model, tf.data.Dataset.from_tensor_slices((X, Y)), compile_kwargs=_compile_kwargs(), epochs=1)
+    with pytest.raises(ConfigError, match="rewind_step=100"):
+        lth_tf.imp(model, _train_ds(), compile_kwargs=_compile_kwargs(), epochs=1, levels=1, rewind_step=100,
+                   verbose=0)
+    with pytest.raises(ConfigError, match="lacks"):
+        lth_tf.wrap(model, prunable=["nope"])
+    keras3 = pytest.importorskip("keras")
+    if keras3.__version__.startswith("3"):
+        with pytest.raises(ConfigError, match="Keras 3 model.*import tf_keras as keras"):
+            lth_tf.wrap(keras3.Sequential([keras3.Input((8,)), keras3.layers.Dense(3)]))
