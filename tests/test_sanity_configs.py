@@ -13,26 +13,16 @@ import pipelines.run  # noqa: F401  (registers run_pipeline, which the shipped c
 from lth_tf.data import dataset as dataset_module
 from pipelines.sanity import sanity
 
+from pipeline_stubs import FirstRunStops, Stop  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
-
-
-class _Stop(Exception):
-    pass
-
-
-class _FirstRunStops:
-    output_dir = Path("/nonexistent")
-
-    def run(self, spec, params, **inputs):
-        self.first = (spec.name, params)
-        raise _Stop
 
 
 def _first_execution(config, bindings=(), mock=False):
     import tensorflow_datasets as tfds
     dataset_module._load_dataset.cache_clear()
     gin.clear_config()
-    runner = _FirstRunStops()
+    runner = FirstRunStops()
     try:
         gin.parse_config_files_and_bindings([str(REPO / config)], list(bindings), finalize_config=False)
         def q(name):
@@ -46,10 +36,10 @@ def _first_execution(config, bindings=(), mock=False):
             "TrainingHparams.warmup", "PruningHparams.levels", "PruningHparams.fraction", "sanity.rewind",
             "sanity.learning_rates", "ModelHparams.name")}
         if mock:
-            with tfds.testing.mock_data(num_examples=20), pytest.raises(_Stop):
+            with tfds.testing.mock_data(num_examples=20), pytest.raises(Stop):
                 sanity(runner)
         else:
-            with pytest.raises(_Stop):
+            with pytest.raises(Stop):
                 sanity(runner)
     finally:
         gin.clear_config()

@@ -13,19 +13,9 @@ from lth_tf.training import to_steps
 import pipelines.run  # noqa: F401  (registers run_pipeline, which the shipped configs bind)
 from pipelines.stability import stability
 
+from pipeline_stubs import FirstRunStops, Stop  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
-
-
-class _Stop(Exception):
-    pass
-
-
-class _FirstRunStops:
-    output_dir = Path("/nonexistent")
-
-    def run(self, spec, params, **inputs):
-        self.first = (spec.name, params)
-        raise _Stop
 
 
 def test_cifar10_config_is_the_papers_recipe_and_validates():
@@ -35,8 +25,8 @@ def test_cifar10_config_is_the_papers_recipe_and_validates():
     gin.clear_config()
     try:
         gin.parse_config_files_and_bindings([str(REPO / "configs/stability_cifar10.gin")], [], finalize_config=False)
-        runner = _FirstRunStops()
-        with tfds.testing.mock_data(num_examples=20), pytest.raises(_Stop):
+        runner = FirstRunStops()
+        with tfds.testing.mock_data(num_examples=20), pytest.raises(Stop):
             stability(runner)  # every check (names, levels, candidates, transfer shapes) passed
         q = gin.query_parameter
         assert tuple(q("stability.batch_sizes")) == (100, 256) and tuple(q("stability.momenta")) == (0.0, 0.9)
