@@ -13,3 +13,26 @@ class FirstRunStops:
     def run(self, spec, params, **inputs):
         self.first = (spec.name, params)
         raise Stop
+
+
+def main_in_process(config: str, output_dir, bindings) -> int:
+    """pipelines.run's main() in this process (no interpreter start-up): its exit code, 0 when it
+    returns. Flags and gin are reset before and after, so calls do not leak into each other."""
+    import gin
+    from absl import flags
+
+    from pipelines import run
+    argv = ["run", "--config", config, "--output_dir", str(output_dir), "--quiet"]
+    for binding in bindings:
+        argv += ["--gin_bindings", binding]
+    flags.FLAGS.unparse_flags()
+    flags.FLAGS(argv)
+    gin.clear_config()
+    try:
+        run.main([])
+        return 0
+    except SystemExit as e:
+        return e.code
+    finally:
+        gin.clear_config()
+        flags.FLAGS.unparse_flags()

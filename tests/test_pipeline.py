@@ -9,7 +9,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import gin
 import numpy as np
 import pandas as pd
 import pytest
@@ -25,6 +24,7 @@ from lth_tf.sparsity import wrapping
 from lth_tf.sparsity.hparams import PruningHparams
 from lth_tf.training import TrainingHparams, train
 from pipelines.runner import Runner
+from pipeline_stubs import main_in_process  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 LEVELS = 3
@@ -319,26 +319,10 @@ def test_cli_end_to_end_and_rerun(tmp_path):
 @pytest.fixture
 def cli_in_process(tmp_path, monkeypatch, capsys):
     """pipelines.run's main() in this process (cheap), returning (exit code, stderr)."""
-    from absl import flags
-
-    from pipelines import run
     monkeypatch.chdir(REPO)
 
     def call(*bindings, config="configs/stability.gin"):
-        argv = ["run", "--config", config, "--output_dir", str(tmp_path / "out"), "--quiet"]
-        for binding in TINY + list(bindings):
-            argv += ["--gin_bindings", binding]
-        flags.FLAGS.unparse_flags()
-        flags.FLAGS(argv)
-        gin.clear_config()
-        try:
-            run.main([])
-            code = 0
-        except SystemExit as e:
-            code = e.code
-        finally:
-            gin.clear_config()
-            flags.FLAGS.unparse_flags()
+        code = main_in_process(config, tmp_path / "out", TINY + list(bindings))
         return code, capsys.readouterr().err
     return call
 

@@ -10,7 +10,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import gin
 import numpy as np
 import pandas as pd
 import pytest
@@ -24,6 +23,7 @@ from lth_tf.metrics import jackpot as J
 from lth_tf.sparsity import masks as M
 from lth_tf.sparsity import wrapping
 from lth_tf.training import train
+from pipeline_stubs import main_in_process  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = ["DatasetHparams.num_samples = 1000", "ModelHparams.width = 0.1", "TrainingHparams.budget = '2ep'",
@@ -117,24 +117,8 @@ class Interrupted(Exception):
 
 
 def _main(output_dir, bindings=TINY):
-    """pipelines.run's main() in this process; (exit code, exception or None)."""
-    from absl import flags
-
-    from pipelines import run
-    argv = ["run", "--config", "configs/sanity.gin", "--output_dir", str(output_dir), "--quiet"]
-    for binding in bindings:
-        argv += ["--gin_bindings", binding]
-    flags.FLAGS.unparse_flags()
-    flags.FLAGS(argv)
-    gin.clear_config()
-    try:
-        run.main([])
-        return 0
-    except SystemExit as e:
-        return e.code
-    finally:
-        gin.clear_config()
-        flags.FLAGS.unparse_flags()
+    """pipelines.run's main() in this process; its exit code."""
+    return main_in_process("configs/sanity.gin", output_dir, bindings)
 
 
 def _crash_at(monkeypatch, count):
