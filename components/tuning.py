@@ -222,8 +222,9 @@ def _tuner_class():
         def save_model(self, trial_id, model, step=0):  # nothing to save: trials write their own units
             pass
 
-        def load_model(self, trial):
-            raise NotImplementedError("Tuning trials are not Keras models; read trials/<key>/ instead.")
+        def load_model(self, trial):  # keras-tuner's get_best_models(): trials keep no Keras model
+            raise ConfigError("Tuning trials keep no Keras model to load: take the best recipe with "
+                              "components.tuning.best_training(artifact), or read trials/<key>/ of the artifact.")
     return _Tuner
 
 
