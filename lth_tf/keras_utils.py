@@ -14,6 +14,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 from lth_tf.errors import ConfigError
+from lth_tf.metrics.scores import el2n_of_probabilities
 
 _KERAS3_HINT = ("lth-tf works with tf_keras (Keras 2), which tfmot requires: build the model with "
                 "`import tf_keras as keras` (import lth_tf first: it sets TF_USE_LEGACY_KERAS=1, so that "
@@ -141,11 +142,8 @@ def correct_el2n_loss(probs: np.ndarray, labels: np.ndarray) -> Tuple[np.ndarray
     """Per example: correct (bool), EL2N ||p - onehot(y)||_2 (Paul et al. 2021) and cross-entropy."""
     rows = np.arange(len(labels))
     correct = probs.argmax(1) == labels
-    error = probs.copy()
-    error[rows, labels] -= 1.0
-    el2n = np.sqrt((error ** 2).sum(1))
     loss = -np.log(np.clip(probs[rows, labels], 1e-12, 1.0))
-    return correct, el2n, loss
+    return correct, el2n_of_probabilities(probs, labels), loss
 
 
 def global_step(model: keras.Model) -> int:

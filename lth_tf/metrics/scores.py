@@ -26,9 +26,13 @@ def softmax(logits) -> np.ndarray:
 
 def el2n(logits, labels) -> np.ndarray:
     """Error L2 norm: ||softmax(logits) - onehot(label)||_2 per example."""
-    probs = softmax(logits)
-    error = probs.copy()
-    error[np.arange(len(probs)), np.asarray(labels, np.int64)] -= 1.0
+    return el2n_of_probabilities(softmax(logits), labels)
+
+
+def el2n_of_probabilities(probs, labels) -> np.ndarray:
+    """Error L2 norm from class probabilities: ||p - onehot(label)||_2 per example."""
+    error = np.array(probs, np.float64)
+    error[np.arange(len(error)), np.asarray(labels, np.int64)] -= 1.0
     return np.sqrt((error ** 2).sum(-1))
 
 
