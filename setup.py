@@ -7,7 +7,11 @@ setup(
     long_description=open("README.md").read(),
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
-    packages=find_packages(include=["lth_tf*", "components*", "pipelines*"]),
+    # configs/ is a package too, so the shipped studies install with it and `lth-tf run stability`
+    # finds them from any directory.
+    packages=find_packages(include=["lth_tf*", "components*", "pipelines*", "configs"]),
+    package_data={"configs": ["*.gin"]},
+    entry_points={"console_scripts": ["lth-tf = pipelines.cli:main"]},
     # Tested with: tensorflow 2.21.0, tf-keras 2.21.0, tensorflow-model-optimization 0.8.1,
     # tensorboard 2.21.0, tensorflow-datasets 4.9.10, gin-config 0.5.0, absl-py 1.4.0,
     # pandas 3.1.1, matplotlib 3.11.2, scikit-learn 1.9.1, mnist1d 0.0.2.post1, keras-tuner 1.4.8.

@@ -2,6 +2,7 @@
 [--output_dir DIR] [--force]."""
 import lth_tf  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow is imported)
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -9,8 +10,9 @@ from pathlib import Path
 import gin
 from absl import app, flags
 
+import configs
 from lth_tf.errors import ConfigError
-from lth_tf.io import write_text
+from lth_tf.io import write_json, write_text
 from lth_tf.training.seeding import enable_determinism
 
 flags.DEFINE_string("config", None, "gin file describing the study, e.g. configs/stability.gin")
@@ -47,9 +49,7 @@ def _register_everything():
 
 
 def parse_config(config: str, bindings):
-    if not Path(config).is_file():
-        known = sorted(str(p) for p in Path("configs").glob("*.gin"))
-        raise ConfigError(f"Config file {config!r} not found. Known configs: {', '.join(known) or 'none'}.")
+    config = str(configs.resolve(config))
     try:
         gin.parse_config_files_and_bindings([config], [], finalize_config=False)
     except Exception as e:  # gin raises ValueError / SyntaxError / KeyError with a location
@@ -80,6 +80,15 @@ def stray_arguments_error(stray) -> str:
             f"--gin_bindings A B. Nothing was run.")
 
 
+def write_executions(runner, output_dir: Path):
+    """Every artifact this run executed or reused (fingerprint, path relative to the output
+    directory): what the study references, so `lth-tf gc` may remove every other artifact."""
+    used = {a.fingerprint: a for a in runner.executed + runner.reused}
+    write_json(output_dir / "executions.json", {"executions": [
+        {"component": a.path.parent.name, "fingerprint": fp,
+         "path": Path(os.path.relpath(a.path, output_dir)).as_posix()} for fp, a in used.items()]})
+
+
 def main(argv):
     if len(argv) > 1:
         print(stray_arguments_error(argv[1:]), file=sys.stderr)
@@ -104,6 +113,7 @@ def main(argv):
         print(f"error: {_without_gin_call_chain(e)}", file=sys.stderr)
         sys.exit(2)
     write_text(output_dir / "operative_config.gin", gin.operative_config_str())
+    write_executions(runner, output_dir)
     print(f"done in {time.time() - started:.0f}s: {len(runner.executed)} executed, {len(runner.reused)} reused. "
           f"Results in {output_dir}/ (report.md, results.csv); "
           f"tensorboard --logdir {output_dir}/tensorboard", flush=True)

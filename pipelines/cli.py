@@ -1,0 +1,260 @@
+"""The `lth-tf` console script: run a study, print its config, list, compare, clean and export runs.
+
+    lth-tf run stability [--gin_bindings 'TrainingHparams.lr = 0.05'] [--output_dir DIR] [--force]
+    lth-tf run smoke --print_config
+    lth-tf ls [RUNS_DIR]
+    lth-tf compare RUN_A RUN_B
+    lth-tf gc [RUN_DIR] [--dry_run]
+    lth-tf export RUN_DIR --level L [--search LABEL_OR_FP] [--format saved_model|keras|tflite] [--out PATH]
+
+`run` is `python -m pipelines.run` with the config named by path or by study name (the studies
+ship as package data, so `lth-tf run stability` works from any directory). Help and the
+run-directory commands never import TensorFlow (help answers in well under a second); the
+commands that need it import it with its start-up log lines silenced.
+"""
+import os
+
+_USER_TF_LOG_LEVEL = os.environ.get("TF_CPP_MIN_LOG_LEVEL")  # before lth_tf sets its default
+
+import lth_tf  # noqa: E402,F401  (sets TF_USE_LEGACY_KERAS before TensorFlow is imported)
+
+import argparse  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from lth_tf.errors import ConfigError  # noqa: E402
+
+FORMATS = ("saved_model", "keras", "tflite")
+
+
+def import_tensorflow_quietly():
+    """Imports TensorFlow with its C++ start-up lines (absl's "All log messages before
+    absl::InitializeLog()", cudart's "Could not find cuda drivers") silenced: they are written to
+    file descriptor 2 before TF_CPP_MIN_LOG_LEVEL is read, so stderr is pointed at /dev/null
+    during the import. A TF_CPP_MIN_LOG_LEVEL of 0 or 1 set by the user keeps them."""
+    if "tensorflow" in sys.modules or _USER_TF_LOG_LEVEL in ("0", "1"):
+        import tensorflow  # noqa: F401
+        return
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    from absl import logging
+    logging.set_verbosity(logging.WARNING)
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        import tensorflow as tf
+        import tf_keras  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+    tf.get_logger().setLevel("ERROR")
+
+
+class _Planned(Exception):
+    pass
+
+
+class _StopsAtFirstExecution:
+    """A Runner stand-in: the study checks its input and builds its parameters, then stops at
+    the first execution it asks for, before any training."""
+
+    def __init__(self, output_dir):
+        self.output_dir, self.executed, self.reused = Path(output_dir), [], []
+
+    def run(self, spec, params, **inputs):
+        raise _Planned
+
+
+def _gin_blocks(text: str) -> dict:
+    """gin's config text split into its '# Parameters for NAME:' blocks, by NAME."""
+    blocks = {}
+    for block in text.strip().split("\n\n"):
+        first = block.strip().splitlines()[0] if block.strip() else ""
+        name = first[len("# Parameters for "):].rstrip(":") if first.startswith("# Parameters for ") else first
+        blocks[name] = block.strip()
+    return blocks
+
+
+def print_config(config: str, bindings) -> str:
+    """The operative config: every value the study uses up to its first execution (defaults
+    included: gin's operative config), then what is bound for configurables it calls later."""
+    import gin
+
+    from pipelines import run
+    run._register_everything()
+    gin.clear_config()
+    try:
+        run.parse_config(config, bindings)
+        try:
+            run.run_pipeline(_StopsAtFirstExecution(Path("runs") / Path(config).stem))
+        except _Planned:
+            pass
+        operative = _gin_blocks(gin.operative_config_str())
+        later = [b for name, b in _gin_blocks(gin.config_str()).items() if name not in operative]
+    finally:
+        gin.clear_config()
+    text = (f"# Operative config of {config} (gin's operative config: the values the study uses, defaults "
+            f"included)\n\n" + "\n\n".join(operative.values()) + "\n")
+    if later:
+        text += "\n# Bound in the config for configurables the study calls after its first execution\n\n"
+        text += "\n\n".join(later) + "\n"
+    return text
+
+
+def cmd_run(args, extra):
+    import configs
+    configs.resolve(args.config)  # an unknown study is an error now, before TensorFlow loads
+    import_tensorflow_quietly()
+    if args.print_config:
+        from pipelines import run
+        try:
+            print(print_config(args.config, args.gin_bindings), end="")
+        except ConfigError as e:
+            raise ConfigError(run._without_gin_call_chain(e)) from None
+        return 0
+    from absl import app, flags
+
+    from pipelines import run
+    argv = ["lth-tf run", "--config", args.config]
+    for binding in args.gin_bindings:
+        argv += ["--gin_bindings", binding]
+    if args.output_dir:
+        argv += ["--output_dir", args.output_dir]
+    argv += ["--force"] * args.force + ["--quiet"] * args.quiet + list(extra)
+    flags.FLAGS.unparse_flags()  # a second call in one process (the tests) parses afresh
+    app.run(run.main, argv=argv)  # exits with main's status
+
+
+def cmd_ls(args, extra):
+    from pipelines import run_dirs
+    runs = run_dirs.find_runs(args.runs_dir)
+    if not runs:
+        print(f"No runs under {args.runs_dir} (a run is a directory with config.gin).")
+    for run_dir in runs:
+        execs = run_dirs.executions(run_dir)
+        results = run_dir / "results.csv"
+        tracked = "executions.json" if (run_dir / "executions.json").is_file() else "no executions.json"
+        print(f"{run_dir}  ({len(execs)} executions, {run_dirs.human_size(run_dirs.dir_size(run_dir))}, "
+              f"{'results.csv' if results.is_file() else 'no results.csv yet'}, {tracked})")
+        width = max([len(e.component) for e in execs] + [9])
+        label_width = max([len(e.label) for e in execs] + [5])
+        for e in execs:
+            use = {True: "in use", False: "unused", None: ""}[e.referenced]
+            print(f"  {e.component:<{width}}  {e.label:<{label_width}}  {e.status:<18}  "
+                  f"{run_dirs.human_size(e.size):>9}  {e.created:<19}  {use}".rstrip())
+    return 0
+
+
+def cmd_compare(args, extra):
+    import pandas as pd
+
+    from pipelines import run_dirs
+    a, b = run_dirs.read_results(args.run_a), run_dirs.read_results(args.run_b)
+    metrics = [m.strip() for m in args.metrics.split(",")] if args.metrics else None
+    on = [c.strip() for c in args.on.split(",")] if args.on else None
+    table, unshared, matched = run_dirs.compare(a, b, metrics=metrics, on=on)
+    print(f"A = {args.run_a}\nB = {args.run_b}\ndiff = B - A; {matched['both']} rows in both, "
+          f"{matched['A']} in A only, {matched['B']} in B only")
+    if unshared:
+        print(f"Columns in one run only (not compared): {', '.join(unshared)}")
+    with pd.option_context("display.max_rows", None, "display.max_columns", None, "display.width", 200):
+        print(table.to_string(index=False))
+    return 0
+
+
+def cmd_gc(args, extra):
+    from pipelines import run_dirs
+    runs = [Path(args.run_dir)] if (Path(args.run_dir) / "config.gin").is_file() else run_dirs.find_runs(args.run_dir)
+    stale = {run_dir: run_dirs.unreferenced(run_dir) for run_dir in runs}  # all checked before any removal
+    total = 0
+    for run_dir, paths in stale.items():
+        for path in paths:
+            print(f"{'would remove' if args.dry_run else 'removing'} {path} "
+                  f"({run_dirs.human_size(run_dirs.dir_size(path))})")
+        freed = sum(run_dirs.dir_size(p) for p in paths) if args.dry_run else run_dirs.remove(paths)
+        total += freed
+    verb = "would free" if args.dry_run else "freed"
+    print(f"{verb} {total} bytes ({run_dirs.human_size(total)}) in {len(runs)} run(s)")
+    return 0
+
+
+def cmd_export(args, extra):
+    run_dir = Path(args.run_dir)
+    if not (run_dir / "artifacts").is_dir():
+        raise ConfigError(f"No run directory {args.run_dir!r} with artifacts/. Give the output directory of a "
+                          f"finished run (e.g. runs/stability); `lth-tf ls` lists them.")
+    import_tensorflow_quietly()
+    from lth_tf.exporting import export_from_run
+    suffix = {"saved_model": "_saved_model", "keras": ".keras", "tflite": ".tflite"}[args.format]
+    out = Path(args.out or f"ticket_level{args.level:02d}{suffix}")
+    path = export_from_run(run_dir, args.level, args.search, args.format, out)
+    print(f"exported the level-{args.level} ticket of {run_dir} as {args.format}: {path}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lth-tf", description="Lottery-ticket studies with TensorFlow/Keras 2.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run a study (a shipped study name such as stability or smoke, or a gin file)",
+                         description="Run a study; a rerun reuses finished work. Flags not listed here are "
+                                     "passed on to python -m pipelines.run.")
+    run.add_argument("config", help="a shipped study (stability, smoke, data_diet, prac, sanity, ..._cifar10) "
+                                    "or the path of a gin file")
+    run.add_argument("--gin_bindings", action="append", default=[], metavar="BINDING",
+                     help="one gin binding, e.g. 'TrainingHparams.lr = 0.05'; repeat the flag for each")
+    run.add_argument("--output_dir", help="where results go (default: runs/<config name>)")
+    run.add_argument("--force", action="store_true", help="recompute everything instead of reusing artifacts")
+    run.add_argument("--quiet", action="store_true", help="no per-epoch progress lines")
+    run.add_argument("--print_config", action="store_true",
+                     help="print the operative config (every value the study would use) and exit without training")
+    run.set_defaults(handler=cmd_run)
+
+    ls = sub.add_parser("ls", help="list runs and their executions (label, status, size, created)")
+    ls.add_argument("runs_dir", nargs="?", default="runs", help="a run or a directory of runs (default: runs)")
+    ls.set_defaults(handler=cmd_ls)
+
+    compare = sub.add_parser("compare", help="two runs' results.csv side by side, with the differences")
+    compare.add_argument("run_a", help="a run directory or its results.csv")
+    compare.add_argument("run_b", help="a run directory or its results.csv")
+    compare.add_argument("--metrics", help="comma-separated metric columns to show (default: all shared)")
+    compare.add_argument("--on", help="comma-separated columns to join rows on (default: the text columns, "
+                                      "seed and level)")
+    compare.set_defaults(handler=cmd_compare)
+
+    gc = sub.add_parser("gc", help="remove artifacts the run's study no longer references (executions.json)")
+    gc.add_argument("run_dir", nargs="?", default="runs", help="a run or a directory of runs (default: runs)")
+    gc.add_argument("--dry_run", action="store_true", help="only list what would be removed")
+    gc.set_defaults(handler=cmd_gc)
+
+    export = sub.add_parser("export", help="export a ticket of a run as SavedModel, .keras or TFLite")
+    export.add_argument("run_dir", help="the run's output directory")
+    export.add_argument("--level", type=int, required=True, help="the IMP level of the ticket")
+    export.add_argument("--search", help="which search (its label or fingerprint prefix) when the run has several")
+    export.add_argument("--format", choices=FORMATS, default="saved_model")
+    export.add_argument("--out", help="output path (default: ./ticket_levelLL_saved_model, .keras or .tflite)")
+    export.set_defaults(handler=cmd_export)
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args, extra = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
+    if not getattr(args, "handler", None):
+        parser.print_help(sys.stderr)
+        return 2
+    if extra and args.command != "run":
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    try:
+        return args.handler(args, extra)
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # `lth-tf compare A B | head`: the reader left, not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
