@@ -116,6 +116,11 @@ def cmd_run(args, extra):
     from absl import app, flags
 
     from pipelines import run
+    for arg in extra:  # absl would answer an unknown flag with exit status 1 and "FATAL"
+        name = arg.lstrip("-").split("=")[0]
+        if arg.startswith("-") and name not in flags.FLAGS and name[2:] not in flags.FLAGS:
+            raise ConfigError(f"Unknown flag {arg.split('=')[0]} for `lth-tf run`. Its flags are listed by "
+                              f"`lth-tf run --help` (e.g. --gin_bindings, --output_dir, --force, --print_config).")
     argv = ["lth-tf run", "--config", args.config]
     for binding in args.gin_bindings:
         argv += ["--gin_bindings", binding]

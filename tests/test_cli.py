@@ -208,6 +208,17 @@ def test_bad_input_is_one_paragraph_and_exit_2(argv, expected, tmp_path, monkeyp
     assert err.startswith("error: ") and expected in err and err.count("\n") == 1
 
 
+def test_run_passes_pipelines_run_checks_on_and_rejects_unknown_flags(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as done:  # `--gin_bindings A B`: B is not silently dropped
+        cli.main(["run", "smoke", "--gin_bindings", "TrainingHparams.lr = 0.05", "PruningHparams.levels = 300"])
+    assert done.value.code == 2 and "one --gin_bindings per binding" in capsys.readouterr().err
+    assert cli.main(["run", "smoke", "--outptu_dir", "x"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: Unknown flag --outptu_dir") and err.count("\n") == 1
+    assert not list(tmp_path.iterdir())
+
+
 @pytest.mark.skipif(importlib.util.find_spec("lth_tf.exporting") is None,
                     reason="lth_tf.exporting (export_from_run) is not in this checkout yet")
 def test_export_writes_the_ticket(finished_run, tmp_path, capsys):
