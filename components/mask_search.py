@@ -29,7 +29,7 @@ from components.subset_slimming import training_split, upstream_steps
 from lth_tf import networks
 from lth_tf.data import DatasetHparams, load_dataset, steps_per_epoch
 from lth_tf.errors import ConfigError
-from lth_tf.io import atomic_path, load_npz, read_json, save_npz, write_csv, write_json
+from lth_tf.io import atomic_path, load_npz, read_json, save_npz, unit_is_complete, write_csv, write_json
 from lth_tf.models import ModelHparams
 from lth_tf.sparsity import masks as M
 from lth_tf.sparsity import wrapping
@@ -46,6 +46,11 @@ class MaskSearchParams:
     pruning: PruningHparams
     seed: int = 0
     export: bool = True  # SavedModel of every level's trained ticket
+
+    def label(self) -> str:
+        """'mu0.9_bs128_rw0it/seed0' (a method prefix when not IMP): names directories, not results."""
+        method = "" if self.pruning.method == "imp" else f"{self.pruning.method}_"
+        return f"{method}mu{self.training.momentum:g}_bs{self.training.batch_size}_rw{self.pruning.rewind}/seed{self.seed}"
 
 
 def from_description(cls, described: dict):
@@ -69,7 +74,7 @@ def level_dir(root: Path, level: int) -> Path:
 
 
 def finished_levels(root: Path):
-    return sorted(int(p.name[6:]) for p in Path(root).glob("level_[0-9][0-9]") if (p / "metrics.json").exists())
+    return sorted(int(p.name[6:]) for p in Path(root).glob("level_[0-9][0-9]") if unit_is_complete(p))
 
 
 def load_ticket(tickets_path: Path, level: int) -> dict:

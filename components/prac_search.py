@@ -56,7 +56,7 @@ from components.spec import ComponentSpec
 from lth_tf import networks
 from lth_tf.data import DatasetHparams, load_dataset, steps_per_epoch
 from lth_tf.errors import ConfigError, unknown_name
-from lth_tf.io import atomic_path, load_npz, read_json, save_npz, write_csv, write_json
+from lth_tf.io import atomic_path, load_npz, read_json, save_npz, unit_is_complete, write_csv, write_json
 from lth_tf.metrics import prac as P
 from lth_tf.metrics import scores
 from lth_tf.metrics.forgetting import ForgettingTracker
@@ -144,7 +144,7 @@ def round_dir(root: Path, r: int) -> Path:
 
 
 def round_done(root: Path, r: int) -> bool:
-    return (round_dir(root, r) / "round.json").exists()
+    return unit_is_complete(round_dir(root, r))
 
 
 def round_schedule(training: TrainingHparams, subset_size: int, full_size: int, spe: int, rewind_step: int,
@@ -198,7 +198,7 @@ def _svp_proxy(p: PracSearchParams, ds, spe: int, out: Path, ctx):
     """Entropy scores of a narrow proxy network trained on all data (selection via proxy),
     computed once and kept as the unit `proxy/`. Returns (scores over ds.train, steps)."""
     unit = out / "proxy"
-    if not (unit / "proxy.json").exists():
+    if not unit_is_complete(unit):
         steps = to_steps(p.svp_budget, spe, "PracSearchParams.svp_budget")
         hp = p.training.scaled(steps / p.training.total_steps(spe), spe)
         proxy_hp = ModelHparams(p.model.name, p.model.width * p.svp_width, p.model.initializer)

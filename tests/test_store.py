@@ -1,0 +1,174 @@
+"""The store: plan before execute, damage detection, relative paths, locks, orphans, labels."""
+import lth_tf  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow is imported)
+
+import json
+import logging
+import multiprocessing
+import pickle
+import shutil
+from pathlib import Path
+
+import pytest
+
+import store_stubs
+from lth_tf import provenance
+from lth_tf.errors import ConfigError
+from lth_tf.io import UnreadableFile, file_lock, read_json, unit_is_complete
+from pipelines.runner import Runner
+
+
+def _study(runner, counter, **kwargs):
+    return runner.study(store_stubs.count_study, counter=str(counter), **kwargs)
+
+
+def _lines(counter) -> list:
+    return Path(counter).read_text().splitlines() if Path(counter).exists() else []
+
+
+def test_plan_records_everything_and_computes_nothing(tmp_path):
+    counter = tmp_path / "count.txt"
+    runner = Runner(tmp_path / "out", verbose=False)
+    plan = runner.plan(store_stubs.count_study, counter=str(counter))
+    assert plan.complete and [e.spec.name for e in plan.executions] == ["Count", "Count"]
+    first, second = plan.executions
+    assert second.depends_on == (first.fingerprint,) and first.depends_on == ()
+    assert [e.fingerprint for e in plan.pending] == [first.fingerprint, second.fingerprint]
+    assert not (tmp_path / "out").exists() and not counter.exists()
+    # Self-contained: another executor can ship an execution to a worker.
+    assert pickle.loads(pickle.dumps(second)).fingerprint == second.fingerprint
+    # Readable layout: the params' label beside the fingerprint; tensorboard runs by label.
+    assert first.path == tmp_path / "out" / "artifacts" / "Count" / f"v1-seed0-{first.fingerprint[:8]}"
+    assert first.tensorboard_dir == tmp_path / "out" / "tensorboard" / "v1" / "seed0" / "Count"
+
+    runner.execute(plan)
+    assert _lines(counter) == ["execution 1", "unit 1 0", "unit 1 1", "unit 1 2",
+                               "execution 2", "unit 2 0", "unit 2 1", "unit 2 2"]
+    assert read_json(second.path / "total.json")["total"] == 3 + 6
+    meta = read_json(second.path / "artifact.json")
+    assert meta["inputs"] == {"source": f"artifacts/Count/{first.path.name}"}  # relative
+    assert meta["wall_time_s"] >= 0 and meta["provenance"]["python"] == provenance.collect()["python"]
+    assert set(meta["files"]) == {"total.json", *(f"unit_{k}/{n}" for k in range(3)
+                                                  for n in ("data.txt", "metrics.json", "manifest.json"))}
+
+
+def test_every_check_runs_before_the_first_execution(tmp_path):
+    counter = tmp_path / "count.txt"
+    for values, message in (((1, -1), "checked while planning"),):  # the spec's validate hook, 2nd execution
+        with pytest.raises(ConfigError, match=message):
+            _study(Runner(tmp_path / "out", verbose=False), counter, values=values)
+    with pytest.raises(ConfigError, match="units=0"):  # the params' own check
+        _study(Runner(tmp_path / "out", verbose=False), counter, units=0)
+    assert not counter.exists() and not (tmp_path / "out" / "artifacts").exists()
+
+
+def test_late_checked_study_settings_fail_before_the_first_execution(tmp_path, monkeypatch, capsys):
+    """data_diet builds the label-noise subsets' params after its baseline searches in the
+    pipeline function; planning reaches that check before anything runs: no execution, no
+    config.gin, one paragraph."""
+    from pipeline_stubs import main_in_process
+    monkeypatch.chdir(Path(__file__).resolve().parents[1])
+    out = tmp_path / "out"
+    code = main_in_process("configs/data_diet.gin", out, ["DatasetHparams.num_samples = 1000",
+                                                          "data_diet.label_noise = (1.5,)"])
+    assert code == 2 and "SubsetSlimmingParams.noise=1.5" in capsys.readouterr().err
+    assert not (out / "config.gin").exists() and not list(out.glob("artifacts/*/*"))
+
+
+def test_damaged_files_are_recomputed_with_one_warning(tmp_path, caplog):
+    counter = tmp_path / "count.txt"
+    out = tmp_path / "out"
+    last = _study(Runner(out, verbose=False), counter)
+    first_dir = next(p for p in (out / "artifacts" / "Count").iterdir() if p.name.startswith("v1-"))
+    total = read_json(last.path / "total.json")
+    counter.unlink()
+
+    data = first_dir / "unit_1" / "data.txt"
+    data.write_text(data.read_text()[:10])  # truncated
+    with caplog.at_level(logging.WARNING, logger="lth_tf"):
+        runner = Runner(out, verbose=False)
+        _study(runner, counter)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and str(data) in warnings[0]
+    assert _lines(counter) == ["execution 1", "unit 1 1"]  # only the damaged unit, then reuse
+    assert len(runner.executed) == 1 and len(runner.reused) == 1
+    assert read_json(last.path / "total.json") == total
+
+    for damage in ("flip", "invalid_json", "deleted_unit"):
+        counter.unlink()
+        unit = first_dir / "unit_2"
+        if damage == "flip":  # same size, other bytes: caught by the checksum
+            text = (unit / "data.txt").read_text()
+            (unit / "data.txt").write_text(text[:-1] + ("x" if text[-1] != "x" else "y"))
+        elif damage == "invalid_json":
+            (first_dir / "artifact.json").write_text("{not json")
+        else:
+            shutil.rmtree(unit)
+        _study(Runner(out, verbose=False), counter)
+        expected = ["execution 1"] + (["unit 1 2"] if damage != "invalid_json" else [])
+        assert _lines(counter) == expected, damage
+        assert read_json(last.path / "total.json") == total
+
+
+def test_unreadable_file_names_the_file_and_the_fix(tmp_path):
+    bad = tmp_path / "artifacts" / "Count" / "v1-seed0-12345678" / "unit_0" / "metrics.json"
+    bad.parent.mkdir(parents=True)
+    bad.write_text('{"k": ')
+    with pytest.raises(UnreadableFile) as error:
+        read_json(bad)
+    message = str(error.value)
+    assert str(bad) in message and f"delete {bad.parents[1]}" in message and "--force" in message
+    assert "\n" not in message
+
+
+def test_units_are_complete_only_when_whole(tmp_path):
+    from lth_tf.io import atomic_path
+    unit = tmp_path / "unit"
+    with atomic_path(unit, is_dir=True) as tmp:
+        (tmp / "a.txt").write_text("hello")
+    assert unit_is_complete(unit) and json.loads((unit / "manifest.json").read_text())["a.txt"]["size"] == 5
+    (unit / "a.txt").write_text("hell")
+    assert not unit_is_complete(unit)
+    assert not unit_is_complete(tmp_path / "missing")
+
+
+def test_a_moved_output_directory_is_reused_whole(tmp_path):
+    counter = tmp_path / "count.txt"
+    _study(Runner(tmp_path / "a", verbose=False), counter)
+    shutil.move(tmp_path / "a", tmp_path / "b")
+    counter.unlink()
+    runner = Runner(tmp_path / "b", verbose=False)
+    last = _study(runner, counter)
+    assert runner.executed == [] and len(runner.reused) == 2 and not counter.exists()
+    assert Path(last.metadata["inputs"]["source"]).parent == tmp_path / "b" / "artifacts" / "Count"
+
+
+def _run_in_child(out, counter):
+    _study(Runner(out, verbose=False), counter, values=(1,), sleep=1.5)
+
+
+def test_two_runs_on_one_directory_compute_once(tmp_path):
+    provenance.collect()  # cached before forking: the children never touch TensorFlow
+    counter, out = tmp_path / "count.txt", tmp_path / "out"
+    context = multiprocessing.get_context("fork")
+    children = [context.Process(target=_run_in_child, args=(out, counter)) for _ in range(2)]
+    for child in children:
+        child.start()
+    for child in children:
+        child.join(60)
+    assert [c.exitcode for c in children] == [0, 0]
+    assert _lines(counter) == ["execution 1", "unit 1 0", "unit 1 1", "unit 1 2"]
+
+
+def test_orphans_are_removed_unless_their_execution_is_live(tmp_path):
+    counter, out = tmp_path / "count.txt", tmp_path / "out"
+    runner = Runner(out, verbose=False)
+    _study(runner, counter)
+    first, second = sorted((out / "artifacts" / "Count").iterdir())
+    orphan = first / ".unit_1.k3j_9x0q"  # what kill -9 leaves during a unit's write
+    live = second / ".unit_0.ab12cd34"
+    for path in (orphan, live):
+        path.mkdir()
+        (path / "data.txt").write_text("partial")
+    with file_lock(runner._lock_path(second)):  # another process is executing `second`
+        Runner(out, verbose=False).remove_orphans()
+    assert not orphan.exists() and live.exists()
