@@ -140,9 +140,7 @@ def execute(p: MaskSearchParams, inputs, out: Path, ctx):
         if rewind_step >= total:
             raise ConfigError(f"The pre-training lasts {rewind_step} steps, not fewer than the search's budget "
                               f"({total} steps); shorten the pre-training or raise TrainingHparams.budget.")
-    if rewind_step >= total:
-        raise ConfigError(f"PruningHparams.rewind={p.pruning.rewind!r} is step {rewind_step}, not before the "
-                          f"end of training (step {total}); rewind to an earlier point.")
+    _check_rewind(p, rewind_step, total)
     model = networks.build_network(p.model, ds.input_shape, ds.num_classes, p.seed, p.pruning.prunable())
     variant = variant_name(p.pruning.method, rewind_step)
     done = finished_levels(out)
@@ -224,5 +222,22 @@ def _kernels(state, model):
     return {w.layer.name: state[wrapping.var_key(wrapping.kernel_and_mask(w)[0])] for w in wrapping.wrappers(model)}
 
 
+def _check_rewind(p: MaskSearchParams, rewind_step: int, total: int):
+    if rewind_step >= total:
+        raise ConfigError(f"PruningHparams.rewind={p.pruning.rewind!r} is step {rewind_step}, not before the "
+                          f"end of training (step {total}); rewind to an earlier point.")
+
+
+def validate(p: MaskSearchParams, inputs):
+    """While planning (the executor checks the same again): a rewind point beside pretrained
+    weights; a rewind point after the end of training, when the split is the whole training set."""
+    if inputs.get("pretrained") is not None and p.pruning.rewind != "0it":
+        raise ConfigError(f"PruningHparams.rewind={p.pruning.rewind!r} conflicts with the pretrained input: "
+                          f"the search rewinds to the pre-trained weights; set PruningHparams.rewind = '0it'.")
+    if all(inputs.get(k) is None for k in ("pretrained", "train_indices", "labels")):
+        spe = steps_per_epoch(len(load_dataset(p.dataset).train), p.training.batch_size)
+        _check_rewind(p, to_steps(p.pruning.rewind, spe, "PruningHparams.rewind"), p.training.total_steps(spe))
+
+
 SPEC = ComponentSpec(name="MaskSearch", inputs={"pretrained": "Weights?", "train_indices": "Indices?", "labels": "Indices?"},
-                     output="Tickets", params=MaskSearchParams, executor=execute, version=2)
+                     output="Tickets", params=MaskSearchParams, executor=execute, version=2, validate=validate)

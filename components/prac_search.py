@@ -408,5 +408,12 @@ def execute(p: PracSearchParams, inputs, out: Path, ctx):
 
 # version 2: CEP against the round-1 dense network (was: the round's network before pruning);
 # early-bird queue; best-validation columns.
+def validate(p: PracSearchParams, inputs):
+    """While planning (the executor checks the same again): the reference a selection needs."""
+    if p.selection in NEEDS_REFERENCE and inputs.get("reference") is None:
+        raise ConfigError(f"PracSearchParams.selection={p.selection!r} needs a `reference` input: the PrAC search "
+                          f"whose per-round set sizes (or sets, for 'transfer') it uses.")
+
+
 SPEC = ComponentSpec(name="PracMaskSearch", inputs={"reference": "Tickets?"}, output="Tickets",
-                     params=PracSearchParams, executor=execute, version=2)
+                     params=PracSearchParams, executor=execute, version=2, validate=validate)

@@ -466,5 +466,12 @@ def execute_few_shot(p: FewShotParams, inputs, out: Path, ctx):
     return {"networks": len(rows)}
 
 
+def validate_few_shot(p: FewShotParams, inputs):
+    """While planning (the executor checks the same again)."""
+    if p.selection != "random" and inputs.get("dynamics") is None:
+        raise ConfigError(f"FewShotParams.selection={p.selection!r} ranks examples by forgetting: give the "
+                          f"FewShot component a Dynamics input, or use selection='random'.")
+
+
 FEW_SHOT = ComponentSpec(name="FewShot", inputs={"tickets": "Tickets", "dynamics": "Dynamics?"}, output="FewShot",
-                         params=FewShotParams, executor=execute_few_shot)
+                         params=FewShotParams, executor=execute_few_shot, validate=validate_few_shot)

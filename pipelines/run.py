@@ -154,7 +154,7 @@ def main(argv):
         output_dir = Path(FLAGS.output_dir or Path("runs") / Path(FLAGS.config).stem)
         check_output_dir(output_dir)
         handlers = configure_logging(output_dir, FLAGS.verbose)
-        runner = Runner(output_dir, force=FLAGS.force, verbose=True, progress=True)
+        runner = Runner(output_dir, force=FLAGS.force, verbose=True, progress=None)  # a bar on terminals
         # config.gin is written once the whole study is planned: a rejected run leaves none behind.
         runner.study(run_pipeline, on_planned=lambda: write_text(output_dir / "config.gin", gin.config_str()))
         write_text(output_dir / "operative_config.gin", gin.operative_config_str())

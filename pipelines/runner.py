@@ -25,7 +25,7 @@ import re
 import shutil
 import time
 from pathlib import Path
-from typing import List, Mapping, Tuple, Union
+from typing import List, Mapping, Optional, Tuple, Union
 
 from components.spec import Artifact, ComponentSpec, Context
 from pipelines.publish import publish
@@ -94,7 +94,9 @@ def _safe(label: str) -> str:
 
 
 class Runner:
-    def __init__(self, output_dir, force: bool = False, verbose: bool = True, progress: bool = False):
+    def __init__(self, output_dir, force: bool = False, verbose: bool = True, progress: Optional[bool] = False):
+        """`progress`: one line for the whole study on stderr: True always, None when stderr is a
+        terminal (a log or a pipe gets no carriage-return lines), False never."""
         self.output_dir = Path(output_dir)
         self.force, self.verbose, self.progress = force, verbose, progress
         self.executed, self.reused = [], []
@@ -325,12 +327,12 @@ class Runner:
         return path.parents[2] / ".locks" / path.parent.name / f"{path.name}.lock"
 
     def _progress_bar(self, plan: Plan, initial: int):
-        if not self.progress:
+        if self.progress is False:
             return None
         if self._bar is None:
             from tqdm import tqdm
             self._bar = tqdm(total=len(plan.executions), initial=initial, desc="study", unit="execution",
-                             dynamic_ncols=True)
+                             dynamic_ncols=True, disable=None if self.progress is None else False)
         else:
             self._bar.total = len(plan.executions)
             self._bar.refresh()

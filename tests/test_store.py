@@ -68,8 +68,7 @@ def test_late_checked_study_settings_fail_before_the_first_execution(tmp_path, m
     from pipeline_stubs import main_in_process
     monkeypatch.chdir(Path(__file__).resolve().parents[1])
     out = tmp_path / "out"
-    code = main_in_process("configs/data_diet.gin", out, ["DatasetHparams.num_samples = 1000",
-                                                          "data_diet.label_noise = (1.5,)"])
+    code = main_in_process("configs/data_diet.gin", out, ["data_diet.label_noise = (1.5,)"])
     assert code == 2 and "SubsetSlimmingParams.noise=1.5" in capsys.readouterr().err
     assert not (out / "config.gin").exists() and not list(out.glob("artifacts/*/*"))
 
@@ -172,3 +171,92 @@ def test_orphans_are_removed_unless_their_execution_is_live(tmp_path):
     with file_lock(runner._lock_path(second)):  # another process is executing `second`
         Runner(out, verbose=False).remove_orphans()
     assert not orphan.exists() and live.exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# The CLI around the store, on the stub study (no TensorFlow work).
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _stub_config(tmp_path, **bindings) -> Path:
+    lines = ["import store_stubs", "run_pipeline.pipeline = @count_study",
+             f"count_study.counter = '{tmp_path / 'count.txt'}'"]
+    lines += [f"count_study.{k} = {v!r}" for k, v in bindings.items()]
+    path = tmp_path / "stub.gin"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_one_progress_line_for_the_study(tmp_path, capsys):
+    _study(Runner(tmp_path / "out", verbose=False, progress=True), tmp_path / "count.txt")
+    err = capsys.readouterr().err
+    assert "study: 100%" in err and "2/2" in err and "0 reused" in err
+    _study(Runner(tmp_path / "out", verbose=False, progress=True), tmp_path / "count.txt")
+    assert "2/2" in capsys.readouterr().err.splitlines()[-1]
+
+
+def test_cli_summary_and_log_file(tmp_path, capsys):
+    from pipeline_stubs import main_in_process
+    out = tmp_path / "out"
+    assert main_in_process(str(_stub_config(tmp_path)), out, []) == 0
+    captured = capsys.readouterr()
+    assert "2 executed, 0 reused" in captured.out
+    assert "Count: running" in (out / "log.txt").read_text() and "Count: running" not in captured.err
+    assert (out / "config.gin").exists()
+    assert main_in_process(str(_stub_config(tmp_path)), out, []) == 0
+    assert "0 executed, 2 reused" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("kind", ["file", "under_a_file"])
+def test_cli_bad_output_directory_is_one_paragraph_exit_2(tmp_path, capsys, kind):
+    from pipeline_stubs import main_in_process
+    blocker = tmp_path / "taken"
+    blocker.write_text("not a directory")
+    out = blocker if kind == "file" else blocker / "out"
+    assert main_in_process(str(_stub_config(tmp_path)), out, []) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --output_dir") and "Nothing was run" in err and err.count("\n") == 1
+    assert "Traceback" not in err and not (tmp_path / "count.txt").exists()
+
+
+def test_cli_ctrl_c_is_one_line_and_exit_130(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    config = _stub_config(tmp_path, values=(1,), sleep=120.0)
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=f"{REPO / 'tests'}{os.pathsep}{REPO}")
+    process = subprocess.Popen([sys.executable, "-m", "pipelines.run", "--config", str(config), "--output_dir",
+                                str(tmp_path / "out")], cwd=REPO, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    started = tmp_path / "count.started"
+    deadline = time.time() + 180
+    while not started.exists() and time.time() < deadline and process.poll() is None:
+        time.sleep(0.2)
+    assert started.exists(), process.communicate()[1][-2000:]
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err[-2000:]
+    assert err.strip().splitlines()[-1] == "interrupted; rerun the same command to resume"
+    assert "Traceback" not in err
+
+
+def test_rewind_after_the_end_of_training_fails_while_planning(tmp_path):
+    """MaskSearch's validate hook: the check its executor made after earlier executions ran."""
+    from components import mask_search
+    from lth_tf.data import DatasetHparams
+    from lth_tf.models import ModelHparams
+    from lth_tf.sparsity.hparams import PruningHparams
+    from lth_tf.training import TrainingHparams
+
+    def study(runner):
+        store_stubs.count_study(runner, values=(1,), counter=str(tmp_path / "count.txt"))
+        runner.run(mask_search.SPEC, mask_search.MaskSearchParams(
+            DatasetHparams(num_samples=1000), ModelHparams("lenet_300_100", width=0.1),
+            TrainingHparams(budget="1ep", batch_size=64), PruningHparams(levels=1, rewind="2ep")))
+
+    with pytest.raises(ConfigError, match="rewind to an earlier point"):
+        Runner(tmp_path / "out", verbose=False).study(study)
+    assert not (tmp_path / "count.txt").exists()
