@@ -6,6 +6,7 @@ progress line for the whole study; per-epoch training lines and the runner's mes
 <output_dir>/log.txt (and to the console with --verbose)."""
 import lth_tf  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow is imported)
 
+import contextlib
 import logging
 import sys
 import tempfile
@@ -113,6 +114,25 @@ class _ConsoleHandler(logging.Handler):
             self.handleError(record)
 
 
+class _PrintsToLog:
+    """stdout while the study runs: components' and keras-tuner's progress prints become log
+    lines (log.txt; the console with --verbose), like the training's per-epoch lines."""
+
+    def __init__(self, logger):
+        self.logger, self.pending = logger, ""
+
+    def write(self, text):
+        self.pending += text
+        *lines, self.pending = self.pending.split("\n")
+        for line in lines:
+            if line.strip():
+                self.logger.info(line)
+        return len(text)
+
+    def flush(self):
+        pass
+
+
 def configure_logging(output_dir: Path, verbose: bool) -> list:
     """lth_tf's loggers: everything to <output_dir>/log.txt; the console gets warnings (and info
     with --verbose). Returns the handlers, for `remove_logging`."""
@@ -140,8 +160,8 @@ def main(argv):
         print(stray_arguments_error(argv[1:]), file=sys.stderr)
         sys.exit(2)
     import tensorflow as tf
-    from absl import logging
-    logging.set_verbosity(logging.WARNING)
+    from absl import logging as absl_logging
+    absl_logging.set_verbosity(absl_logging.WARNING)
     tf.get_logger().setLevel("ERROR")
     from pipelines.runner import Runner
     if not FLAGS.config:
@@ -156,7 +176,8 @@ def main(argv):
         handlers = configure_logging(output_dir, FLAGS.verbose)
         runner = Runner(output_dir, force=FLAGS.force, verbose=True, progress=None)  # a bar on terminals
         # config.gin is written once the whole study is planned: a rejected run leaves none behind.
-        runner.study(run_pipeline, on_planned=lambda: write_text(output_dir / "config.gin", gin.config_str()))
+        with contextlib.redirect_stdout(_PrintsToLog(logging.getLogger("lth_tf.components"))):
+            runner.study(run_pipeline, on_planned=lambda: write_text(output_dir / "config.gin", gin.config_str()))
         write_text(output_dir / "operative_config.gin", gin.operative_config_str())
     except ConfigError as e:
         print(f"error: {_without_gin_call_chain(e)}", file=sys.stderr)

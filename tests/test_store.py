@@ -1,6 +1,7 @@
 """The store: plan before execute, damage detection, relative paths, locks, orphans, labels."""
 import lth_tf  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow is imported)
 
+import dataclasses
 import json
 import logging
 import multiprocessing
@@ -260,3 +261,19 @@ def test_rewind_after_the_end_of_training_fails_while_planning(tmp_path):
     with pytest.raises(ConfigError, match="rewind to an earlier point"):
         Runner(tmp_path / "out", verbose=False).study(study)
     assert not (tmp_path / "count.txt").exists()
+
+
+def test_cli_component_prints_go_to_the_log_and_to_the_console_with_verbose(tmp_path, capsys, monkeypatch):
+    from pipeline_stubs import main_in_process
+    real = store_stubs.execute
+
+    def chatty(p, inputs, out, ctx):
+        print(f"[count] value {p.value}")
+        return real(p, inputs, out, ctx)
+    monkeypatch.setattr(store_stubs, "SPEC", dataclasses.replace(store_stubs.SPEC, executor=chatty))
+    assert main_in_process(str(_stub_config(tmp_path)), tmp_path / "quiet", []) == 0
+    captured = capsys.readouterr()
+    assert "[count] value 1" in (tmp_path / "quiet" / "log.txt").read_text()
+    assert "[count]" not in captured.out + captured.err
+    assert main_in_process(str(_stub_config(tmp_path)), tmp_path / "loud", [], ["--verbose"]) == 0
+    assert "[count] value 2" in capsys.readouterr().err
