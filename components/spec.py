@@ -57,3 +57,6 @@ class ComponentSpec:
     executor: Executor
     version: int = 1  # bump when the executor's results change, to invalidate cached artifacts
     validate: Optional[Validator] = None
+    # False: several processes execute it together (keras-tuner's distributed workers share one
+    # Tuning execution), so the runner takes no per-execution lock for it.
+    exclusive: bool = True

@@ -416,4 +416,4 @@ def trials_table(tuning) -> pd.DataFrame:
 
 
 SPEC = ComponentSpec(name="Tuning", inputs={"tickets": "Tickets?"}, output="Tuning", params=TuningParams,
-                     executor=execute)
+                     executor=execute, exclusive=False)  # distributed workers run it side by side

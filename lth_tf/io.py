@@ -123,15 +123,16 @@ def invalidate_unit(path, root):
 
 
 @contextlib.contextmanager
-def file_lock(path, blocking: bool = True):
-    """An exclusive flock on `path` (created if needed) for the block; yields False without waiting
-    when `blocking` is False and another process (or open file) holds it. flock works across
-    processes and, on Linux NFS clients, across machines sharing the filesystem."""
+def file_lock(path, blocking: bool = True, shared: bool = False):
+    """An exclusive (or `shared`) flock on `path` (created if needed) for the block; yields False
+    without waiting when `blocking` is False and another process (or open file) holds a
+    conflicting one. flock works across processes and, on Linux NFS clients, across machines
+    sharing the filesystem."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a") as handle:
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+            fcntl.flock(handle, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | (0 if blocking else fcntl.LOCK_NB))
         except OSError as e:
             if e.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
                 raise

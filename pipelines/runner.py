@@ -260,9 +260,10 @@ class Runner:
         if fp in self._done:
             return
         with file_lock(self._lock_path(path), blocking=False) as held:
-            if not held:
+            if not held and execution.spec.exclusive:
                 log.info("%s %s: waiting for another run computing %s", execution.spec.name, execution.label, path)
-        with file_lock(self._lock_path(path)):
+        # Shared for a spec several processes execute together: orphan removal still sees it live.
+        with file_lock(self._lock_path(path), shared=not execution.spec.exclusive):
             forced = self.force and fp not in self._forced
             if not forced and self._finished(execution):
                 self.reused.append(execution.artifact)
@@ -278,7 +279,8 @@ class Runner:
 
     def _compute(self, execution: Execution):
         spec, params, inputs, path = execution.spec, execution.params, execution.inputs, execution.path
-        remove_temporaries(path)  # orphans of a killed run: this process holds the lock
+        if spec.exclusive:
+            remove_temporaries(path)  # orphans of a killed run: this process holds the lock
         self._invalidate_damaged(path)
         path.mkdir(parents=True, exist_ok=True)
         log.info("%s: running -> %s", spec.name, path)
