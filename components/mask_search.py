@@ -29,7 +29,7 @@ from components.subset_slimming import training_split, upstream_steps
 from lth_tf import networks
 from lth_tf.data import DatasetHparams, load_dataset, steps_per_epoch
 from lth_tf.errors import ConfigError
-from lth_tf.io import atomic_path, load_npz, read_json, save_npz, write_csv, write_json
+from lth_tf.io import atomic_path, load_npz, read_json, save_npz, unit_is_complete, write_csv, write_json
 from lth_tf.models import ModelHparams
 from lth_tf.sparsity import masks as M
 from lth_tf.sparsity import wrapping
@@ -46,6 +46,11 @@ class MaskSearchParams:
     pruning: PruningHparams
     seed: int = 0
     export: bool = True  # SavedModel of every level's trained ticket
+
+    def label(self) -> str:
+        """'mu0.9_bs128_rw0it/seed0' (a method prefix when not IMP): names directories, not results."""
+        method = "" if self.pruning.method == "imp" else f"{self.pruning.method}_"
+        return f"{method}mu{self.training.momentum:g}_bs{self.training.batch_size}_rw{self.pruning.rewind}/seed{self.seed}"
 
 
 def from_description(cls, described: dict):
@@ -69,7 +74,7 @@ def level_dir(root: Path, level: int) -> Path:
 
 
 def finished_levels(root: Path):
-    return sorted(int(p.name[6:]) for p in Path(root).glob("level_[0-9][0-9]") if (p / "metrics.json").exists())
+    return sorted(int(p.name[6:]) for p in Path(root).glob("level_[0-9][0-9]") if unit_is_complete(p))
 
 
 def load_ticket(tickets_path: Path, level: int) -> dict:
@@ -135,9 +140,7 @@ def execute(p: MaskSearchParams, inputs, out: Path, ctx):
         if rewind_step >= total:
             raise ConfigError(f"The pre-training lasts {rewind_step} steps, not fewer than the search's budget "
                               f"({total} steps); shorten the pre-training or raise TrainingHparams.budget.")
-    if rewind_step >= total:
-        raise ConfigError(f"PruningHparams.rewind={p.pruning.rewind!r} is step {rewind_step}, not before the "
-                          f"end of training (step {total}); rewind to an earlier point.")
+    _check_rewind(p, rewind_step, total)
     model = networks.build_network(p.model, ds.input_shape, ds.num_classes, p.seed, p.pruning.prunable())
     variant = variant_name(p.pruning.method, rewind_step)
     done = finished_levels(out)
@@ -219,5 +222,22 @@ def _kernels(state, model):
     return {w.layer.name: state[wrapping.var_key(wrapping.kernel_and_mask(w)[0])] for w in wrapping.wrappers(model)}
 
 
+def _check_rewind(p: MaskSearchParams, rewind_step: int, total: int):
+    if rewind_step >= total:
+        raise ConfigError(f"PruningHparams.rewind={p.pruning.rewind!r} is step {rewind_step}, not before the "
+                          f"end of training (step {total}); rewind to an earlier point.")
+
+
+def validate(p: MaskSearchParams, inputs):
+    """While planning (the executor checks the same again): a rewind point beside pretrained
+    weights; a rewind point after the end of training, when the split is the whole training set."""
+    if inputs.get("pretrained") is not None and p.pruning.rewind != "0it":
+        raise ConfigError(f"PruningHparams.rewind={p.pruning.rewind!r} conflicts with the pretrained input: "
+                          f"the search rewinds to the pre-trained weights; set PruningHparams.rewind = '0it'.")
+    if all(inputs.get(k) is None for k in ("pretrained", "train_indices", "labels")):
+        spe = steps_per_epoch(len(load_dataset(p.dataset).train), p.training.batch_size)
+        _check_rewind(p, to_steps(p.pruning.rewind, spe, "PruningHparams.rewind"), p.training.total_steps(spe))
+
+
 SPEC = ComponentSpec(name="MaskSearch", inputs={"pretrained": "Weights?", "train_indices": "Indices?", "labels": "Indices?"},
-                     output="Tickets", params=MaskSearchParams, executor=execute, version=2)
+                     output="Tickets", params=MaskSearchParams, executor=execute, version=2, validate=validate)

@@ -56,7 +56,7 @@ from components.spec import ComponentSpec
 from lth_tf import networks
 from lth_tf.data import DatasetHparams, load_dataset, steps_per_epoch
 from lth_tf.errors import ConfigError, unknown_name
-from lth_tf.io import atomic_path, load_npz, read_json, save_npz, write_csv, write_json
+from lth_tf.io import atomic_path, load_npz, read_json, save_npz, unit_is_complete, write_csv, write_json
 from lth_tf.metrics import prac as P
 from lth_tf.metrics import scores
 from lth_tf.metrics.forgetting import ForgettingTracker
@@ -144,7 +144,7 @@ def round_dir(root: Path, r: int) -> Path:
 
 
 def round_done(root: Path, r: int) -> bool:
-    return (round_dir(root, r) / "round.json").exists()
+    return unit_is_complete(round_dir(root, r))
 
 
 def round_schedule(training: TrainingHparams, subset_size: int, full_size: int, spe: int, rewind_step: int,
@@ -198,7 +198,7 @@ def _svp_proxy(p: PracSearchParams, ds, spe: int, out: Path, ctx):
     """Entropy scores of a narrow proxy network trained on all data (selection via proxy),
     computed once and kept as the unit `proxy/`. Returns (scores over ds.train, steps)."""
     unit = out / "proxy"
-    if not (unit / "proxy.json").exists():
+    if not unit_is_complete(unit):
         steps = to_steps(p.svp_budget, spe, "PracSearchParams.svp_budget")
         hp = p.training.scaled(steps / p.training.total_steps(spe), spe)
         proxy_hp = ModelHparams(p.model.name, p.model.width * p.svp_width, p.model.initializer)
@@ -408,5 +408,12 @@ def execute(p: PracSearchParams, inputs, out: Path, ctx):
 
 # version 2: CEP against the round-1 dense network (was: the round's network before pruning);
 # early-bird queue; best-validation columns.
+def validate(p: PracSearchParams, inputs):
+    """While planning (the executor checks the same again): the reference a selection needs."""
+    if p.selection in NEEDS_REFERENCE and inputs.get("reference") is None:
+        raise ConfigError(f"PracSearchParams.selection={p.selection!r} needs a `reference` input: the PrAC search "
+                          f"whose per-round set sizes (or sets, for 'transfer') it uses.")
+
+
 SPEC = ComponentSpec(name="PracMaskSearch", inputs={"reference": "Tickets?"}, output="Tickets",
-                     params=PracSearchParams, executor=execute, version=2)
+                     params=PracSearchParams, executor=execute, version=2, validate=validate)

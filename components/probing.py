@@ -44,7 +44,7 @@ from lth_tf.data import DatasetHparams, eval_batches, load_dataset
 from lth_tf.data.dataset import Dataset, RawData, known_datasets, register
 from lth_tf.data.resize import can_resize, resized_to
 from lth_tf.errors import ConfigError, unknown_name
-from lth_tf.io import atomic_path, read_json, write_csv, write_json
+from lth_tf.io import atomic_path, read_json, unit_is_complete, write_csv, write_json
 from lth_tf.metrics import probes
 from lth_tf.sparsity import masks as M
 from lth_tf.sparsity import wrapping
@@ -122,7 +122,7 @@ def execute_probing(p: ProbingParams, inputs, out: Path, ctx):
     rows = []
 
     def probe(net, network, level, sparsity, unit):
-        if (unit / "probes.csv").exists():
+        if unit_is_complete(unit):
             rows.extend(pd.read_csv(unit / "probes.csv").to_dict("records"))
             return
         found = [{**columns, "network": network, "level": level, "sparsity": sparsity, "probe_epochs": p.epochs,
@@ -242,7 +242,7 @@ def execute_transfer(p: TransferParams, inputs, out: Path, ctx):
     rows = []
 
     def record(network, level, sparsity, source_accuracy, unit, measure):
-        if (unit / "metrics.json").exists():
+        if unit_is_complete(unit):
             rows.append(read_json(unit / "metrics.json"))
             return
         scores = measure()

@@ -112,7 +112,7 @@ def gather(inputs) -> Tuple[pd.DataFrame, dict]:
     frames.insert(0, dense)
     for artifact in inputs.get("baselines", []):
         frame = pd.read_csv(artifact.path / "results.csv")
-        tickets = read_json(artifact.path / "artifact.json")["inputs"]["tickets"]
+        tickets = artifact.metadata["inputs"]["tickets"]  # resolved: artifact.json stores it relative
         frame["lr"], frame["weight_decay"] = _lr_of_tickets(tickets, rates_of)
         frames.append(frame)
     for role, variant in (("well_trained", "dense_well_trained"), ("longer", "dense_well_trained_2T")):

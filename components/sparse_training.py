@@ -25,7 +25,7 @@ from components.spec import ComponentSpec
 from lth_tf import networks
 from lth_tf.data import load_dataset
 from lth_tf.errors import unknown_name
-from lth_tf.io import atomic_path, read_json, save_npz, write_csv, write_json
+from lth_tf.io import atomic_path, read_json, save_npz, unit_is_complete, write_csv, write_json
 from lth_tf.models import ModelHparams
 from lth_tf.sparsity import masks as M
 from lth_tf.sparsity import wrapping
@@ -99,7 +99,7 @@ def execute(p: SparseTrainingParams, inputs, out: Path, ctx):
         ticket.update(rewind_step=meta["rewind_step"], parameters=meta["parameters"])
         for variant in p.variants:
             unit = out / variant / f"level_{level:02d}"
-            if (unit / "metrics.json").exists():
+            if unit_is_complete(unit):
                 rows.append(read_json(unit / "metrics.json"))
                 continue
             rng = np.random.default_rng([p.seed, level, sorted(VARIANTS).index(variant)])

@@ -1,9 +1,10 @@
 """What a component is (TFX-style): a spec naming its typed inputs, its output artifact type
 and its parameter dataclass, plus an executor function. Artifacts are directories holding an
-`artifact.json` (type, producer, parameters, fingerprint, created) and their payload."""
+`artifact.json` (type, producer, parameters, fingerprint, input paths relative to the output
+directory, the manifest of its files, provenance, wall time) and their payload."""
 import dataclasses
 from pathlib import Path
-from typing import Callable, Dict, Mapping, Sequence, Union
+from typing import Callable, Dict, Mapping, Optional, Sequence, Union
 
 from lth_tf.io import read_json
 
@@ -15,8 +16,18 @@ class Artifact:
     fingerprint: str
 
     @property
+    def output_dir(self) -> Path:
+        """The run's output directory: artifacts live in <output_dir>/artifacts/<Component>/<name>/."""
+        return Path(self.path).parents[2]
+
+    @property
     def metadata(self) -> dict:
-        return read_json(self.path / "artifact.json")
+        """artifact.json, with input paths (stored relative, so a moved output directory still
+        works) resolved against this artifact's output directory."""
+        meta = read_json(Path(self.path) / "artifact.json")
+        meta["inputs"] = {k: ([str(self.output_dir / p) for p in v] if isinstance(v, list) else str(self.output_dir / v))
+                          for k, v in meta.get("inputs", {}).items()}
+        return meta
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,8 +39,12 @@ class Context:
 
 # executor(params, inputs, output_dir, context) -> dict of summary metadata for artifact.json.
 # Executors write their payload into output_dir in atomic units (lth_tf.io), so an interrupted
-# execution leaves only finished units, which a rerun reuses.
+# execution leaves only finished units, which a rerun reuses (`lth_tf.io.unit_is_complete`).
 Executor = Callable[[object, Dict[str, Union[Artifact, Sequence[Artifact]]], Path, Context], dict]
+# validate(params, inputs) raises a ConfigError for a combination the params' own __post_init__
+# cannot see (e.g. an input that a setting requires); the runner calls it while planning, before
+# the first execution starts, with inputs that may not exist yet (use types and fingerprints only).
+Validator = Callable[[object, Dict[str, Union[Artifact, Sequence[Artifact]]]], None]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,6 +53,10 @@ class ComponentSpec:
     # input name -> artifact type; 'Type*': a list of them; '*': a list of any; 'Type?': optional
     inputs: Mapping[str, str]
     output: str  # artifact type
-    params: type  # frozen dataclass of parameters
+    params: type  # frozen dataclass of parameters; an optional `label()` names its directory
     executor: Executor
     version: int = 1  # bump when the executor's results change, to invalidate cached artifacts
+    validate: Optional[Validator] = None
+    # False: several processes execute it together (keras-tuner's distributed workers share one
+    # Tuning execution), so the runner takes no per-execution lock for it.
+    exclusive: bool = True

@@ -23,7 +23,7 @@ from components.spec import ComponentSpec
 from lth_tf import networks
 from lth_tf.data import DatasetHparams, load_dataset, steps_per_epoch, subsets
 from lth_tf.errors import ConfigError, unknown_name
-from lth_tf.io import atomic_path, load_npz, read_json, save_npz, write_csv, write_json
+from lth_tf.io import atomic_path, load_npz, read_json, save_npz, unit_is_complete, write_csv, write_json
 from lth_tf.metrics import barrier as B
 from lth_tf.metrics.convergence import convergence_speed
 from lth_tf.metrics.forgetting import NEVER_LEARNED, ForgettingTracker
@@ -108,6 +108,9 @@ class DynamicsParams:
     model: ModelHparams
     training: TrainingHparams
     seed: int = 0  # the search seed: same initialization and data order as its level 0
+
+    def label(self) -> str:
+        return f"{training_label(self.training)}/seed{self.seed}"
 
 
 def execute_dynamics(p: DynamicsParams, inputs, out: Path, ctx):
@@ -196,7 +199,7 @@ def execute_instability(p: InstabilityParams, inputs, out: Path, ctx):
     barriers, curves = [], []
     for level in levels:
         unit = out / f"level_{level:02d}"
-        if (unit / "barriers.csv").exists():
+        if unit_is_complete(unit):
             barriers += pd.read_csv(unit / "barriers.csv").to_dict("records")
             curves += pd.read_csv(unit / "curves.csv").to_dict("records")
             continue
@@ -242,7 +245,7 @@ def _successive(p, tickets_path, model, ds, evaluator, columns, out):
     """Barriers between the trained tickets of levels L and L+1, interpolated within level L's
     mask (the union of the two: IMP masks are nested)."""
     unit = out / "successive"
-    if (unit / "barriers.csv").exists():
+    if unit_is_complete(unit):
         return pd.read_csv(unit / "barriers.csv").to_dict("records"), pd.read_csv(unit / "curves.csv").to_dict("records")
     levels = finished_levels(tickets_path)
     rows, curves = [], []
@@ -437,7 +440,7 @@ def execute_few_shot(p: FewShotParams, inputs, out: Path, ctx):
         subset = ds.train.with_indices(chosen)
         for level in levels:
             unit = out / f"fraction_{fraction:g}" / f"level_{level:02d}"
-            if (unit / "metrics.json").exists():
+            if unit_is_complete(unit):
                 rows.append(read_json(unit / "metrics.json"))
                 continue
             ticket = load_ticket(tickets.path, level)
@@ -463,5 +466,12 @@ def execute_few_shot(p: FewShotParams, inputs, out: Path, ctx):
     return {"networks": len(rows)}
 
 
+def validate_few_shot(p: FewShotParams, inputs):
+    """While planning (the executor checks the same again)."""
+    if p.selection != "random" and inputs.get("dynamics") is None:
+        raise ConfigError(f"FewShotParams.selection={p.selection!r} ranks examples by forgetting: give the "
+                          f"FewShot component a Dynamics input, or use selection='random'.")
+
+
 FEW_SHOT = ComponentSpec(name="FewShot", inputs={"tickets": "Tickets", "dynamics": "Dynamics?"}, output="FewShot",
-                         params=FewShotParams, executor=execute_few_shot)
+                         params=FewShotParams, executor=execute_few_shot, validate=validate_few_shot)

@@ -149,5 +149,13 @@ def execute(p: SubsetSlimmingParams, inputs, out: Path, ctx):
     return summary
 
 
+def validate(p: SubsetSlimmingParams, inputs):
+    """While planning (the executor checks the same again): the inputs a rule needs."""
+    if p.rule in SCORE_RULES and inputs.get("scores") is None:
+        raise ConfigError(f"Subset rule {p.rule!r} needs a scores input (a DataScoring artifact).")
+    if p.rule in ("union", "intersection") and not inputs.get("sets"):
+        raise ConfigError(f"Subset rule {p.rule!r} needs one or more `sets` inputs (Indices artifacts).")
+
+
 SPEC = ComponentSpec(name="SubsetSlimming", inputs={"scores": "Scores?", "sets": "Indices*?", "labels": "Indices?"},
-                     output="Indices", params=SubsetSlimmingParams, executor=execute)
+                     output="Indices", params=SubsetSlimmingParams, executor=execute, validate=validate)

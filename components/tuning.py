@@ -51,7 +51,7 @@ from components import mask_search, sparse_training
 from components.spec import ComponentSpec
 from lth_tf.data import DatasetHparams, load_dataset
 from lth_tf.errors import ConfigError, unknown_name
-from lth_tf.io import atomic_path, read_json, write_csv, write_json
+from lth_tf.io import atomic_path, read_json, unit_is_complete, write_csv, write_json
 from lth_tf.models import ModelHparams
 from lth_tf.sparsity.hparams import PruningHparams
 from lth_tf.training import TrainingHparams
@@ -304,7 +304,7 @@ def trial_training(base: TrainingHparams, values: dict) -> TrainingHparams:
 
 def _train_unit(p: TuningParams, dataset, model, training, tickets, seed: int, unit: Path, ctx, label: str) -> dict:
     """One network of a trial, as an atomic unit; returns its results row."""
-    if (unit / "results.csv").exists():
+    if unit_is_complete(unit):
         return pd.read_csv(unit / "results.csv").iloc[0].to_dict()
     trial_ctx = dataclasses.replace(ctx, tensorboard_dir=ctx.tensorboard_dir / label)
     with atomic_path(unit, is_dir=True) as tmp:
@@ -416,4 +416,4 @@ def trials_table(tuning) -> pd.DataFrame:
 
 
 SPEC = ComponentSpec(name="Tuning", inputs={"tickets": "Tickets?"}, output="Tuning", params=TuningParams,
-                     executor=execute)
+                     executor=execute, exclusive=False)  # distributed workers run it side by side

@@ -38,7 +38,6 @@ from lth_tf.metrics.verdicts import VerdictRule
 from lth_tf.models import ModelHparams
 from lth_tf.sparsity.hparams import PruningHparams
 from lth_tf.training import TrainingHparams, to_steps
-from pipelines.publish import publish
 
 SIDES = {"easy": "easiest", "hard": "hardest"}
 
@@ -143,5 +142,5 @@ def data_diet(runner, seeds: Sequence[int] = (0,), baselines: Sequence[str] = ("
     report = runner.run(data_diet_report.SPEC, data_diet_report.DataDietReportParams(
         tuple(variants), tuple(scheme_names), study=study, reference=reference, reference_note=reference_note,
         rule=VerdictRule(), title=f"{study}: {model.name} on {dataset.name}"), results=results)
-    publish(report, runner.output_dir)
+    runner.publish(report)
     return report

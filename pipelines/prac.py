@@ -23,7 +23,6 @@ from lth_tf.errors import ConfigError
 from lth_tf.models import ModelHparams
 from lth_tf.sparsity.hparams import PruningHparams
 from lth_tf.training import TrainingHparams
-from pipelines.publish import publish
 
 ANALYSES = {
     "random_pruning": "random masks of each level's sparsity, trained like the tickets",
@@ -105,5 +104,5 @@ def prac(runner, seeds: Sequence[int] = (0, 1, 2),
     if not report.main_variant:  # the headline: the search the study is built around
         report = dataclasses.replace(report, main_variant=base.variant())
     summary = runner.run(prac_report.SPEC, report, **inputs)
-    publish(summary, runner.output_dir)
+    runner.publish(summary)
     return summary

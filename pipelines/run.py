@@ -1,9 +1,16 @@
 """Entry point: python -m pipelines.run --config configs/NAME.gin [--gin_bindings 'a.b = 1' ...]
-[--output_dir DIR] [--force]."""
+[--output_dir DIR] [--force] [--verbose].
+
+The study is planned first (every setting checked, nothing computed), then executed with one
+progress line for the whole study; per-epoch training lines and the runner's messages go to
+<output_dir>/log.txt (and to the console with --verbose)."""
 import lth_tf  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow is imported)
 
+import contextlib
+import logging
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -19,7 +26,9 @@ flags.DEFINE_string("config", None, "gin file describing the study, e.g. configs
 flags.DEFINE_multi_string("gin_bindings", [], "gin bindings overriding the config, e.g. \"TrainingHparams.lr = 0.05\"")
 flags.DEFINE_string("output_dir", None, "where results go (default: runs/<config name>)")
 flags.DEFINE_bool("force", False, "recompute everything instead of reusing finished artifacts")
-flags.DEFINE_bool("quiet", False, "no per-epoch progress lines")
+flags.DEFINE_bool("verbose", False, "also print per-epoch training lines and the runner's messages on the console "
+                  "(they always go to <output_dir>/log.txt)")
+flags.DEFINE_bool("quiet", False, "the default (no per-epoch lines on the console); kept for old command lines")
 FLAGS = flags.FLAGS
 
 
@@ -89,33 +98,107 @@ def write_executions(runner, output_dir: Path):
          "path": Path(os.path.relpath(a.path, output_dir)).as_posix()} for fp, a in used.items()]})
 
 
+def check_output_dir(output_dir: Path):
+    """A ConfigError, before any work, for an output directory that is a file or cannot be written."""
+    if output_dir.exists() and not output_dir.is_dir():
+        raise ConfigError(f"--output_dir {output_dir} is a file, not a directory. Give a directory path with "
+                          f"--output_dir DIR (it is created when missing) or move the file away. Nothing was run.")
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=output_dir):
+            pass
+    except OSError as e:
+        raise ConfigError(f"--output_dir {output_dir} cannot be written ({e.strerror or e}). Choose a directory you "
+                          f"can write to with --output_dir DIR, or fix its permissions. Nothing was run.") from e
+
+
+class _ConsoleHandler(logging.Handler):
+    """Console lines written through tqdm, so they do not break the progress line."""
+
+    def emit(self, record):
+        from tqdm import tqdm
+        try:
+            tqdm.write(self.format(record), file=sys.stderr)
+        except Exception:  # noqa: BLE001  (logging must never crash the run)
+            self.handleError(record)
+
+
+class _PrintsToLog:
+    """stdout while the study runs: components' and keras-tuner's progress prints become log
+    lines (log.txt; the console with --verbose), like the training's per-epoch lines."""
+
+    def __init__(self, logger):
+        self.logger, self.pending = logger, ""
+
+    def write(self, text):
+        self.pending += text
+        *lines, self.pending = self.pending.split("\n")
+        for line in lines:
+            if line.strip():
+                self.logger.info(line)
+        return len(text)
+
+    def flush(self):
+        pass
+
+
+def configure_logging(output_dir: Path, verbose: bool) -> list:
+    """lth_tf's loggers: everything to <output_dir>/log.txt; the console gets warnings (and info
+    with --verbose). Returns the handlers, for `remove_logging`."""
+    logger = logging.getLogger("lth_tf")
+    logger.setLevel(logging.INFO)
+    logger.propagate = False  # absl's root handler would print every line a second time
+    to_file = logging.FileHandler(output_dir / "log.txt")
+    to_file.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    console = _ConsoleHandler(logging.INFO if verbose else logging.WARNING)
+    console.setFormatter(logging.Formatter("%(message)s"))
+    for handler in (to_file, console):
+        logger.addHandler(handler)
+    return [to_file, console]
+
+
+def remove_logging(handlers):
+    logger = logging.getLogger("lth_tf")
+    for handler in handlers:
+        logger.removeHandler(handler)
+        handler.close()
+
+
 def main(argv):
     if len(argv) > 1:
         print(stray_arguments_error(argv[1:]), file=sys.stderr)
         sys.exit(2)
     import tensorflow as tf
-    from absl import logging
-    logging.set_verbosity(logging.WARNING)
+    from absl import logging as absl_logging
+    absl_logging.set_verbosity(absl_logging.WARNING)
     tf.get_logger().setLevel("ERROR")
     from pipelines.runner import Runner
     if not FLAGS.config:
         raise app.UsageError("--config is required, e.g. --config configs/stability.gin")
     _register_everything()
     started = time.time()
+    handlers = []
     try:
         parse_config(FLAGS.config, FLAGS.gin_bindings)
         output_dir = Path(FLAGS.output_dir or Path("runs") / Path(FLAGS.config).stem)
-        output_dir.mkdir(parents=True, exist_ok=True)
-        write_text(output_dir / "config.gin", gin.config_str())
-        runner = Runner(output_dir, force=FLAGS.force, verbose=not FLAGS.quiet)
-        run_pipeline(runner)
+        check_output_dir(output_dir)
+        handlers = configure_logging(output_dir, FLAGS.verbose)
+        runner = Runner(output_dir, force=FLAGS.force, verbose=True, progress=None)  # a bar on terminals
+        # config.gin is written once the whole study is planned: a rejected run leaves none behind.
+        with contextlib.redirect_stdout(_PrintsToLog(logging.getLogger("lth_tf.components"))):
+            runner.study(run_pipeline, on_planned=lambda: write_text(output_dir / "config.gin", gin.config_str()))
+        write_text(output_dir / "operative_config.gin", gin.operative_config_str())
+        write_executions(runner, output_dir)
     except ConfigError as e:
         print(f"error: {_without_gin_call_chain(e)}", file=sys.stderr)
         sys.exit(2)
-    write_text(output_dir / "operative_config.gin", gin.operative_config_str())
-    write_executions(runner, output_dir)
+    except KeyboardInterrupt:
+        print("\ninterrupted; rerun the same command to resume", file=sys.stderr, flush=True)
+        sys.exit(130)
+    finally:
+        remove_logging(handlers)
     print(f"done in {time.time() - started:.0f}s: {len(runner.executed)} executed, {len(runner.reused)} reused. "
-          f"Results in {output_dir}/ (report.md, results.csv); "
+          f"Results in {output_dir}/ (report.md, results.csv, log.txt); "
           f"tensorboard --logdir {output_dir}/tensorboard", flush=True)
 
 

@@ -1,20 +1,38 @@
-"""Runs components: wires artifacts, fingerprints executions, reuses finished ones.
+"""Runs components: plans a study, then executes it; fingerprints, cache, locks, damage checks.
 
 An execution's fingerprint hashes the component name and version, its parameters and its input
-artifacts' fingerprints; its output directory is derived from it, so a rerun of the same
-description finds and reuses the finished artifact (open_lth's idea), and an interrupted one
-resumes from the units it finished. `artifact.json` is written last and atomically: it is the
-mark of a finished artifact.
+artifacts' fingerprints, never their contents, so a study's whole list of executions is known
+before anything runs: `plan(pipeline)` runs the pipeline function with `run` only recording
+(every params' and spec's validation happens then, before the first execution), and
+`execute(plan)` runs the recorded executions in order. `study(pipeline)` does both (and plans
+again after executing when a pipeline reads a result to decide what comes next: `need`).
+
+Store: an artifact lives in `artifacts/<Component>/<label>-<fp8>/` (the label from the params'
+optional `label()`, else inherited from its first single input; no label: `<fp16>`). Its
+`artifact.json`, written last and atomically, marks it finished and records its files' sizes and
+checksums, input paths relative to the output directory (a moved or copied directory is reused
+whole), provenance and wall time. Reuse verifies the files; a damaged artifact is recomputed
+(its damaged units only) with one warning naming the file. Each execution holds a file lock
+(`<output_dir>/.locks/`) while it checks and computes, so concurrent runs on one directory compute it once.
 """
 import dataclasses
 import datetime
 import hashlib
 import json
+import logging
+import os
+import re
 import shutil
+import time
 from pathlib import Path
+from typing import List, Mapping, Optional, Tuple, Union
 
 from components.spec import Artifact, ComponentSpec, Context
-from lth_tf.io import write_json
+from pipelines.publish import publish
+from lth_tf.io import (UnreadableFile, damaged_files, file_lock, invalidate_unit, manifest, read_json,
+                       remove_temporaries, write_json)
+
+log = logging.getLogger("lth_tf.runner")
 
 
 def _describe(value):
@@ -36,42 +54,296 @@ def fingerprint(spec: ComponentSpec, params, inputs) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+@dataclasses.dataclass(frozen=True)
+class Execution:
+    """One component execution, self-contained (picklable: the spec and params are module-level
+    objects): what `execute` (or a worker of another executor) needs to run it."""
+    spec: ComponentSpec
+    params: object
+    inputs: Mapping[str, Union[Artifact, Tuple[Artifact, ...]]]
+    fingerprint: str
+    path: Path  # the artifact directory
+    label: str  # human label ('mu0.9_bs128_rw0it/seed0'), '' when none
+    tensorboard_dir: Path
+    depends_on: Tuple[str, ...]  # fingerprints of the input artifacts
+
+    @property
+    def artifact(self) -> Artifact:
+        return Artifact(self.spec.output, self.path, self.fingerprint)
+
+
+@dataclasses.dataclass
+class Plan:
+    executions: List[Execution]  # every distinct execution the pipeline asked for, in call order
+    finished: set  # fingerprints of those already finished (verified) when planned
+    complete: bool = True  # False: the pipeline needs a result first (Runner.need); execute, then plan again
+    result: object = None  # what the pipeline function returned (when complete)
+    publish: List[Artifact] = dataclasses.field(default_factory=list)  # reports copied to the output dir
+
+    @property
+    def pending(self) -> List[Execution]:
+        return [e for e in self.executions if e.fingerprint not in self.finished]
+
+
+class _NeedsResult(Exception):
+    """Planning stops: the pipeline reads an artifact that is not computed yet."""
+
+
+def _safe(label: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._=+-]", "_", label.replace("/", "-"))
+
+
 class Runner:
-    def __init__(self, output_dir, force: bool = False, verbose: bool = True):
+    def __init__(self, output_dir, force: bool = False, verbose: bool = True, progress: Optional[bool] = False):
+        """`progress`: one line for the whole study on stderr: True always, None when stderr is a
+        terminal (a log or a pipe gets no carriage-return lines), False never."""
         self.output_dir = Path(output_dir)
-        self.force, self.verbose = force, verbose
+        self.force, self.verbose, self.progress = force, verbose, progress
         self.executed, self.reused = [], []
+        self._known = {}  # fingerprint -> Execution (recorded in this process)
+        self._tensorboard_names = {}  # tensorboard run dir -> fingerprint that claimed it
+        self._verified = set()  # fingerprints found finished (or computed) in this run
+        self._done = set()  # fingerprints executed or reused in this run
+        self._forced = set()
+        self._warned = set()  # fingerprints whose damage was reported
+        self._plan = None  # the Plan being recorded, while planning
+        self._bar = None
+
+    # --- the pipeline's interface ---
+    @property
+    def planning(self) -> bool:
+        return self._plan is not None
 
     def run(self, spec: ComponentSpec, params, **inputs) -> Artifact:
+        """The artifact of `spec` run with `params` on `inputs`: recorded while planning,
+        otherwise reused or computed now."""
+        execution = self._record(spec, params, inputs)
+        if self._plan is None:
+            self._execute_one(execution)
+        return execution.artifact
+
+    def need(self, artifact: Artifact) -> Artifact:
+        """Say so before reading an artifact's contents in a pipeline: planning stops there (the
+        plan so far is executed, then planning resumes with the result at hand)."""
+        if self._plan is not None and artifact.fingerprint not in self._verified:
+            raise _NeedsResult(artifact)
+        return artifact
+
+    def publish(self, report: Artifact):
+        """Copies a report's files to the top of the output directory (after execution)."""
+        if self._plan is not None:
+            self._plan.publish.append(report)
+        else:
+            publish(report, self.output_dir)
+
+    # --- plan, execute ---
+    def plan(self, pipeline, *args, **kwargs) -> Plan:
+        """Runs `pipeline(self, *args, **kwargs)` recording executions, computing nothing."""
+        self._plan = plan = Plan([], set())
+        try:
+            plan.result = pipeline(self, *args, **kwargs)
+        except _NeedsResult:
+            plan.complete = False
+        finally:
+            self._plan = None
+        return plan
+
+    def execute(self, plan: Plan):
+        counted = plan.finished | self._done  # reused or done: they take no time (a fair ETA)
+        bar = self._progress_bar(plan, len(counted))
+        try:
+            for execution in plan.executions:
+                if bar is not None:
+                    bar.set_postfix_str(f"{len(self.reused)} reused; {execution.spec.name} {execution.label}".rstrip())
+                self._execute_one(execution)
+                if bar is not None and execution.fingerprint not in counted:
+                    bar.update(1)
+            if bar is not None:
+                bar.set_postfix_str(f"{len(self.reused)} reused")
+        except BaseException:
+            self._close_bar()
+            raise
+        if plan.complete:
+            self._close_bar()
+        for report in plan.publish:
+            publish(report, self.output_dir)
+
+    def study(self, pipeline, *args, on_planned=None, **kwargs):
+        """Plans and executes `pipeline` (again after a `need`) and returns what it returns;
+        `on_planned()` runs once, after the first planning succeeded, before any execution."""
+        self.remove_orphans()
+        while True:
+            plan = self.plan(pipeline, *args, **kwargs)
+            if on_planned is not None:
+                on_planned()
+                on_planned = None
+            self.execute(plan)
+            if plan.complete:
+                return plan.result
+
+    def remove_orphans(self):
+        """Temporary directories left by a killed process, in artifacts no live execution holds."""
+        for path in sorted(self.output_dir.glob("artifacts/[!.]*/[!.]*")):
+            if path.is_dir():
+                with file_lock(self._lock_path(path), blocking=False) as held:
+                    if held:
+                        for orphan in remove_temporaries(path):
+                            log.info("removed %s (left by an interrupted run)", orphan)
+
+    # --- recording ---
+    def _record(self, spec, params, inputs) -> Execution:
         if not isinstance(params, spec.params):
             raise TypeError(f"{spec.name} takes {spec.params.__name__}, got {type(params).__name__}")
         self._check_inputs(spec, inputs)
         fp = fingerprint(spec, params, inputs)
-        path = self.output_dir / "artifacts" / spec.name / fp[:16]
-        artifact = Artifact(spec.output, path, fp)
-        if (path / "artifact.json").exists() and not self.force:
-            self.reused.append(artifact)
-            self._log(f"{spec.name}: reusing {path}")
-            return artifact
-        if self.force and path.exists() and fp not in {a.fingerprint for a in self.executed}:
-            shutil.rmtree(path)
-        path.mkdir(parents=True, exist_ok=True)
-        self._log(f"{spec.name}: running -> {path}")
-        context = Context(self.output_dir / "tensorboard" / f"{spec.name}-{fp[:8]}", self.verbose)
+        execution = self._known.get(fp)
+        if execution is None:
+            if spec.validate is not None:
+                spec.validate(params, inputs)
+            inputs = {k: tuple(v) if isinstance(v, list) else v for k, v in inputs.items()}
+            label = self._label(spec, params, inputs)
+            name = f"{_safe(label)}-{fp[:8]}" if label else fp[:16]
+            execution = Execution(spec, params, inputs, fp, self.output_dir / "artifacts" / spec.name / name, label,
+                                  self._tensorboard_dir(spec, label, fp), tuple(dict.fromkeys(
+                                      a.fingerprint for v in inputs.values() for a in (v if isinstance(v, tuple) else [v]))))
+            self._known[fp] = execution
+        if self._plan is not None and fp not in {e.fingerprint for e in self._plan.executions}:
+            self._plan.executions.append(execution)
+            if not self.force and self._finished(execution):
+                self._plan.finished.add(fp)
+        return execution
+
+    def _label(self, spec, params, inputs) -> str:
+        label = getattr(params, "label", None)
+        if callable(label):
+            return label()
+        for name in spec.inputs:  # inherited: an analysis of a search reads like the search
+            value = inputs.get(name)
+            if isinstance(value, Artifact):
+                if value.fingerprint in self._known:
+                    return self._known[value.fingerprint].label
+                suffix = f"-{value.fingerprint[:8]}"  # from another process: its directory says it
+                return Path(value.path).name[:-len(suffix)] if Path(value.path).name.endswith(suffix) else ""
+        return ""
+
+    def _tensorboard_dir(self, spec, label, fp) -> Path:
+        run = f"{label}/{spec.name}" if label else f"{spec.name}-{fp[:8]}"
+        if self._tensorboard_names.setdefault(run, fp) != fp:  # same label, other params or inputs
+            run = f"{run}-{fp[:8]}"
+        return self.output_dir / "tensorboard" / run
+
+    # --- the store ---
+    def _finished(self, execution) -> bool:
+        """Whether the artifact is finished and undamaged (one warning naming the file if not)."""
+        fp, path = execution.fingerprint, execution.path
+        if fp in self._verified:
+            return True
+        if not (path / "artifact.json").exists():
+            return False
         try:
-            summary = spec.executor(params, inputs, path, context) or {}
+            meta = read_json(path / "artifact.json")
+            damaged = damaged_files(path, meta["files"]) if meta.get("fingerprint") == fp else [path / "artifact.json"]
+        except (UnreadableFile, KeyError, TypeError):
+            damaged = [path / "artifact.json"]
+        if damaged and fp not in self._warned:
+            self._warned.add(fp)
+            more = f" (and {len(damaged) - 1} more)" if len(damaged) > 1 else ""
+            log.warning("warning: %s is damaged (missing, or its size or checksum differs from artifact.json)%s: "
+                        "recomputing it", damaged[0], more)
+        if damaged:
+            return False
+        self._verified.add(fp)
+        return True
+
+    def _execute_one(self, execution: Execution):
+        fp, path = execution.fingerprint, execution.path
+        if fp in self._done:
+            return
+        with file_lock(self._lock_path(path), blocking=False) as held:
+            if not held and execution.spec.exclusive:
+                log.info("%s %s: waiting for another run computing %s", execution.spec.name, execution.label, path)
+        # Shared for a spec several processes execute together: orphan removal still sees it live.
+        with file_lock(self._lock_path(path), shared=not execution.spec.exclusive):
+            forced = self.force and fp not in self._forced
+            if not forced and self._finished(execution):
+                self.reused.append(execution.artifact)
+                log.info("%s: reusing %s", execution.spec.name, path)
+            else:
+                if forced and path.exists():
+                    shutil.rmtree(path)
+                self._forced.add(fp)
+                self._compute(execution)
+                self.executed.append(execution.artifact)
+                self._verified.add(fp)
+            self._done.add(fp)
+
+    def _compute(self, execution: Execution):
+        spec, params, inputs, path = execution.spec, execution.params, execution.inputs, execution.path
+        if spec.exclusive:
+            remove_temporaries(path)  # orphans of a killed run: this process holds the lock
+        self._invalidate_damaged(path)
+        path.mkdir(parents=True, exist_ok=True)
+        log.info("%s: running -> %s", spec.name, path)
+        context = Context(execution.tensorboard_dir, self.verbose)
+        started = time.time()
+        try:
+            summary = spec.executor(params, {k: list(v) if isinstance(v, tuple) else v for k, v in inputs.items()},
+                                    path, context) or {}
         except BaseException:
             if path.exists() and not any(path.iterdir()):
                 path.rmdir()  # leave nothing behind for an execution that finished no unit
             raise
+        from lth_tf import provenance
         write_json(path / "artifact.json", {
-            "type": spec.output, "producer": spec.name, "version": spec.version, "fingerprint": fp,
-            "parameters": _describe(params),
-            "inputs": {k: ([str(a.path) for a in v] if isinstance(v, (list, tuple)) else str(v.path))
+            "type": spec.output, "producer": spec.name, "version": spec.version, "fingerprint": execution.fingerprint,
+            "label": execution.label, "parameters": _describe(params),
+            "inputs": {k: ([self._relative(a) for a in v] if isinstance(v, tuple) else self._relative(v))
                        for k, v in inputs.items()},
-            "created": datetime.datetime.now().isoformat(timespec="seconds"), "summary": summary})
-        self.executed.append(artifact)
-        return artifact
+            "created": datetime.datetime.now().isoformat(timespec="seconds"), "summary": summary,
+            "wall_time_s": round(time.time() - started, 3), "provenance": provenance.collect(),
+            "files": manifest(path, exclude=("artifact.json",))})
+
+    @staticmethod
+    def _invalidate_damaged(path: Path):
+        """Before recomputing a damaged artifact: its damaged units are marked unfinished (the
+        executor recomputes them and reuses the rest), damaged loose files removed."""
+        marker = path / "artifact.json"
+        if not marker.exists():
+            return
+        try:
+            files = read_json(marker)["files"]
+        except (UnreadableFile, KeyError, TypeError):
+            files = {}
+        marker.unlink()
+        for damaged in damaged_files(path, files):
+            if invalidate_unit(damaged, path) is None and damaged.is_file():
+                damaged.unlink()
+
+    def _relative(self, artifact: Artifact) -> str:
+        return Path(os.path.relpath(Path(artifact.path).resolve(), self.output_dir.resolve())).as_posix()
+
+    @staticmethod
+    def _lock_path(path: Path) -> Path:
+        """<output_dir>/.locks/<Component>/<name>.lock: out of the store's listings (lock files are
+        never deleted: that would race with a process waiting on one)."""
+        return path.parents[2] / ".locks" / path.parent.name / f"{path.name}.lock"
+
+    def _progress_bar(self, plan: Plan, initial: int):
+        if self.progress is False:
+            return None
+        if self._bar is None:
+            from tqdm import tqdm
+            self._bar = tqdm(total=len(plan.executions), initial=initial, desc="study", unit="execution",
+                             dynamic_ncols=True, disable=None if self.progress is None else False)
+        else:
+            self._bar.total = len(plan.executions)
+            self._bar.refresh()
+        return self._bar
+
+    def _close_bar(self):
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
 
     @staticmethod
     def _check_inputs(spec, inputs):
@@ -85,7 +357,3 @@ class Runner:
             for item in items:
                 if wanted.rstrip("*") and item.type != wanted.rstrip("*"):
                     raise TypeError(f"{spec.name}.{name} wants a {wanted} artifact, got {item.type}")
-
-    def _log(self, message):
-        if self.verbose:
-            print(message, flush=True)

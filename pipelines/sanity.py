@@ -38,7 +38,6 @@ from lth_tf.errors import ConfigError
 from lth_tf.models import ModelHparams
 from lth_tf.sparsity.hparams import PruningHparams
 from lth_tf.training import TrainingHparams, to_steps
-from pipelines.publish import publish
 
 METHODS = ("imp", "omp")
 _PERCENT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
@@ -124,7 +123,7 @@ def sanity(runner, learning_rates: Sequence[float] = (0.005, 0.02, 0.08, 0.3), s
     if tune:
         tuned = runner.run(tuning.SPEC, tuning_params)
         inputs["tuning"] = tuned
-        well = tuning.best_training(tuned)
+        well = tuning.best_training(runner.need(tuned))  # read: planning resumes once it is computed
     else:  # no tuner: the base recipe at its own rate stands for the well-trained network
         well = base_training
     longer = well.scaled(2.0, spe)
@@ -160,7 +159,7 @@ def sanity(runner, learning_rates: Sequence[float] = (0.005, 0.02, 0.08, 0.3), s
                                                             **({"baselines": rr_kept} if rr_kept else {})))
     inputs = {k: v for k, v in inputs.items() if v or k in ("searches",)}
     summary = runner.run(sanity_report.SPEC, report_params, **inputs)
-    publish(summary, runner.output_dir)
+    runner.publish(summary)
     return summary
 
 

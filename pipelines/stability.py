@@ -40,7 +40,6 @@ from lth_tf.errors import ConfigError, unknown_name
 from lth_tf.models import ModelHparams
 from lth_tf.sparsity.hparams import PruningHparams
 from lth_tf.training import TrainingHparams
-from pipelines.publish import publish
 
 
 def _check_levels(what: str, levels: Sequence[int], pruning: PruningHparams):
@@ -199,5 +198,5 @@ def stability(runner, seeds: Sequence[int] = (0, 1), momenta: Sequence[float] = 
     title = f"{study}: {model.name} on {dataset.name}"
     summary = runner.run(stability_report.SPEC, stability_report.StabilityReportParams(study=study, title=title),
                          **inputs)
-    publish(summary, runner.output_dir)
+    runner.publish(summary)
     return summary

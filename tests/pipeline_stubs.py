@@ -15,14 +15,14 @@ class FirstRunStops:
         raise Stop
 
 
-def main_in_process(config: str, output_dir, bindings) -> int:
+def main_in_process(config: str, output_dir, bindings, extra_flags=()) -> int:
     """pipelines.run's main() in this process (no interpreter start-up): its exit code, 0 when it
     returns. Flags and gin are reset before and after, so calls do not leak into each other."""
     import gin
     from absl import flags
 
     from pipelines import run
-    argv = ["run", "--config", config, "--output_dir", str(output_dir), "--quiet"]
+    argv = ["run", "--config", config, "--output_dir", str(output_dir), "--quiet", *extra_flags]
     for binding in bindings:
         argv += ["--gin_bindings", binding]
     flags.FLAGS.unparse_flags()

@@ -296,6 +296,8 @@ def test_cli_end_to_end_and_rerun(tmp_path):
     assert all((out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for name in pngs)
     assert "TrainingHparams.budget = '2ep'" in (out / "operative_config.gin").read_text()
     assert list((out / "tensorboard").rglob("events.out.tfevents.*"))
+    # Per-epoch lines go to log.txt, not to the console (without --verbose).
+    assert "] epoch 1 step" in (out / "log.txt").read_text() and "] epoch" not in first.stdout + first.stderr
     searches = list((out / "artifacts" / "MaskSearch").iterdir())
     assert len(searches) == 1
     for level in range(3):

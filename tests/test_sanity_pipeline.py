@@ -161,7 +161,7 @@ def test_rr_weights_for_rp_are_the_rr_networks_own(study):
     assert units
     unit = units[0].parent
     trained = read_json(unit.parents[1] / "artifact.json")
-    tickets_path = Path(trained["inputs"]["tickets"])
+    tickets_path = unit.parents[4] / trained["inputs"]["tickets"]  # relative to the output directory
     tickets = type("A", (), {"path": tickets_path, "metadata": read_json(tickets_path / "artifact.json")})
     search = mask_search.search_params(tickets)
     ds = load_dataset(search.dataset)

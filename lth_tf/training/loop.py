@@ -6,6 +6,7 @@ gradient at a pruned weight is exactly zero; a pruned weight is zero, so its L2 
 pruned weights never move (not by the gradient, not by momentum, not by weight decay).
 """
 import dataclasses
+import logging
 import time
 from typing import Callable, Dict, Iterable, List, Optional
 
@@ -175,10 +176,11 @@ def train(model: keras.Model, ds: Dataset, hp: TrainingHparams, *, seed: int, st
             history.append(row)
             if not np.isnan(row["val_accuracy"]) and (best_row is None or row["val_accuracy"] > best_row["val_accuracy"]):
                 best_row, best_state = row, wrapping.get_state(model)
-            if verbose:
-                print(f"[{label}] epoch {row['epoch']:g} step {step}/{end_step} lr {row['lr']:.4g} "
-                      f"loss {row['train_loss']:.4f} acc {row['train_accuracy']:.4f} "
-                      f"val_acc {row['val_accuracy']:.4f} ({time.time() - t0:.1f}s)", flush=True)
+            if verbose:  # to <output_dir>/log.txt, and the console with --verbose (pipelines/run.py)
+                logging.getLogger("lth_tf.training").info(
+                    f"[{label}] epoch {row['epoch']:g} step {step}/{end_step} lr {row['lr']:.4g} "
+                    f"loss {row['train_loss']:.4f} acc {row['train_accuracy']:.4f} "
+                    f"val_acc {row['val_accuracy']:.4f} ({time.time() - t0:.1f}s)")
             if on_epoch is not None and on_epoch(row["epoch"], step, model):
                 break
     if step in wanted:

@@ -1,0 +1,279 @@
+"""The store: plan before execute, damage detection, relative paths, locks, orphans, labels."""
+import lth_tf  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow is imported)
+
+import dataclasses
+import json
+import logging
+import multiprocessing
+import pickle
+import shutil
+from pathlib import Path
+
+import pytest
+
+import store_stubs
+from lth_tf import provenance
+from lth_tf.errors import ConfigError
+from lth_tf.io import UnreadableFile, file_lock, read_json, unit_is_complete
+from pipelines.runner import Runner
+
+
+def _study(runner, counter, **kwargs):
+    return runner.study(store_stubs.count_study, counter=str(counter), **kwargs)
+
+
+def _lines(counter) -> list:
+    return Path(counter).read_text().splitlines() if Path(counter).exists() else []
+
+
+def test_plan_records_everything_and_computes_nothing(tmp_path):
+    counter = tmp_path / "count.txt"
+    runner = Runner(tmp_path / "out", verbose=False)
+    plan = runner.plan(store_stubs.count_study, counter=str(counter))
+    assert plan.complete and [e.spec.name for e in plan.executions] == ["Count", "Count"]
+    first, second = plan.executions
+    assert second.depends_on == (first.fingerprint,) and first.depends_on == ()
+    assert [e.fingerprint for e in plan.pending] == [first.fingerprint, second.fingerprint]
+    assert not (tmp_path / "out").exists() and not counter.exists()
+    # Self-contained: another executor can ship an execution to a worker.
+    assert pickle.loads(pickle.dumps(second)).fingerprint == second.fingerprint
+    # Readable layout: the params' label beside the fingerprint; tensorboard runs by label.
+    assert first.path == tmp_path / "out" / "artifacts" / "Count" / f"v1-seed0-{first.fingerprint[:8]}"
+    assert first.tensorboard_dir == tmp_path / "out" / "tensorboard" / "v1" / "seed0" / "Count"
+
+    runner.execute(plan)
+    assert _lines(counter) == ["execution 1", "unit 1 0", "unit 1 1", "unit 1 2",
+                               "execution 2", "unit 2 0", "unit 2 1", "unit 2 2"]
+    assert read_json(second.path / "total.json")["total"] == 3 + 6
+    meta = read_json(second.path / "artifact.json")
+    assert meta["inputs"] == {"source": f"artifacts/Count/{first.path.name}"}  # relative
+    assert meta["wall_time_s"] >= 0 and meta["provenance"]["python"] == provenance.collect()["python"]
+    assert set(meta["files"]) == {"total.json", *(f"unit_{k}/{n}" for k in range(3)
+                                                  for n in ("data.txt", "metrics.json", "manifest.json"))}
+
+
+def test_every_check_runs_before_the_first_execution(tmp_path):
+    counter = tmp_path / "count.txt"
+    for values, message in (((1, -1), "checked while planning"),):  # the spec's validate hook, 2nd execution
+        with pytest.raises(ConfigError, match=message):
+            _study(Runner(tmp_path / "out", verbose=False), counter, values=values)
+    with pytest.raises(ConfigError, match="units=0"):  # the params' own check
+        _study(Runner(tmp_path / "out", verbose=False), counter, units=0)
+    assert not counter.exists() and not (tmp_path / "out" / "artifacts").exists()
+
+
+def test_late_checked_study_settings_fail_before_the_first_execution(tmp_path, monkeypatch, capsys):
+    """data_diet builds the label-noise subsets' params after its baseline searches in the
+    pipeline function; planning reaches that check before anything runs: no execution, no
+    config.gin, one paragraph."""
+    from pipeline_stubs import main_in_process
+    monkeypatch.chdir(Path(__file__).resolve().parents[1])
+    out = tmp_path / "out"
+    code = main_in_process("configs/data_diet.gin", out, ["data_diet.label_noise = (1.5,)"])
+    assert code == 2 and "SubsetSlimmingParams.noise=1.5" in capsys.readouterr().err
+    assert not (out / "config.gin").exists() and not list(out.glob("artifacts/*/*"))
+
+
+def test_damaged_files_are_recomputed_with_one_warning(tmp_path, caplog):
+    counter = tmp_path / "count.txt"
+    out = tmp_path / "out"
+    last = _study(Runner(out, verbose=False), counter)
+    first_dir = next(p for p in (out / "artifacts" / "Count").iterdir() if p.name.startswith("v1-"))
+    total = read_json(last.path / "total.json")
+    counter.unlink()
+
+    data = first_dir / "unit_1" / "data.txt"
+    data.write_text(data.read_text()[:10])  # truncated
+    with caplog.at_level(logging.WARNING, logger="lth_tf"):
+        runner = Runner(out, verbose=False)
+        _study(runner, counter)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and str(data) in warnings[0]
+    assert _lines(counter) == ["execution 1", "unit 1 1"]  # only the damaged unit, then reuse
+    assert len(runner.executed) == 1 and len(runner.reused) == 1
+    assert read_json(last.path / "total.json") == total
+
+    for damage in ("flip", "invalid_json", "deleted_unit"):
+        counter.unlink()
+        unit = first_dir / "unit_2"
+        if damage == "flip":  # same size, other bytes: caught by the checksum
+            text = (unit / "data.txt").read_text()
+            (unit / "data.txt").write_text(text[:-1] + ("x" if text[-1] != "x" else "y"))
+        elif damage == "invalid_json":
+            (first_dir / "artifact.json").write_text("{not json")
+        else:
+            shutil.rmtree(unit)
+        _study(Runner(out, verbose=False), counter)
+        expected = ["execution 1"] + (["unit 1 2"] if damage != "invalid_json" else [])
+        assert _lines(counter) == expected, damage
+        assert read_json(last.path / "total.json") == total
+
+
+def test_unreadable_file_names_the_file_and_the_fix(tmp_path):
+    bad = tmp_path / "artifacts" / "Count" / "v1-seed0-12345678" / "unit_0" / "metrics.json"
+    bad.parent.mkdir(parents=True)
+    bad.write_text('{"k": ')
+    with pytest.raises(UnreadableFile) as error:
+        read_json(bad)
+    message = str(error.value)
+    assert str(bad) in message and f"delete {bad.parents[1]}" in message and "--force" in message
+    assert "\n" not in message
+
+
+def test_units_are_complete_only_when_whole(tmp_path):
+    from lth_tf.io import atomic_path
+    unit = tmp_path / "unit"
+    with atomic_path(unit, is_dir=True) as tmp:
+        (tmp / "a.txt").write_text("hello")
+    assert unit_is_complete(unit) and json.loads((unit / "manifest.json").read_text())["a.txt"]["size"] == 5
+    (unit / "a.txt").write_text("hell")
+    assert not unit_is_complete(unit)
+    assert not unit_is_complete(tmp_path / "missing")
+
+
+def test_a_moved_output_directory_is_reused_whole(tmp_path):
+    counter = tmp_path / "count.txt"
+    _study(Runner(tmp_path / "a", verbose=False), counter)
+    shutil.move(tmp_path / "a", tmp_path / "b")
+    counter.unlink()
+    runner = Runner(tmp_path / "b", verbose=False)
+    last = _study(runner, counter)
+    assert runner.executed == [] and len(runner.reused) == 2 and not counter.exists()
+    assert Path(last.metadata["inputs"]["source"]).parent == tmp_path / "b" / "artifacts" / "Count"
+
+
+def _run_in_child(out, counter):
+    _study(Runner(out, verbose=False), counter, values=(1,), sleep=1.5)
+
+
+def test_two_runs_on_one_directory_compute_once(tmp_path):
+    provenance.collect()  # cached before forking: the children never touch TensorFlow
+    counter, out = tmp_path / "count.txt", tmp_path / "out"
+    context = multiprocessing.get_context("fork")
+    children = [context.Process(target=_run_in_child, args=(out, counter)) for _ in range(2)]
+    for child in children:
+        child.start()
+    for child in children:
+        child.join(60)
+    assert [c.exitcode for c in children] == [0, 0]
+    assert _lines(counter) == ["execution 1", "unit 1 0", "unit 1 1", "unit 1 2"]
+
+
+def test_orphans_are_removed_unless_their_execution_is_live(tmp_path):
+    counter, out = tmp_path / "count.txt", tmp_path / "out"
+    runner = Runner(out, verbose=False)
+    _study(runner, counter)
+    first, second = sorted((out / "artifacts" / "Count").iterdir())
+    orphan = first / ".unit_1.k3j_9x0q"  # what kill -9 leaves during a unit's write
+    live = second / ".unit_0.ab12cd34"
+    for path in (orphan, live):
+        path.mkdir()
+        (path / "data.txt").write_text("partial")
+    with file_lock(runner._lock_path(second)):  # another process is executing `second`
+        Runner(out, verbose=False).remove_orphans()
+    assert not orphan.exists() and live.exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# The CLI around the store, on the stub study (no TensorFlow work).
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _stub_config(tmp_path, **bindings) -> Path:
+    lines = ["import store_stubs", "run_pipeline.pipeline = @count_study",
+             f"count_study.counter = '{tmp_path / 'count.txt'}'"]
+    lines += [f"count_study.{k} = {v!r}" for k, v in bindings.items()]
+    path = tmp_path / "stub.gin"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_one_progress_line_for_the_study(tmp_path, capsys):
+    _study(Runner(tmp_path / "out", verbose=False, progress=True), tmp_path / "count.txt")
+    err = capsys.readouterr().err
+    assert "study: 100%" in err and "2/2" in err and "0 reused" in err
+    _study(Runner(tmp_path / "out", verbose=False, progress=True), tmp_path / "count.txt")
+    assert "2/2" in capsys.readouterr().err.splitlines()[-1]
+
+
+def test_cli_summary_and_log_file(tmp_path, capsys):
+    from pipeline_stubs import main_in_process
+    out = tmp_path / "out"
+    assert main_in_process(str(_stub_config(tmp_path)), out, []) == 0
+    captured = capsys.readouterr()
+    assert "2 executed, 0 reused" in captured.out
+    assert "Count: running" in (out / "log.txt").read_text() and "Count: running" not in captured.err
+    assert (out / "config.gin").exists()
+    assert main_in_process(str(_stub_config(tmp_path)), out, []) == 0
+    assert "0 executed, 2 reused" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("kind", ["file", "under_a_file"])
+def test_cli_bad_output_directory_is_one_paragraph_exit_2(tmp_path, capsys, kind):
+    from pipeline_stubs import main_in_process
+    blocker = tmp_path / "taken"
+    blocker.write_text("not a directory")
+    out = blocker if kind == "file" else blocker / "out"
+    assert main_in_process(str(_stub_config(tmp_path)), out, []) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --output_dir") and "Nothing was run" in err and err.count("\n") == 1
+    assert "Traceback" not in err and not (tmp_path / "count.txt").exists()
+
+
+def test_cli_ctrl_c_is_one_line_and_exit_130(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    config = _stub_config(tmp_path, values=(1,), sleep=120.0)
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=f"{REPO / 'tests'}{os.pathsep}{REPO}")
+    process = subprocess.Popen([sys.executable, "-m", "pipelines.run", "--config", str(config), "--output_dir",
+                                str(tmp_path / "out")], cwd=REPO, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    started = tmp_path / "count.started"
+    deadline = time.time() + 180
+    while not started.exists() and time.time() < deadline and process.poll() is None:
+        time.sleep(0.2)
+    assert started.exists(), process.communicate()[1][-2000:]
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err[-2000:]
+    assert err.strip().splitlines()[-1] == "interrupted; rerun the same command to resume"
+    assert "Traceback" not in err
+
+
+def test_rewind_after_the_end_of_training_fails_while_planning(tmp_path):
+    """MaskSearch's validate hook: the check its executor made after earlier executions ran."""
+    from components import mask_search
+    from lth_tf.data import DatasetHparams
+    from lth_tf.models import ModelHparams
+    from lth_tf.sparsity.hparams import PruningHparams
+    from lth_tf.training import TrainingHparams
+
+    def study(runner):
+        store_stubs.count_study(runner, values=(1,), counter=str(tmp_path / "count.txt"))
+        runner.run(mask_search.SPEC, mask_search.MaskSearchParams(
+            DatasetHparams(num_samples=1000), ModelHparams("lenet_300_100", width=0.1),
+            TrainingHparams(budget="1ep", batch_size=64), PruningHparams(levels=1, rewind="2ep")))
+
+    with pytest.raises(ConfigError, match="rewind to an earlier point"):
+        Runner(tmp_path / "out", verbose=False).study(study)
+    assert not (tmp_path / "count.txt").exists()
+
+
+def test_cli_component_prints_go_to_the_log_and_to_the_console_with_verbose(tmp_path, capsys, monkeypatch):
+    from pipeline_stubs import main_in_process
+    real = store_stubs.execute
+
+    def chatty(p, inputs, out, ctx):
+        print(f"[count] value {p.value}")
+        return real(p, inputs, out, ctx)
+    monkeypatch.setattr(store_stubs, "SPEC", dataclasses.replace(store_stubs.SPEC, executor=chatty))
+    assert main_in_process(str(_stub_config(tmp_path)), tmp_path / "quiet", []) == 0
+    captured = capsys.readouterr()
+    assert "[count] value 1" in (tmp_path / "quiet" / "log.txt").read_text()
+    assert "[count]" not in captured.out + captured.err
+    assert main_in_process(str(_stub_config(tmp_path)), tmp_path / "loud", [], ["--verbose"]) == 0
+    assert "[count] value 2" in capsys.readouterr().err
