@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import List, Mapping, Tuple, Union
 
 from components.spec import Artifact, ComponentSpec, Context
+from lth_tf.errors import ConfigError
 from pipelines.publish import publish
 from lth_tf.io import (UnreadableFile, damaged_files, file_lock, invalidate_unit, manifest, read_json,
                        remove_temporaries, write_json)
@@ -94,9 +95,13 @@ def _safe(label: str) -> str:
 
 
 class Runner:
-    def __init__(self, output_dir, force: bool = False, verbose: bool = True, progress: bool = False):
+    def __init__(self, output_dir, force: bool = False, verbose: bool = True, progress: bool = False,
+                 executor=None):
         self.output_dir = Path(output_dir)
         self.force, self.verbose, self.progress = force, verbose, progress
+        # None: executions run here, one after the other; else executor(runner, plan, bar) runs
+        # the plan's pending executions (pipelines/ray_executor.RayExecutor).
+        self.executor = executor
         self.executed, self.reused = [], []
         self._known = {}  # fingerprint -> Execution (recorded in this process)
         self._tensorboard_names = {}  # tensorboard run dir -> fingerprint that claimed it
@@ -150,7 +155,12 @@ class Runner:
         counted = plan.finished | self._done  # reused or done: they take no time (a fair ETA)
         bar = self._progress_bar(plan, len(counted))
         try:
-            for execution in plan.executions:
+            if self.executor is not None:
+                if self.force:
+                    raise ConfigError("--force recomputes in this process only; run it without --executor ray "
+                                      "(or delete the artifacts to recompute and keep Ray).")
+                self.executor(self, plan, bar)
+            for execution in ([] if self.executor is not None else plan.executions):
                 if bar is not None:
                     bar.set_postfix_str(f"{len(self.reused)} reused; {execution.spec.name} {execution.label}".rstrip())
                 self._execute_one(execution)
