@@ -111,3 +111,27 @@ def test_bad_resources_are_config_errors():
         ray_executor.RayResources(per_component={"MaskSearch": {"cpus": 1}})
     with pytest.raises(ConfigError, match="negative"):
         ray_executor.RayResources(num_cpus=-1)
+
+
+def test_real_searches_on_ray_give_the_in_process_results_csv(cluster, tmp_path):
+    """Two tiny IMP searches (TensorFlow in the workers): the same masks and metrics as here."""
+    import pandas as pd
+    from components import mask_search
+    from lth_tf.data import DatasetHparams
+    from lth_tf.models import ModelHparams
+    from lth_tf.sparsity.hparams import PruningHparams
+    from lth_tf.training import TrainingHparams
+
+    def searches(runner):
+        return [runner.run(mask_search.SPEC, mask_search.MaskSearchParams(
+            DatasetHparams(num_samples=600), ModelHparams("lenet_300_100", width=0.1),
+            TrainingHparams(budget="1ep", batch_size=64), PruningHparams(levels=2), seed, export=False))
+            for seed in (0, 1)]
+
+    here = Runner(tmp_path / "here", verbose=False).study(searches)
+    there = Runner(tmp_path / "ray", verbose=False, executor=ray_executor.RayExecutor()).study(searches)
+    for a, b in zip(here, there):
+        x, y = (pd.read_csv(t.path / "results.csv").drop(columns=["artifact"]) for t in (a, b))
+        pd.testing.assert_frame_equal(x, y)
+        for level in (1, 2):
+            assert (a.path / f"level_0{level}" / "mask.npz").read_bytes() == (b.path / f"level_0{level}" / "mask.npz").read_bytes()
