@@ -29,5 +29,5 @@ setup(
         "mnist1d>=0.0.2,<0.1",
         "keras-tuner>=1.4.8,<1.5",  # the sanity study's tuner (our own run_trial; tf_keras models)
     ],
-    extras_require={"test": ["pytest>=8,<10"]},
+    extras_require={"ray": ["ray>=2.9,<3"], "test": ["pytest>=8,<10", "ray>=2.9,<3"]},
 )

@@ -82,7 +82,7 @@ def print_config(config: str, bindings) -> str:
     import gin
 
     from pipelines import run
-    run._register_everything()
+    run.register_everything()
     gin.clear_config()
     try:
         run.parse_config(config, bindings)

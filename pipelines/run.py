@@ -28,6 +28,12 @@ flags.DEFINE_string("output_dir", None, "where results go (default: runs/<config
 flags.DEFINE_bool("force", False, "recompute everything instead of reusing finished artifacts")
 flags.DEFINE_bool("verbose", False, "also print per-epoch training lines and the runner's messages on the console "
                   "(they always go to <output_dir>/log.txt)")
+flags.DEFINE_enum("executor", "in_process", ["in_process", "ray"],
+                  "in_process: executions one after the other here; ray: independent executions side by side "
+                  "on a Ray cluster (see --ray_address, and RayResources in gin for CPUs/GPUs per task)")
+flags.DEFINE_string("ray_address", "", "with --executor ray: '' starts a local Ray cluster, 'auto' joins the one "
+                    "this machine belongs to, 'host:port' a given head node")
+flags.DEFINE_integer("ray_workers", 0, "with a local Ray cluster: how many CPUs it has (0: all)")
 flags.DEFINE_bool("quiet", False, "the default (no per-epoch lines on the console); kept for old command lines")
 FLAGS = flags.FLAGS
 
@@ -39,9 +45,10 @@ def run_pipeline(runner, pipeline=gin.REQUIRED, deterministic: bool = True):
     return pipeline(runner)
 
 
-def _register_everything():
+def register_everything():
     # Importing these registers their gin configurables, so bindings can name them.
     import components.mask_search  # noqa: F401
+    import pipelines.ray_executor  # noqa: F401  (RayResources)
     import components.report  # noqa: F401
     import components.sparse_training  # noqa: F401
     import lth_tf.data  # noqa: F401
@@ -55,6 +62,7 @@ def _register_everything():
         except ModuleNotFoundError as e:
             if e.name != name:
                 raise
+
 
 
 def parse_config(config: str, bindings):
@@ -110,6 +118,22 @@ def check_output_dir(output_dir: Path):
     except OSError as e:
         raise ConfigError(f"--output_dir {output_dir} cannot be written ({e.strerror or e}). Choose a directory you "
                           f"can write to with --output_dir DIR, or fix its permissions. Nothing was run.") from e
+
+
+def make_executor():
+    """None (in-process) or the Ray executor the flags describe; bad flags fail before any work."""
+    if FLAGS.executor != "ray":
+        if FLAGS.ray_address or FLAGS.ray_workers:
+            raise ConfigError("--ray_address / --ray_workers take effect with --executor ray only; add it, or drop "
+                              "them. Nothing was run.")
+        return None
+    from pipelines.ray_executor import RayExecutor, RayResources
+    if FLAGS.force:
+        raise ConfigError("--force recomputes in this process only: run it without --executor ray, or delete the "
+                          "artifacts to recompute and keep Ray. Nothing was run.")
+    if FLAGS.ray_workers < 0:
+        raise ConfigError(f"--ray_workers={FLAGS.ray_workers} must be >= 0 (0: all CPUs). Nothing was run.")
+    return RayExecutor(FLAGS.ray_address, FLAGS.ray_workers, RayResources())
 
 
 class _ConsoleHandler(logging.Handler):
@@ -175,7 +199,7 @@ def main(argv):
     from pipelines.runner import Runner
     if not FLAGS.config:
         raise app.UsageError("--config is required, e.g. --config configs/stability.gin")
-    _register_everything()
+    register_everything()
     started = time.time()
     handlers = []
     try:
@@ -183,7 +207,8 @@ def main(argv):
         output_dir = Path(FLAGS.output_dir or Path("runs") / Path(FLAGS.config).stem)
         check_output_dir(output_dir)
         handlers = configure_logging(output_dir, FLAGS.verbose)
-        runner = Runner(output_dir, force=FLAGS.force, verbose=True, progress=None)  # a bar on terminals
+        runner = Runner(output_dir, force=FLAGS.force, verbose=True, progress=None,  # a bar on terminals
+                        executor=make_executor())
         # config.gin is written once the whole study is planned: a rejected run leaves none behind.
         with contextlib.redirect_stdout(_PrintsToLog(logging.getLogger("lth_tf.components"))):
             runner.study(run_pipeline, on_planned=lambda: write_text(output_dir / "config.gin", gin.config_str()))
@@ -197,6 +222,9 @@ def main(argv):
         sys.exit(130)
     finally:
         remove_logging(handlers)
+        if FLAGS.executor == "ray":
+            from pipelines.ray_executor import shutdown
+            shutdown()
     print(f"done in {time.time() - started:.0f}s: {len(runner.executed)} executed, {len(runner.reused)} reused. "
           f"Results in {output_dir}/ (report.md, results.csv, log.txt); "
           f"tensorboard --logdir {output_dir}/tensorboard", flush=True)

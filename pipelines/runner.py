@@ -94,11 +94,15 @@ def _safe(label: str) -> str:
 
 
 class Runner:
-    def __init__(self, output_dir, force: bool = False, verbose: bool = True, progress: Optional[bool] = False):
+    def __init__(self, output_dir, force: bool = False, verbose: bool = True, progress: Optional[bool] = False,
+                 executor=None):
         """`progress`: one line for the whole study on stderr: True always, None when stderr is a
-        terminal (a log or a pipe gets no carriage-return lines), False never."""
+        terminal (a log or a pipe gets no carriage-return lines), False never. `executor`: None
+        runs executions here, one after the other; else executor(runner, plan, bar) runs the
+        plan's pending executions (pipelines/ray_executor.RayExecutor)."""
         self.output_dir = Path(output_dir)
         self.force, self.verbose, self.progress = force, verbose, progress
+        self.executor = executor
         self.executed, self.reused = [], []
         self._known = {}  # fingerprint -> Execution (recorded in this process)
         self._tensorboard_names = {}  # tensorboard run dir -> fingerprint that claimed it
@@ -152,7 +156,9 @@ class Runner:
         counted = plan.finished | self._done  # reused or done: they take no time (a fair ETA)
         bar = self._progress_bar(plan, len(counted))
         try:
-            for execution in plan.executions:
+            if self.executor is not None:
+                self.executor(self, plan, bar)
+            for execution in ([] if self.executor is not None else plan.executions):
                 if bar is not None:
                     bar.set_postfix_str(f"{len(self.reused)} reused; {execution.spec.name} {execution.label}".rstrip())
                 self._execute_one(execution)

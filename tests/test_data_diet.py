@@ -130,7 +130,7 @@ def test_bad_scheme_names_fail_before_training(tmp_path, tiny_gin):
 @pytest.mark.parametrize("config", ["configs/data_diet.gin", "configs/data_diet_cifar10.gin"])
 def test_configs_parse(config):
     from pipelines import run
-    run._register_everything()
+    run.register_everything()
     gin.clear_config()
     try:
         run.parse_config(config, [])

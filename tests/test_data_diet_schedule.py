@@ -15,7 +15,7 @@ from pipelines.runner import Runner
 
 def parsed(config):
     from pipelines import run
-    run._register_everything()
+    run.register_everything()
     gin.clear_config()
     run.parse_config(config, [])
 

@@ -355,8 +355,8 @@ def test_saliency_trains_between_steps_with_the_prac_budget(searched, tmp_path):
 def test_configs_parse_into_valid_parameters(config):
     import gin
     from pipelines import prac as prac_pipeline  # noqa: F401  (registers the pipeline)
-    from pipelines.run import _register_everything
-    _register_everything()
+    from pipelines.run import register_everything
+    register_everything()
     gin.clear_config()
     try:
         gin.parse_config_file(config)

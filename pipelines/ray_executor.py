@@ -1,0 +1,220 @@
+"""Executes a study's plan on a Ray cluster: independent executions run side by side.
+
+The runner plans a study before computing anything (pipelines/runner.py), and an execution's
+fingerprint depends only on its parameters and its inputs' fingerprints, so the whole graph is
+known up front. Each pending execution becomes one Ray task whose arguments include the tasks of
+its inputs: Ray starts it when those are finished, on any node with the resources it asks for.
+
+A task runs the same code as the in-process executor (`Runner._execute_one`: the per-execution
+lock, damage checks, units resumed), in a worker that parsed the study's gin config, so results
+are identical. Workers share the output directory (a shared filesystem). A worker that dies
+mid-execution is retried by Ray (`max_retries`); the retry resumes after the last finished unit.
+"""
+import dataclasses
+import logging
+import os
+import socket
+import sys
+import time
+from pathlib import Path
+from typing import Dict, Mapping, Tuple
+
+import gin
+
+from lth_tf.errors import ConfigError
+
+log = logging.getLogger("lth_tf.runner")
+
+
+@gin.configurable
+@dataclasses.dataclass(frozen=True)
+class RayResources:
+    """What each Ray task asks for. `per_component` overrides by component name, e.g.
+    {'MaskSearch': {'num_gpus': 1}}. `threads` caps TensorFlow's intra-op threads per task, so
+    tasks sharing a machine do not fight over its cores."""
+    num_cpus: float = 1.0
+    num_gpus: float = 0.0
+    threads: int = 1
+    max_retries: int = 3  # retries after a worker or node dies (not after a Python exception)
+    per_component: Mapping[str, Mapping[str, float]] = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.num_cpus < 0 or self.num_gpus < 0 or self.threads < 0 or self.max_retries < 0:
+            raise ConfigError(f"RayResources({self}) must not be negative.")
+        for name, wanted in self.per_component.items():
+            unknown = set(wanted) - {"num_cpus", "num_gpus"}
+            if unknown:
+                raise ConfigError(f"RayResources.per_component[{name!r}] has {sorted(unknown)}; it takes "
+                                  f"'num_cpus' and 'num_gpus', e.g. {{'MaskSearch': {{'num_gpus': 1}}}}.")
+
+    def for_component(self, name: str) -> Dict[str, float]:
+        return {"num_cpus": self.num_cpus, "num_gpus": self.num_gpus, **self.per_component.get(name, {})}
+
+
+def _check_address(address: str):
+    """A one-paragraph ConfigError when a 'host:port' address does not answer (ray.init would
+    otherwise wait a long time, then fail with a long traceback)."""
+    host, _, port = address.rpartition(":")
+    if address.startswith("ray://"):
+        host, _, port = address[len("ray://"):].rpartition(":")
+    if not host or not port.isdigit():
+        raise ConfigError(f"--ray_address {address!r} is not 'host:port' (e.g. 10.0.0.5:6379 for a cluster "
+                          f"started with `ray start --head --port 6379`), 'auto' (the cluster this machine "
+                          f"joined) or '' (start a local one). Nothing was run.")
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+    except OSError as e:
+        raise ConfigError(f"No Ray cluster answers at {address} ({e.strerror or e}). Start one with "
+                          f"`ray start --head --port {port}` on {host}, check the address and firewall, or "
+                          f"drop --ray_address to run on a local Ray cluster. Nothing was run.") from e
+
+
+def connect(address: str = "", workers: int = 0):
+    """Starts a local Ray cluster (address '') with `workers` CPUs (0: all), or joins one."""
+    import ray
+    if ray.is_initialized():
+        return
+    env = {"TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "2",
+           # the workers import this checkout's packages even when it is not installed
+           "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[1])] +
+                                         ([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else []))}
+    kwargs = dict(include_dashboard=False, log_to_driver=False, runtime_env={"env_vars": env},
+                  logging_level=logging.ERROR)
+    if address and address != "local":
+        if address != "auto":
+            _check_address(address)
+        try:
+            ray.init(address=address, **kwargs)
+        except ConnectionError as e:
+            raise ConfigError(f"Could not join the Ray cluster at {address!r} ({e}). Start one with "
+                              f"`ray start --head`, or drop --ray_address to run on a local cluster. "
+                              f"Nothing was run.") from e
+    else:
+        ray.init(num_cpus=workers or os.cpu_count(), **kwargs)
+
+
+def check_resources(plan_executions, resources: RayResources):
+    """Every task must fit on some node: otherwise Ray would wait for it forever."""
+    import ray
+    nodes = [n["Resources"] for n in ray.nodes() if n.get("Alive")]
+    for name in sorted({e.spec.name for e in plan_executions}):
+        wanted = resources.for_component(name)
+        if not any(node.get("CPU", 0) >= wanted["num_cpus"] and node.get("GPU", 0) >= wanted["num_gpus"]
+                   for node in nodes):
+            have = "; ".join(f"CPU {n.get('CPU', 0):g}, GPU {n.get('GPU', 0):g}" for n in nodes) or "no nodes"
+            raise ConfigError(f"{name} tasks ask for {wanted['num_cpus']:g} CPUs and {wanted['num_gpus']:g} GPUs, "
+                              f"but no node of the Ray cluster has that (nodes: {have}). Lower "
+                              f"RayResources.num_cpus / num_gpus (or per_component) or add a node that has them. "
+                              f"Nothing was run.")
+
+
+_worker_config = None  # the gin config this worker process parsed (a worker runs many tasks)
+
+
+def _prepare_worker(config: str, threads: int, deterministic: bool):
+    global _worker_config
+    import lth_tf  # noqa: F401  (legacy Keras before TensorFlow)
+    import tensorflow as tf
+    if threads:
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(threads)
+        except RuntimeError:
+            pass  # this worker already ran a task: TensorFlow keeps its first setting
+    if deterministic:
+        from lth_tf.training.seeding import enable_determinism
+        enable_determinism()
+    if _worker_config != config:
+        from pipelines.run import register_everything
+        register_everything()
+        gin.clear_config()
+        gin.parse_config(config)
+        _worker_config = config
+
+
+def _run_task(output_dir: str, execution, config: str, threads: int, deterministic: bool, *upstream) -> Tuple[str, bool]:
+    """One execution in a Ray worker; `upstream` (the input tasks' results) only orders it."""
+    _prepare_worker(config, threads, deterministic)
+    from pipelines.runner import Runner
+    running = Path(output_dir) / ".running" / execution.fingerprint
+    running.parent.mkdir(parents=True, exist_ok=True)
+    running.write_text(f"{socket.gethostname()} {os.getpid()}\n")
+    try:
+        runner = Runner(output_dir, verbose=False)
+        runner._execute_one(execution)
+        return execution.fingerprint, bool(runner.executed)
+    finally:
+        running.unlink(missing_ok=True)
+
+
+class RayExecutor:
+    """`Runner(..., executor=RayExecutor(...))`: the runner's `execute(plan)` hands the pending
+    executions to Ray and waits for them, with one progress line for the study."""
+
+    def __init__(self, address: str = "", workers: int = 0, resources: RayResources = None):
+        self.address, self.workers = address, workers
+        self.resources = resources or RayResources()
+
+    def __call__(self, runner, plan, bar=None):
+        import ray
+        pending = [e for e in plan.executions if e.fingerprint not in plan.finished and e.fingerprint not in runner._done]
+        for e in plan.executions:  # finished when planned: reused, as in-process
+            if e.fingerprint in plan.finished and e.fingerprint not in runner._done:
+                runner.reused.append(e.artifact)
+                runner._done.add(e.fingerprint)
+        if not pending:
+            return
+        connect(self.address, self.workers)
+        check_resources(pending, self.resources)
+        config = gin.config_str()
+        try:
+            deterministic = bool(gin.query_parameter("run_pipeline.deterministic"))
+        except ValueError:
+            deterministic = True
+        task = ray.remote(_run_task)
+        refs = {}
+        for e in pending:  # call order: an execution's inputs come before it
+            upstream = [refs[fp] for fp in e.depends_on if fp in refs]
+            options = dict(self.resources.for_component(e.spec.name), max_retries=self.resources.max_retries,
+                           retry_exceptions=False, name=f"{e.spec.name} {e.label}".strip())
+            refs[e.fingerprint] = task.options(**options).remote(
+                str(runner.output_dir), e, config, self.resources.threads, deterministic, *upstream)
+        by_ref = {ref: fp for fp, ref in refs.items()}
+        executions = {e.fingerprint: e for e in pending}
+        waiting = list(refs.values())
+        started = time.time()
+        try:
+            while waiting:
+                done, waiting = ray.wait(waiting, num_returns=1, timeout=1.0)
+                for ref in done:
+                    fp, executed = ray.get(ref)
+                    (runner.executed if executed else runner.reused).append(executions[fp].artifact)
+                    runner._done.add(fp)
+                    runner._verified.add(fp)
+                    if bar is not None:
+                        bar.update(1)
+                self._show(runner, bar, executions, len(waiting), started)
+        except ray.exceptions.RayTaskError as e:
+            for ref in waiting:
+                ray.cancel(ref)
+            cause = e.cause if isinstance(getattr(e, "cause", None), BaseException) else None
+            raise (cause or e) from None
+        except KeyboardInterrupt:
+            for ref in waiting:
+                ray.cancel(ref, force=True)
+            raise
+
+    @staticmethod
+    def _show(runner, bar, executions, left, started):
+        running = sum((runner.output_dir / ".running" / fp).exists() for fp in executions)
+        line = f"ray: {len(executions) - left} done, {running} running, {left - running} waiting"
+        if bar is not None:
+            bar.set_postfix_str(line)
+        elif int(time.time() - started) % 30 == 0:
+            print(line, file=sys.stderr, flush=True)
+
+
+def shutdown():
+    import ray
+    if ray.is_initialized():
+        ray.shutdown()
