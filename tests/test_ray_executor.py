@@ -135,3 +135,30 @@ def test_real_searches_on_ray_give_the_in_process_results_csv(cluster, tmp_path)
         pd.testing.assert_frame_equal(x, y)
         for level in (1, 2):
             assert (a.path / f"level_0{level}" / "mask.npz").read_bytes() == (b.path / f"level_0{level}" / "mask.npz").read_bytes()
+
+
+def _stub_config(tmp_path) -> Path:
+    path = tmp_path / "stub.gin"
+    path.write_text(f"import store_stubs\nrun_pipeline.pipeline = @count_study\n"
+                    f"count_study.counter = '{tmp_path / 'count.txt'}'\n")
+    return path
+
+
+@pytest.mark.parametrize("flags,message", [
+    (["--ray_address", "127.0.0.1:1"], "take effect with --executor ray only"),
+    (["--executor", "ray", "--force"], "--force recomputes in this process only"),
+    (["--executor", "ray", "--ray_workers", "-1"], "--ray_workers=-1 must be >= 0"),
+])
+def test_cli_bad_ray_flags_exit_2_before_any_work(tmp_path, capsys, flags, message):
+    from pipeline_stubs import main_in_process
+    assert main_in_process(str(_stub_config(tmp_path)), tmp_path / "out", [], flags) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and not (tmp_path / "count.txt").exists()
+
+
+def test_cli_runs_a_study_on_ray(cluster, tmp_path, capsys):
+    from pipeline_stubs import main_in_process
+    assert main_in_process(str(_stub_config(tmp_path)), tmp_path / "out", [], ["--executor", "ray"]) == 0
+    assert "2 executed, 0 reused" in capsys.readouterr().out
+    assert _lines(tmp_path / "count.txt") == ["execution 1", "execution 2", "unit 1 0", "unit 1 1", "unit 1 2",
+                                              "unit 2 0", "unit 2 1", "unit 2 2"]
