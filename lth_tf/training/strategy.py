@@ -30,8 +30,7 @@ def strategy_name(name: str = "auto") -> str:
 
 @functools.lru_cache(maxsize=None)
 def _make(name: str) -> tf.distribute.Strategy:
-    if name == "multi_worker":
-        tf_config.read()
+    if name == "multi_worker":  # TF_CONFIG already checked by strategy_name()
         try:
             return tf.distribute.MultiWorkerMirroredStrategy()
         except RuntimeError as e:  # "Collective ops must be configured at program startup"
