@@ -92,7 +92,12 @@ def train_batches(ds: Dataset, split: Split, batch_size: int, seed: int, start_s
                .take(end_step - start_step)
                .enumerate(start=start_step)
                .map(gather, num_parallel_calls=AUTOTUNE))
-    return batches.prefetch(AUTOTUNE)
+    # Several workers: each runs this whole pipeline and keeps its replicas' slices of every
+    # global batch (DATA), so each worker's batches stay a pure function of (seed, step); the
+    # default (AUTO) would first try to split by input files, of which there are none.
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return batches.prefetch(AUTOTUNE).with_options(options)
 
 
 def eval_batches(ds: Dataset, split: Split, batch_size: int = 1000):

@@ -17,6 +17,11 @@ as its own update rule records them; the recorded means and variances are averag
 batches (a cumulative average, like PyTorch's `momentum=None`) and assigned as the moving
 statistics. The layers' momenta are restored afterwards. Models without BN skip this.
 
+Under a tf.distribute strategy (several replicas or workers) the evaluation passes run on the
+replicas, each on its slice of every batch, the logits gathered back on every worker; the
+BN-statistics passes run on whole batches on every worker (the same on each), because a
+replica's slice would give it statistics of its own, not those of the batch.
+
 Error barrier. 003 §3.2, eq. (3) ("The Influence of SGD Noise on Lottery Ticket Performance"):
 "Given two networks W_1, W_2, with the validation error of a network measured as E(W), then the
 error barrier across an interpolating path between W_1 and W_2 for α ∈ [0, 1] is defined in
@@ -36,6 +41,7 @@ import tf_keras as keras
 from lth_tf.data.dataset import Dataset, Split
 from lth_tf.data.pipeline import eval_batches, train_batches
 from lth_tf.sparsity import wrapping
+from lth_tf.training.strategy import run_sliced
 
 STABLE_BELOW = 0.02  # absolute error: a barrier below this counts as stable
 ALPHAS = tuple(np.round(np.linspace(0.0, 1.0, 11), 10))
@@ -155,7 +161,7 @@ class ErrorEvaluator:
         if batch_norm_layers(model) and bn_batches > 0:
             self.bn_batches = [x for x, _, _ in train_batches(ds, ds.train, bn_batch_size, bn_seed, 0, bn_batches)]
         if "_lth_eval_pass" not in model.__dict__:
-            model.__dict__["_lth_eval_pass"] = tf.function(lambda xs: [model(x, training=False) for x in xs])
+            model.__dict__["_lth_eval_pass"] = tf.function(lambda xs: [_forward(model, x) for x in xs])
         self.forward = model.__dict__["_lth_eval_pass"]
 
     def _score(self, logits) -> Tuple[float, float]:
@@ -185,7 +191,7 @@ class ErrorEvaluator:
                     assigner.ops(points[i])
                     if layers:
                         _average_batch_statistics(model, layers, bn_xs)
-                    logits.append([model(x, training=False) for x in xs])
+                    logits.append([_forward(model, x) for x in xs])
                 return logits
             model.__dict__["_lth_path"], model.__dict__["_lth_path_for"] = tf.function(whole_path), assigner
         saved = [layer.momentum for layer in layers]
@@ -198,6 +204,11 @@ class ErrorEvaluator:
             for layer, momentum in zip(layers, saved):
                 layer.momentum = momentum
         return [self._score(point) for point in logits]
+
+
+def _forward(model, x):
+    """Inference-mode logits of a batch under the model's strategy (each replica its slice)."""
+    return run_sliced(model.distribute_strategy, lambda xs: model(xs, training=False), x)
 
 
 def _average_batch_statistics(model, layers, batches):

@@ -16,6 +16,7 @@ from lth_tf.data.dataset import Dataset, Split
 from lth_tf.data.pipeline import eval_batches
 from lth_tf.sparsity import wrapping
 from lth_tf.training.loop import predict
+from lth_tf.training.strategy import run_sliced
 
 
 def softmax(logits) -> np.ndarray:
@@ -112,8 +113,11 @@ def _grand_function(model, jit_compile: Optional[bool]):
         return tf.sqrt(tf.add_n(squares))
 
     @tf.function(jit_compile=has_convolutions if jit_compile is None else jit_compile)
-    def norms(x, y):
+    def replica_norms(x, y):
         return tf.vectorized_map(example_norm, (x, y))
 
+    # Per example, so each replica scores its slice of the batch exactly as one device would;
+    # XLA compiles the per-replica function only (collectives stay outside the cluster).
+    norms = tf.function(lambda x, y: run_sliced(model.distribute_strategy, replica_norms, x, y))
     cache[jit_compile] = norms
     return norms

@@ -19,6 +19,7 @@ from lth_tf.data.pipeline import eval_batches, steps_per_epoch, train_batches
 from lth_tf.sparsity import wrapping
 from lth_tf.training.hparams import TrainingHparams, to_steps
 from lth_tf.training.schedules import LrSchedule
+from lth_tf.training.strategy import run_sliced
 
 # on_batch(step, indices, correct, losses, logits): per-example results of the training step
 # itself (no extra forward pass), gathered over replicas; used by forgetting trackers.
@@ -118,10 +119,14 @@ def _trainer(model, hp, spe, total, track) -> _Trainer:
 
 
 def predict(model: keras.Model, ds: Dataset, split: Split, batch_size: int = 1000) -> np.ndarray:
-    """Logits for a split, in split order."""
+    """Logits for a split, in split order, computed under the model's strategy: each replica
+    takes its slice of every batch and the logits are gathered back on every worker (so every
+    worker of a multi-worker run gets the same logits and metrics)."""
     step = model.__dict__.get("_lth_predict")
     if step is None:
-        step = model.__dict__["_lth_predict"] = tf.function(lambda x: model(x, training=False))
+        strategy = model.distribute_strategy
+        step = model.__dict__["_lth_predict"] = tf.function(
+            lambda x: run_sliced(strategy, lambda xs: model(xs, training=False), x))
     return np.concatenate([step(x).numpy() for x, _, _ in eval_batches(ds, split, batch_size)])
 
 

@@ -1,0 +1,196 @@
+"""Multi-worker training: TF_CONFIG checks, and two local worker processes (CPU, collectives over
+gRPC on localhost) that train one masked network, compared with one process and the same global
+batch (tests/multiworker_job.py)."""
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lth_tf import tf_config
+from lth_tf.errors import ConfigError
+
+REPO = Path(__file__).resolve().parents[1]
+TWO = {"worker": ["localhost:2222", "localhost:2223"]}
+
+
+def env(config) -> dict:
+    return {"TF_CONFIG": config if isinstance(config, str) else json.dumps(config)}
+
+
+def test_tf_config_is_read_and_the_chief_is_worker_zero():
+    for index in (0, 1):
+        config = tf_config.read(env({"cluster": TWO, "task": {"type": "worker", "index": index}}))
+        assert config["task"]["index"] == index
+    assert tf_config.is_chief({})  # one process, no cluster
+    assert tf_config.is_chief(env({"cluster": TWO, "task": {"type": "worker", "index": 0}}))
+    assert not tf_config.is_chief(env({"cluster": TWO, "task": {"type": "worker", "index": 1}}))
+    with_chief = dict(TWO, chief=["localhost:2224"])
+    assert tf_config.is_chief(env({"cluster": with_chief, "task": {"type": "chief", "index": 0}}))
+    assert not tf_config.is_chief(env({"cluster": with_chief, "task": {"type": "worker", "index": 0}}))
+
+
+def test_non_chief_workers_write_to_a_temporary_directory(tmp_path):
+    chief = env({"cluster": TWO, "task": {"type": "worker", "index": 0}})
+    other = env({"cluster": TWO, "task": {"type": "worker", "index": 1}})
+    assert tf_config.output_dir(tmp_path, chief) == str(tmp_path)
+    elsewhere = tf_config.output_dir(tmp_path, other)
+    try:
+        assert Path(elsewhere).is_dir() and Path(elsewhere).parent == Path(tempfile.gettempdir())
+        assert "worker1" in Path(elsewhere).name
+    finally:
+        os.rmdir(elsewhere)
+
+
+@pytest.mark.parametrize("config, words", [
+    ("", "is not set"),
+    ('{"cluster": {"worker": ["localhost:2222"]}, "task": ', "not valid JSON"),
+    ('["localhost:2222"]', "must be a JSON object"),
+    ({"task": {"type": "worker", "index": 0}}, "no 'cluster'"),
+    ({"cluster": {"worker": ["localhost"]}, "task": {"type": "worker", "index": 0}}, "'host:port'"),
+    ({"cluster": {"ps": ["localhost:2222"]}, "task": {"type": "ps", "index": 0}}, "parameter servers"),
+    ({"cluster": TWO}, "no 'task'"),
+    ({"cluster": TWO, "task": {"type": "chief", "index": 0}}, "task type 'chief', which its cluster does not list"),
+    ({"cluster": TWO, "task": {"type": "worker", "index": 2}}, "index must be 0..1"),
+    ({"cluster": TWO, "task": {"type": "worker", "index": "0"}}, "index must be 0..1"),
+])
+def test_bad_tf_config_is_one_paragraph_naming_the_fix(config, words):
+    with pytest.raises(ConfigError) as caught:
+        tf_config.read(env(config))
+    message = str(caught.value)
+    assert words in message and "\n" not in message
+    assert '"task": {"type": "worker", "index": 0}' in message  # an example of a good TF_CONFIG
+    assert "strategy_name.name = 'default'" in message  # and the single-process alternative
+
+
+def test_tf_config_checks_do_not_import_tensorflow():
+    code = ("import sys, lth_tf.tf_config as t; t.is_chief({}); "
+            "assert 'tensorflow' not in sys.modules, 'tf_config imports tensorflow'")
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=dict(os.environ, PYTHONPATH=str(REPO)),
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_multi_worker_strategy_refuses_a_bad_tf_config_before_any_work(monkeypatch):
+    from lth_tf.training import strategy
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    with pytest.raises(ConfigError, match="TF_CONFIG is not set"):
+        strategy.strategy_name("multi_worker")
+    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": TWO, "task": {"type": "worker", "index": 5}}))
+    with pytest.raises(ConfigError, match="index must be 0..1"):
+        strategy.get_strategy("multi_worker")
+
+
+def _free_ports(count: int):
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for s in sockets:
+            s.bind(("localhost", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
+def _run_workers(count: int, timeout: float, reference):
+    """Starts `count` worker processes, runs `reference()` here meanwhile, and returns (the
+    reference's result, each worker's RESULT line as a dict). A worker that fails or a cluster
+    that does not finish in `timeout` seconds fails the test with every worker's stderr."""
+    cluster = {"worker": [f"localhost:{port}" for port in _free_ports(count)]}
+    workers = []
+    for index in range(count):
+        config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
+        out, err = tempfile.TemporaryFile("w+"), tempfile.TemporaryFile("w+")
+        process = subprocess.Popen(
+            [sys.executable, str(REPO / "tests" / "multiworker_job.py"), "multi_worker"], cwd=REPO, stdout=out,
+            stderr=err, text=True, env=dict(os.environ, TF_CONFIG=config, PYTHONPATH=str(REPO), TF_CPP_MIN_LOG_LEVEL="2"))
+        workers.append((process, out, err))
+    try:
+        expected = reference()
+        deadline = time.time() + timeout
+        while time.time() < deadline and any(p.poll() is None for p, _, _ in workers):
+            if any(p.poll() not in (None, 0) for p, _, _ in workers):
+                break  # the others would wait for it forever
+            time.sleep(0.2)
+        codes = [p.poll() for p, _, _ in workers]
+        if codes != [0] * count:
+            logs = []
+            for index, (_, _, err) in enumerate(workers):
+                err.seek(0)
+                logs.append(f"--- worker {index} (exit code {codes[index]}) stderr:\n{err.read()[-3000:]}")
+            pytest.fail(f"the {count} workers did not all finish within {timeout:.0f}s:\n" + "\n".join(logs))
+        results = []
+        for _, out, _ in workers:
+            out.seek(0)
+            (line,) = [l for l in out.read().splitlines() if l.startswith("RESULT ")]
+            results.append(json.loads(line[len("RESULT "):]))
+        return expected, results
+    finally:
+        for process, out, err in workers:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+            out.close()
+            err.close()
+
+
+def _one_worker():
+    import gin
+
+    from multiworker_job import job
+    try:
+        return json.loads(json.dumps(job("default")))
+    finally:
+        gin.clear_config()
+
+
+def _max_difference(a, b) -> float:
+    return float(np.max(np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64))))
+
+
+def test_two_workers_train_the_same_ticket_as_one_worker_with_the_same_global_batch():
+    sys.path.insert(0, str(REPO / "tests"))
+    start = time.time()
+    single, workers = _run_workers(2, timeout=600, reference=_one_worker)
+    print(f"two workers + reference: {time.time() - start:.1f}s wall; CPU seconds per worker:",
+          [{k: round(v, 1) for k, v in w["seconds"].items()} for w in workers])
+
+    assert single["replicas"] == 1 and [w["replicas"] for w in workers] == [2, 2]
+    assert [w["chief"] for w in workers] == [True, False] and single["chief"]
+    # Each worker gets its half of every global batch of the one-worker run (the last batch of
+    # an epoch too), so batches stay a pure function of (seed, step).
+    half = [len(b) // 2 for b in single["local_batches"]]
+    assert [b[:h] for b, h in zip(single["local_batches"], half)] == workers[0]["local_batches"]
+    assert [b[h:] for b, h in zip(single["local_batches"], half)] == workers[1]["local_batches"]
+
+    for worker in workers:
+        assert worker["masks"] == single["masks"]  # the same ticket, bit for bit
+        assert worker["pruned_max"] == 0.0 and single["pruned_max"] == 0.0
+    # The workers hold the same weights, and compute the same metrics, bit for bit.
+    assert workers[0]["state"] == workers[1]["state"]
+    assert workers[0]["history"] == workers[1]["history"] and workers[0]["scores"] == workers[1]["scores"]
+
+    # Against one worker: gradients are summed over two half batches instead of one whole
+    # batch, so weights differ by float rounding, ~1e-7 per step, growing a little over steps.
+    differences = {
+        "weights": max(_max_difference(workers[0]["state"][k], single["state"][k]) for k in single["state"]),
+        "train_loss": _max_difference([r["train_loss"] for r in workers[0]["history"]],
+                                      [r["train_loss"] for r in single["history"]]),
+        "val_loss": _max_difference([r["val_loss"] for r in workers[0]["history"]],
+                                    [r["val_loss"] for r in single["history"]]),
+        "test_loss": abs(workers[0]["test"]["loss"] - single["test"]["loss"]),
+        "el2n": _max_difference(workers[0]["scores"]["el2n"], single["scores"]["el2n"]),
+        "grand": _max_difference(workers[0]["scores"]["grand"], single["scores"]["grand"]),
+        "barrier": _max_difference(workers[0]["barrier"], single["barrier"]),
+    }
+    print("max differences two workers vs one:", json.dumps(differences))
+    assert all(d < 1e-4 for d in differences.values()), differences
+    for key in ("train_accuracy", "val_accuracy"):
+        assert [r[key] for r in workers[0]["history"]] == [r[key] for r in single["history"]], key
+    assert workers[0]["test"]["accuracy"] == single["test"]["accuracy"]
