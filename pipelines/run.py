@@ -204,6 +204,9 @@ def main(argv):
     handlers = []
     try:
         parse_config(FLAGS.config, FLAGS.gin_bindings)
+        from lth_tf.training.strategy import get_strategy, strategy_name
+        if strategy_name() == "multi_worker":
+            get_strategy()  # checks TF_CONFIG, and must come before any TensorFlow work
         output_dir = Path(FLAGS.output_dir or Path("runs") / Path(FLAGS.config).stem)
         check_output_dir(output_dir)
         handlers = configure_logging(output_dir, FLAGS.verbose)
