@@ -194,3 +194,14 @@ def test_two_workers_train_the_same_ticket_as_one_worker_with_the_same_global_ba
     for key in ("train_accuracy", "val_accuracy"):
         assert [r[key] for r in workers[0]["history"]] == [r[key] for r in single["history"]], key
     assert workers[0]["test"]["accuracy"] == single["test"]["accuracy"]
+
+
+def test_cli_multi_worker_refuses_a_bad_tf_config_before_any_work(tmp_path, capsys, monkeypatch):
+    from pipeline_stubs import main_in_process
+    config = tmp_path / "stub.gin"
+    config.write_text(f"import store_stubs\nrun_pipeline.pipeline = @count_study\n"
+                      f"count_study.counter = '{tmp_path / 'count.txt'}'\n")
+    monkeypatch.setenv("TF_CONFIG", "{not json")
+    assert main_in_process(str(config), tmp_path / "out", ["strategy_name.name = 'multi_worker'"]) == 2
+    err = capsys.readouterr().err
+    assert "TF_CONFIG" in err and "Traceback" not in err and not (tmp_path / "count.txt").exists()
