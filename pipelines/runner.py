@@ -41,6 +41,7 @@ class Runner:
         self.output_dir = Path(output_dir)
         self.force, self.verbose = force, verbose
         self.executed, self.reused = [], []
+        self._hparams_declared = False
 
     def run(self, spec: ComponentSpec, params, **inputs) -> Artifact:
         if not isinstance(params, spec.params):
@@ -57,6 +58,7 @@ class Runner:
             shutil.rmtree(path)
         path.mkdir(parents=True, exist_ok=True)
         self._log(f"{spec.name}: running -> {path}")
+        self._declare_hparams()
         context = Context(self.output_dir / "tensorboard" / f"{spec.name}-{fp[:8]}", self.verbose)
         try:
             summary = spec.executor(params, inputs, path, context) or {}
@@ -85,6 +87,14 @@ class Runner:
             for item in items:
                 if wanted.rstrip("*") and item.type != wanted.rstrip("*"):
                     raise TypeError(f"{spec.name}.{name} wants a {wanted} artifact, got {item.type}")
+
+    def _declare_hparams(self):
+        """The HParams dashboard's columns, once per study at its TensorBoard root (before the
+        first execution that may train)."""
+        if not self._hparams_declared:
+            from lth_tf.training import tensorboard  # here: importing the runner stays free of TensorFlow
+            tensorboard.write_hparams_config(self.output_dir / "tensorboard")
+            self._hparams_declared = True
 
     def _log(self, message):
         if self.verbose:
