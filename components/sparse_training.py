@@ -121,7 +121,8 @@ def execute(p: SparseTrainingParams, inputs, out: Path, ctx):
             result = train(model, ds, hp, seed=p.seed, start_step=start, label=label, verbose=ctx.verbose,
                            log_dir=ctx.tensorboard_dir / shown / f"level_{level:02d}",
                            log_hparams={"variant": shown, "level": level, "rewind": search.pruning.rewind,
-                                        "method": search.pruning.method})
+                                        "method": search.pruning.method,  # small_dense: the sparsity it matches
+                                        "sparsity": meta["sparsity"] if variant == "small_dense" else None})
             final_masks = wrapping.get_masks(model)
             uses_search = variant in ("lt", "rr", "permuted_mask")
             prefix = meta["train_steps"] - meta["own_steps"] if uses_search else (start if weights != "reinit" else 0)

@@ -9,6 +9,7 @@ import pytest
 import tensorflow as tf
 import tf_keras as keras
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tensorboard.plugins.hparams import api_pb2 as hp_api_pb2
 from tensorboard.plugins.hparams import metadata as hp_metadata
 
 from components import mask_search, stability
@@ -126,8 +127,8 @@ def test_runner_names_runs_by_variant_and_level_and_resumes_without_duplicates(t
     training = TrainingHparams(budget="2ep", batch_size=128, lr=0.1)
     params = mask_search.MaskSearchParams(DATA, LENET, training, PruningHparams(levels=1), seed=0, export=False)
     tickets = Runner(tmp_path, verbose=False).run(mask_search.SPEC, params)
-    Runner(tmp_path, verbose=False).run(stability.INSTABILITY, stability.InstabilityParams(levels=(1,), alphas=(0.0, 0.5, 1.0), successive=False),
-                                        tickets=tickets)
+    instability = stability.InstabilityParams(levels=(1,), alphas=(0.0, 0.5, 1.0), successive=False)
+    Runner(tmp_path, verbose=False).run(stability.INSTABILITY, instability, tickets=tickets)
     root = tmp_path / "tensorboard"
     runs = {p.parent.relative_to(root).as_posix().split("/", 1)[1] for p in root.rglob(EVENT_GLOB) if p.parent != root}
     assert runs == {"dense/level_00", "lt_imp/level_01", "instability/level_01/copy_1"}
@@ -135,6 +136,7 @@ def test_runner_names_runs_by_variant_and_level_and_resumes_without_duplicates(t
     assert hp_metadata.EXPERIMENT_TAG in experiment
     declared = hp_metadata.parse_experiment_plugin_data(experiment[hp_metadata.EXPERIMENT_TAG])
     assert {"variant", "level", "sparsity", "momentum", "batch_size", "rewind", "seed"} <= {h.name for h in declared.hparam_infos}
+    assert {h.name: h.type for h in declared.hparam_infos}["momentum"] == hp_api_pb2.DATA_TYPE_FLOAT64
 
     # Resume: level 1 did not commit; level 0 is reused and not logged again, level 1 is trained again.
     (dense_file,) = root.glob("MaskSearch*/dense/level_00/" + EVENT_GLOB)
