@@ -82,6 +82,8 @@ def test_a_run_logs_curves_sparsity_histograms_test_accuracy_and_hparams(ds, tmp
     test = evaluate(model, ds, ds.test)["accuracy"]
     assert _scalars(events, "test/accuracy") == [(21, pytest.approx(test))]
     assert _scalars(events, "final/test_error")[0][1] == pytest.approx(1.0 - test)
+    best = max(v for _, v in _scalars(events, "val/accuracy"))
+    assert _scalars(events, "final/best_val_accuracy") == [(21, pytest.approx(best))]
     hparams = _session_hparams(events)
     assert hparams["variant"] == "lt_imp" and hparams["level"] == 3 and hparams["batch_size"] == 64
     assert hparams["momentum"] == pytest.approx(0.9) and hparams["sparsity"] == pytest.approx(M.sparsity(masks))

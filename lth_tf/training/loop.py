@@ -191,7 +191,7 @@ def train(model: keras.Model, ds: Dataset, hp: TrainingHparams, *, seed: int, st
     if step in wanted:
         snapshots[step] = wrapping.get_state(model)
     if writer is not None:
-        writer.close(step)
+        writer.close(step, best_row)
     return TrainResult(start_step, step, history, snapshots, best_row, best_state)
 
 

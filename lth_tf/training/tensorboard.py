@@ -101,7 +101,7 @@ class RunLog:
         # Masks are fixed during training: their sparsity is measured once.
         self.sparsity = sparsity_by_layer(wrapping.get_masks(model))
         self.hparams = {"sparsity": self.sparsity.get("global", 0.0), **{k: v for k, v in hparams.items() if v is not None}}
-        self.epochs, self.last_row, self.best_row = 0, None, None
+        self.epochs, self.last_row = 0, None
         self.test_at, self.kernels_at = None, None  # (step, metrics) of the last test; step of the last histograms
 
     def epoch(self, step: int, row: Mapping[str, float]):
@@ -109,11 +109,9 @@ class RunLog:
         split if `test_every_epoch`, kernel histograms every `histogram_every` epochs."""
         self.epochs += 1
         self.last_row = row
-        if not np.isnan(row["val_accuracy"]) and (self.best_row is None or row["val_accuracy"] > self.best_row["val_accuracy"]):
-            self.best_row = row
         with self.writer.as_default(step=step):
             for key, value in row.items():
-                if key not in ("epoch", "step"):
+                if key not in ("epoch", "step") and not np.isnan(value):  # nan: no validation split
                     tf.summary.scalar(key.replace("_", "/", 1), value)
             for layer, value in self.sparsity.items():
                 tf.summary.scalar(f"sparsity/{layer}", value)
@@ -123,10 +121,11 @@ class RunLog:
             if every and self.epochs % every == 0:
                 self._log_kernels(step)
 
-    def close(self, step: int):
-        """The end of the run: the test split, the HParams dashboard's metrics, kernel
-        histograms and the run's hparams; then the event file is flushed and closed."""
-        last, best = self.last_row, self.best_row
+    def close(self, step: int, best_row: Optional[Mapping[str, float]]):
+        """The end of the run (`best_row`: the history row of highest validation accuracy): the
+        test split, the HParams dashboard's metrics, kernel histograms and the run's hparams;
+        then the event file is flushed and closed."""
+        last, best = self.last_row, best_row
         val = float("nan") if last is None else float(last["val_accuracy"])
         with self.writer.as_default(step=step):
             test = self.test_at[1] if self.test_at and self.test_at[0] == step else self._log_test(step)
