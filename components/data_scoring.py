@@ -97,7 +97,8 @@ def score_network(p: DataScoringParams, ds, split, k: int, steps: int, ctx) -> d
     tracker = ForgettingTracker(int(split.index.max()) + 1) if kind == "forgetting" else None
     train(model, ds, p.training, seed=seed, end_step=steps, train_split=split,
           on_batch=tracker.on_batch if tracker else None, label=f"scoring {p.method} network {k}",
-          log_dir=ctx.tensorboard_dir / f"network_{k:02d}", verbose=ctx.verbose)
+          log_dir=ctx.tensorboard_dir / f"scoring_{p.method}" / f"network_{k:02d}",
+          log_hparams={"variant": f"scoring_{p.method}", "level": 0}, verbose=ctx.verbose)
     if kind == "el2n":
         return {"score": S.el2n_scores(model, ds, split, p.batch_size)}
     if kind == "grand":

@@ -151,12 +151,16 @@ def execute(p: MaskSearchParams, inputs, out: Path, ctx):
             rows.append(read_json(unit / "metrics.json"))
             continue
         label = f"{variant} seed {p.seed} level {level}"
+        tb_variant = "dense" if level == 0 else variant
+        log_dir = ctx.tensorboard_dir / tb_variant / f"level_{level:02d}"
+        log_hparams = {"variant": tb_variant, "level": level, "seed": p.seed, "method": p.pruning.method,
+                       "rewind": p.pruning.rewind if pretrained is None else "pretrained"}
         if level == 0:
             if pretrained is not None:
                 wrapping.set_state(model, load_weights(pretrained))
             result = train(model, ds, p.training, seed=p.seed, start_step=start_step, train_split=split,
-                           snapshot_steps=[rewind_step], log_dir=ctx.tensorboard_dir / "level_00", label=label,
-                           verbose=ctx.verbose)
+                           snapshot_steps=[rewind_step], log_dir=log_dir, log_hparams=log_hparams,
+                           label=label, verbose=ctx.verbose)
             rewind_state = result.snapshots[rewind_step]
             masks = wrapping.get_masks(model)
             search_steps = prefix_steps
@@ -170,7 +174,7 @@ def execute(p: MaskSearchParams, inputs, out: Path, ctx):
             wrapping.set_state(model, rewind_state)
             wrapping.set_masks(model, masks)
             result = train(model, ds, p.training, seed=p.seed, start_step=rewind_step, train_split=split,
-                           log_dir=ctx.tensorboard_dir / f"level_{level:02d}", label=label, verbose=ctx.verbose)
+                           log_dir=log_dir, log_hparams=log_hparams, label=label, verbose=ctx.verbose)
             search_steps = _search_steps(p.pruning.method, level, total, rewind_step, start_step, prefix_steps)
         rows.append(write_ticket(unit, model, ds, masks, rewind_state, result, p.export, {
             "variant": "dense" if level == 0 else variant, "seed": p.seed, "level": level,

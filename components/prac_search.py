@@ -204,7 +204,8 @@ def _svp_proxy(p: PracSearchParams, ds, spe: int, out: Path, ctx):
         proxy_hp = ModelHparams(p.model.name, p.model.width * p.svp_width, p.model.initializer)
         proxy = networks.build_network(proxy_hp, ds.input_shape, ds.num_classes, p.seed, p.pruning.prunable())
         result = train(proxy, ds, hp, seed=p.seed, label=f"svp proxy seed {p.seed}", verbose=ctx.verbose,
-                       log_dir=ctx.tensorboard_dir / "proxy")
+                       log_dir=ctx.tensorboard_dir / "svp_proxy" / "level_00",
+                       log_hparams={"variant": "svp_proxy", "level": 0, "rewind": "0it"})
         entropy = scores.entropy_scores(proxy, ds, ds.train)
         with atomic_path(unit, is_dir=True) as tmp:
             save_npz(tmp / "scores.npz", {"entropy": entropy, "index": ds.train.index})
@@ -276,8 +277,10 @@ def _run_round(p, r, model, ds, spe, rewind_step, masks, trained_on, rewind_stat
     stop_early = p.early_stop and (p.early_stop_dense or not first)
     result = train(model, ds, hp, seed=p.seed, start_step=start, train_split=split,
                    snapshot_steps=[rewind_step] if first else [], on_batch=tracker.on_batch,
-                   on_epoch=on_epoch if stop_early else None, log_dir=ctx.tensorboard_dir / f"round_{r:02d}",
-                   label=label, verbose=ctx.verbose)
+                   on_epoch=on_epoch if stop_early else None,
+                   log_dir=ctx.tensorboard_dir / f"{p.variant()}_search" / f"round_{r:02d}",
+                   log_hparams={"variant": f"{p.variant()}_search", "round": r, "rewind": p.pruning.rewind,
+                                "method": "prac"}, label=label, verbose=ctx.verbose)
     budget = hp.total_steps(spe) - start
     if first:
         write_ticket(level_dir(out, 0), model, ds, masks, result.snapshots[rewind_step], result, p.export, {
@@ -340,7 +343,8 @@ def train_ticket(model, ds, training: TrainingHparams, masks, rewind_state, rewi
     writes its unit; `metrics` must hold search_steps (own_steps/train_steps are added)."""
     _load(model, rewind_state, masks)
     result = train(model, ds, training, seed=seed, start_step=rewind_step, label=label, verbose=ctx.verbose,
-                   log_dir=ctx.tensorboard_dir / unit.name)
+                   log_dir=ctx.tensorboard_dir / metrics["variant"] / unit.name,
+                   log_hparams={k: metrics[k] for k in ("variant", "level", "seed", "rewind", "method") if k in metrics})
     metrics = {**metrics, "own_steps": result.steps, "train_steps": metrics["search_steps"] + result.steps}
     return write_ticket(unit, model, ds, masks, rewind_state, result, export, metrics)
 

@@ -47,7 +47,8 @@ def execute(p: PretrainingParams, inputs, out: Path, ctx):
     # The schedule spans the pre-training itself (milestones in 'ep' count passes over S).
     hp = dataclasses.replace(p.training, budget=f"{t_r}it")
     model = networks.build_network(p.model, ds.input_shape, ds.num_classes, p.seed)
-    result = train(model, ds, hp, seed=p.seed, train_split=split, log_dir=ctx.tensorboard_dir,
+    result = train(model, ds, hp, seed=p.seed, train_split=split, log_dir=ctx.tensorboard_dir / "pretrain" / "level_00",
+                   log_hparams={"variant": "pretrain", "level": 0, "fraction": len(split) / len(ds.train)},
                    label=f"pretrain {len(split)} examples", verbose=ctx.verbose)
     labels = inputs.get("labels")
     summary = {

@@ -289,7 +289,8 @@ def execute_transfer(p: TransferParams, inputs, out: Path, ctx):
             net = networks.build_network(search.model, target.input_shape, target.num_classes, search.seed,
                                          search.pruning.prunable())
             result = train(net, target, search.training, seed=search.seed, label=f"retrained dense on {p.target.name}",
-                           verbose=ctx.verbose)
+                           verbose=ctx.verbose, log_dir=ctx.tensorboard_dir / "retrained_dense" / "level_00",
+                           log_hparams={"variant": "retrained_dense", "level": 0, "rewind": "0it"})
             return {"train_accuracy": evaluate(net, target, target.train)["accuracy"],
                     "test_accuracy": evaluate(net, target, target.test)["accuracy"], "train_steps": result.steps}
         record("retrained_dense", 0, 0.0, float("nan"), out / "retrained_dense", retrain)

@@ -171,7 +171,8 @@ def _trained_between(p: SaliencyParams, ds, model, reference, out: Path, ctx):
                 split = ds.train if len(trained_on) == len(full) else ds.train.with_indices(trained_on)
                 result = train(model, ds, hp, seed=p.seed, start_step=int(info["start_step"]),
                                end_step=int(info["end_step"]), train_split=split,
-                               log_dir=ctx.tensorboard_dir / f"round_{level:02d}",
+                               log_dir=ctx.tensorboard_dir / f"{p.variant()}_search" / f"round_{level:02d}",
+                               log_hparams={"variant": f"{p.variant()}_search", "round": level, "method": p.method},
                                label=f"{p.variant()} seed {p.seed} round {level} ({len(trained_on)} examples)",
                                verbose=ctx.verbose)
                 steps = result.steps

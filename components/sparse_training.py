@@ -116,9 +116,13 @@ def execute(p: SparseTrainingParams, inputs, out: Path, ctx):
                 wrapping.set_state(model, weights)
             if masks is not None:
                 wrapping.set_masks(model, masks)
-            label = f"{row_variant(variant, search.pruning.method, ticket['rewind_step'])} seed {p.seed} level {level}"
+            shown = row_variant(variant, search.pruning.method, ticket["rewind_step"])
+            label = f"{shown} seed {p.seed} level {level}"
             result = train(model, ds, hp, seed=p.seed, start_step=start, label=label, verbose=ctx.verbose,
-                           log_dir=ctx.tensorboard_dir / variant / f"level_{level:02d}")
+                           log_dir=ctx.tensorboard_dir / shown / f"level_{level:02d}",
+                           log_hparams={"variant": shown, "level": level, "rewind": search.pruning.rewind,
+                                        "method": search.pruning.method,  # small_dense: the sparsity it matches
+                                        "sparsity": meta["sparsity"] if variant == "small_dense" else None})
             final_masks = wrapping.get_masks(model)
             uses_search = variant in ("lt", "rr", "permuted_mask")
             prefix = meta["train_steps"] - meta["own_steps"] if uses_search else (start if weights != "reinit" else 0)

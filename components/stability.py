@@ -123,7 +123,8 @@ def execute_dynamics(p: DynamicsParams, inputs, out: Path, ctx):
     initial_error = 1.0 - evaluate(model, ds, split)["accuracy"]
     tracker = ForgettingTracker(int(ds.train.index.max()) + 1)
     result = train(model, ds, p.training, seed=p.seed, on_batch=tracker.on_batch, label=f"dynamics {training_label(p.training)}",
-                   log_dir=ctx.tensorboard_dir, verbose=ctx.verbose)
+                   log_dir=ctx.tensorboard_dir / "dense" / "level_00",
+                   log_hparams={"variant": "dense", "level": 0, "rewind": "0it"}, verbose=ctx.verbose)
     history = pd.DataFrame(result.history)
     errors = 1.0 - (history["val_accuracy"] if len(ds.val) else history["train_accuracy"]).to_numpy()
     counts = tracker.counts()[ds.train.index]
@@ -179,11 +180,12 @@ class InstabilityParams:
         object.__setattr__(self, "alphas", tuple(float(a) for a in self.alphas))
 
 
-def _noise_copy(model, ds, hp, ticket, rewind_step, seed, label, ctx):
+def _noise_copy(model, ds, hp, ticket, rewind_step, seed, label, ctx, log_dir, log_hparams):
     """Trains a copy of the ticket (its mask, its rewind weights) with the data order of `seed`."""
     wrapping.set_masks(model, ticket["masks"])
     wrapping.set_state(model, ticket["rewind"])
-    result = train(model, ds, hp, seed=seed, start_step=rewind_step, label=label, verbose=ctx.verbose)
+    result = train(model, ds, hp, seed=seed, start_step=rewind_step, label=label, verbose=ctx.verbose,
+                   log_dir=log_dir, log_hparams=log_hparams)
     return wrapping.get_state(model), result
 
 
@@ -215,7 +217,10 @@ def execute_instability(p: InstabilityParams, inputs, out: Path, ctx):
                     continue
                 seed = NOISE_SEED_BASE * j + search.seed
                 state, _ = _noise_copy(model, ds, search.training, ticket, rewind_step, seed,
-                                       f"noise copy {j} {columns['config']} level {level}", ctx)
+                                       f"noise copy {j} {columns['config']} level {level}", ctx,
+                                       ctx.tensorboard_dir / "instability" / f"level_{level:02d}" / f"copy_{j}",
+                                       {"variant": "instability", "level": level, "copy": j, "seed": search.seed,
+                                        "rewind": search.pruning.rewind, "method": search.pruning.method})
                 copies.append(state)
                 accuracies.append(evaluate(model, ds, ds.test)["accuracy"])
             path = B.linear_path(model, copies[0], copies[1], ds, alphas=p.alphas, masks=ticket["masks"],
@@ -330,7 +335,9 @@ def execute_rewind_search(p: RewindSearchParams, inputs, out: Path, ctx):
         masks = load_ticket(tickets.path, check_levels((p.level,), tickets.path, "RewindSearchParams.level")[0])["masks"]
         model = search_network(search, ds)
         reference = train(model, ds, search.training, seed=search.seed, snapshot_steps=steps,
-                          label=f"rewind search {training_label(search.training)} reference", verbose=ctx.verbose)
+                          label=f"rewind search {training_label(search.training)} reference", verbose=ctx.verbose,
+                          log_dir=ctx.tensorboard_dir / "rewind_search_reference" / f"seed_{search.seed}",
+                          log_hparams={"variant": "rewind_search_reference", "level": 0, "rewind": "0it"})
         per_seed.append({"search": search, "ds": ds, "model": model, "masks": masks, "steps": steps,
                          "final": wrapping.get_state(model), "snapshots": reference.snapshots,
                          "evaluator": B.ErrorEvaluator(model, ds, eval_split(ds, p.split), bn_batches=p.bn_batches)})
@@ -350,7 +357,11 @@ def execute_rewind_search(p: RewindSearchParams, inputs, out: Path, ctx):
                         continue
                     seed = search.seed if j == 0 else NOISE_SEED_BASE * j + search.seed
                     state, _ = _noise_copy(model, run["ds"], search.training, start, step, seed,
-                                           f"rewind {names[position]} copy {j}", ctx)
+                                           f"rewind {names[position]} copy {j}", ctx,
+                                           ctx.tensorboard_dir / f"rewind_{names[position]}" / f"level_{p.level:02d}"
+                                           / f"seed_{search.seed}_copy_{j}",
+                                           {"variant": "rewind_search", "level": p.level, "copy": j,
+                                            "seed": search.seed, "rewind": names[position]})
                     copies.append(state)
                 path = B.linear_path(model, copies[0], copies[1], run["ds"], alphas=p.alphas, masks=run["masks"],
                                      evaluator=run["evaluator"])
@@ -447,8 +458,12 @@ def execute_few_shot(p: FewShotParams, inputs, out: Path, ctx):
             wrapping.set_masks(model, ticket["masks"])
             wrapping.set_state(model, ticket["rewind"])
             rewind_step = ticket["meta"]["rewind_step"]
-            result = train(model, quiet, hp, seed=p.seed, start_step=rewind_step, train_split=subset, verbose=False)
-            metrics = {**config_columns(search), "variant": "few_shot_" + ("dense" if level == 0 else ticket["meta"]["variant"]),
+            variant = "few_shot_" + ("dense" if level == 0 else ticket["meta"]["variant"])
+            result = train(model, quiet, hp, seed=p.seed, start_step=rewind_step, train_split=subset, verbose=False,
+                           log_dir=ctx.tensorboard_dir / f"{variant}_{fraction:g}" / f"level_{level:02d}",
+                           log_hparams={"variant": variant, "level": level, "fraction": fraction,
+                                        "seed": search.seed, "rewind": search.pruning.rewind})
+            metrics = {**config_columns(search), "variant": variant,
                        "seed": search.seed, "level": level, "sparsity": ticket["meta"]["sparsity"],
                        **_accuracies(model, ds), "train_steps": result.steps, "fraction": fraction,
                        "subset_size": int(len(subset)), "selection": p.selection, "budget_mode": p.budget,

@@ -112,6 +112,7 @@ class Runner:
         self._warned = set()  # fingerprints whose damage was reported
         self._plan = None  # the Plan being recorded, while planning
         self._bar = None
+        self._hparams_declared = False
 
     # --- the pipeline's interface ---
     @property
@@ -290,6 +291,7 @@ class Runner:
         self._invalidate_damaged(path)
         path.mkdir(parents=True, exist_ok=True)
         log.info("%s: running -> %s", spec.name, path)
+        self._declare_hparams()
         context = Context(execution.tensorboard_dir, self.verbose)
         started = time.time()
         try:
@@ -363,3 +365,12 @@ class Runner:
             for item in items:
                 if wanted.rstrip("*") and item.type != wanted.rstrip("*"):
                     raise TypeError(f"{spec.name}.{name} wants a {wanted} artifact, got {item.type}")
+
+    def _declare_hparams(self):
+        """The HParams dashboard's columns, once per study at its TensorBoard root (before the
+        first execution that may train)."""
+        if not self._hparams_declared:
+            from lth_tf.training import tensorboard  # here: importing the runner stays free of TensorFlow
+            tensorboard.write_hparams_config(self.output_dir / "tensorboard")
+            self._hparams_declared = True
+

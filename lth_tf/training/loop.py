@@ -8,7 +8,7 @@ pruned weights never move (not by the gradient, not by momentum, not by weight d
 import dataclasses
 import logging
 import time
-from typing import Callable, Dict, Iterable, List, Optional
+from typing import Callable, Dict, Iterable, List, Mapping, Optional
 
 import numpy as np
 import tensorflow as tf
@@ -18,6 +18,7 @@ from lth_tf.data.dataset import Dataset, Split
 from lth_tf.data.pipeline import eval_batches, steps_per_epoch, train_batches
 from lth_tf.sparsity import wrapping
 from lth_tf.training.hparams import TrainingHparams, to_steps
+from lth_tf.training import tensorboard
 from lth_tf.training.schedules import LrSchedule
 from lth_tf.training.strategy import run_sliced
 
@@ -139,14 +140,19 @@ def evaluate(model: keras.Model, ds: Dataset, split: Split) -> Dict[str, float]:
 def train(model: keras.Model, ds: Dataset, hp: TrainingHparams, *, seed: int, start_step: int = 0,
           end_step: Optional[int] = None, train_split: Optional[Split] = None,
           snapshot_steps: Iterable[int] = (), on_batch: Optional[BatchHook] = None,
-          on_epoch: Optional[EpochHook] = None, log_dir=None, label: str = "train",
-          verbose: bool = True) -> TrainResult:
+          on_epoch: Optional[EpochHook] = None, log_dir=None, log_hparams: Optional[Mapping[str, object]] = None,
+          label: str = "train", verbose: bool = True) -> TrainResult:
     """Trains `model` in place from `start_step` to `end_step` (default: the budget).
 
     `seed` draws the data order and augmentation (with hp.data_seed_offset); the model's current
     weights are the starting point. Epochs are passes over `train_split` (default: ds.train),
     which may be any subset; the budget is counted in its epochs. The validation split is
-    evaluated after every epoch."""
+    evaluated after every epoch.
+
+    `log_dir`: a TensorBoard run for this training (lth_tf/training/tensorboard.py: per-epoch
+    scalars, sparsity, kernel histograms, the test split at the end and the run's hparams, to
+    which `log_hparams` adds the caller's, e.g. {"variant": "lt_imp", "level": 3}); the run's
+    earlier event files are replaced. Logging does not change the training."""
     split = ds.train if train_split is None else train_split
     spe = steps_per_epoch(len(split), hp.batch_size)
     total = hp.total_steps(spe)
@@ -162,7 +168,8 @@ def train(model: keras.Model, ds: Dataset, hp: TrainingHparams, *, seed: int, st
     wanted = set(int(s) for s in snapshot_steps)
     snapshots, history = {}, []
     best_row, best_state = None, None
-    writer = tf.summary.create_file_writer(str(log_dir)) if log_dir else None
+    writer = tensorboard.RunLog(log_dir, model, lambda: _test_metrics(model, ds),
+                                tensorboard.run_hparams(hp, seed, data_seed, start_step, log_hparams)) if log_dir else None
     t0 = time.time()
     step = start_step
     while step < end_step:
@@ -191,7 +198,7 @@ def train(model: keras.Model, ds: Dataset, hp: TrainingHparams, *, seed: int, st
     if step in wanted:
         snapshots[step] = wrapping.get_state(model)
     if writer is not None:
-        writer.close()
+        writer.close(step, best_row)
     return TrainResult(start_step, step, history, snapshots, best_row, best_state)
 
 
@@ -224,8 +231,9 @@ def _end_epoch(model, ds, trainer, step, spe, writer) -> dict:
     else:
         row.update(val_accuracy=float("nan"), val_loss=float("nan"))
     if writer is not None:
-        with writer.as_default(step=step):
-            for key, value in row.items():
-                if key not in ("epoch", "step"):
-                    tf.summary.scalar(key.replace("_", "/", 1), value)
+        writer.epoch(step, row)
     return row
+
+
+def _test_metrics(model, ds) -> Dict[str, float]:
+    return evaluate(model, ds, ds.test) if len(ds.test) else {"accuracy": float("nan"), "loss": float("nan")}
