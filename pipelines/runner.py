@@ -89,6 +89,14 @@ class _NeedsResult(Exception):
     """Planning stops: the pipeline reads an artifact that is not computed yet."""
 
 
+def _recorded_label(artifact: Artifact) -> str:
+    """The label a finished artifact recorded ('' when it is not finished or has none)."""
+    try:
+        return str(read_json(Path(artifact.path) / "artifact.json").get("label", ""))
+    except (OSError, UnreadableFile, AttributeError):
+        return ""
+
+
 def _safe(label: str) -> str:
     return re.sub(r"[^A-Za-z0-9._=+-]", "_", label.replace("/", "-"))
 
@@ -229,8 +237,7 @@ class Runner:
             if isinstance(value, Artifact):
                 if value.fingerprint in self._known:
                     return self._known[value.fingerprint].label
-                suffix = f"-{value.fingerprint[:8]}"  # from another process: its directory says it
-                return Path(value.path).name[:-len(suffix)] if Path(value.path).name.endswith(suffix) else ""
+                return _recorded_label(value)  # computed by another process: its artifact.json says it
         return ""
 
     def _tensorboard_dir(self, spec, label, fp) -> Path:

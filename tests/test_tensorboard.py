@@ -132,8 +132,10 @@ def test_runner_names_runs_by_variant_and_level_and_resumes_without_duplicates(t
     instability = stability.InstabilityParams(levels=(1,), alphas=(0.0, 0.5, 1.0), successive=False)
     Runner(tmp_path, verbose=False).run(stability.INSTABILITY, instability, tickets=tickets)
     root = tmp_path / "tensorboard"
-    runs = {p.parent.relative_to(root).as_posix().split("/", 1)[1] for p in root.rglob(EVENT_GLOB) if p.parent != root}
-    assert runs == {"dense/level_00", "lt_imp/level_01", "instability/level_01/copy_1"}
+    runs = {p.parent.relative_to(root).as_posix() for p in root.rglob(EVENT_GLOB) if p.parent != root}
+    # <configuration>/<seed>/<component>/<variant>/level_LL, alike for the search and its analysis
+    assert runs == {"mu0.9_bs128_rw0it/seed0/MaskSearch/dense/level_00", "mu0.9_bs128_rw0it/seed0/MaskSearch/lt_imp/level_01",
+                    "mu0.9_bs128_rw0it/seed0/Instability/instability/level_01/copy_1"}
     experiment = _events(root).PluginTagToContent("hparams")
     assert hp_metadata.EXPERIMENT_TAG in experiment
     declared = hp_metadata.parse_experiment_plugin_data(experiment[hp_metadata.EXPERIMENT_TAG])
@@ -141,8 +143,8 @@ def test_runner_names_runs_by_variant_and_level_and_resumes_without_duplicates(t
     assert {h.name: h.type for h in declared.hparam_infos}["momentum"] == hp_api_pb2.DATA_TYPE_FLOAT64
 
     # Resume: level 1 did not commit; level 0 is reused and not logged again, level 1 is trained again.
-    (dense_file,) = root.glob("MaskSearch*/dense/level_00/" + EVENT_GLOB)
-    level_1 = next(root.glob("MaskSearch*/lt_imp/level_01"))
+    (dense_file,) = root.glob("*/*/MaskSearch/dense/level_00/" + EVENT_GLOB)
+    level_1 = next(root.glob("*/*/MaskSearch/lt_imp/level_01"))
     before = dense_file.stat().st_mtime_ns
     unit = mask_search.level_dir(tickets.path, 1)
     for f in (tickets.path / "artifact.json", unit / "metrics.json"):
