@@ -29,6 +29,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from components import mask_search  # noqa: E402
+from components import plotting, report_text  # noqa: E402
 from components.report import markdown  # noqa: E402
 from components.spec import ComponentSpec  # noqa: E402
 from lth_tf.data import load_dataset  # noqa: E402
@@ -273,17 +274,7 @@ def plot_accuracy(sweep: pd.DataFrame, metric: str, well: pd.Series, path: Path)
 
 def _remaining_axis(ax, remaining):
     """Log-scaled 'weights remaining (%)', decreasing to the right, ticks at the levels."""
-    ax.set_xscale("log")
-    ticks = sorted({float(f"{r:.3g}") for r in remaining if r > 0}, reverse=True)
-    if ticks:
-        ax.set_xticks(ticks)
-        ax.set_xticklabels([f"{t:g}" for t in ticks], fontsize=7)
-        ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
-        ax.set_xlim(max(ticks) * 1.15, min(ticks) / 1.15)
-    else:
-        ax.invert_xaxis()
-    ax.set_xlabel("weights remaining (%)")
-    ax.grid(True, which="both", alpha=0.3)
+    plotting.remaining_axis(ax, remaining)
 
 
 def plot_correlation(summary: pd.DataFrame, level: int, path: Path) -> bool:
@@ -481,6 +472,20 @@ def chance_words(sweep: pd.DataFrame, metric: str, num_classes: int, empty: pd.D
                   "0 weights; RR of such a mask cannot learn either): " + "; ".join(
                       f"{label(r.variant)} {r.layer} at level {r.level}, lr {r.lr:g} ({r.seeds} seed"
                       f"{'s' if r.seeds > 1 else ''})" for r in empty.itertuples()) + ".")
+    return words
+
+
+def opening_findings(verdicts: pd.DataFrame, gap_words: list) -> list:
+    """The report's first paragraph: per ticket, up to which sparsity it wins the jackpot (all
+    five conditions) and up to which it matches the dense network at some rate (④), with the
+    numbers; then the first sentence on the edge over RR along the sweep."""
+    if verdicts.empty:
+        return []
+    rows = verdicts.assign(name=verdicts.ticket.map(label), matches=verdicts["④"].astype(bool),
+                           winning=verdicts.jackpot.astype(bool), value=verdicts.A_LT,
+                           reference=verdicts.A_dense_at_best_lr, baselines_beaten="")
+    words = [report_text.level_findings(rows, "jackpot tickets (all five conditions of 002 App. B/C)", None)]
+    words += [w.split(". Per sparsity")[0] + "." for w in gap_words]
     return words
 
 
@@ -702,7 +707,9 @@ def execute(p: SanityReportParams, inputs, out: Path, ctx):
                     "correlation, an under-trained network), and that correlation is what an LT ticket inherits and "
                     "RR lacks." if distance_words else "") + "\n",
                  "**Jackpot.** " + jackpot_finding(verdicts, enough) + "\n"]
-    write_text(out / "report.md", "\n".join(sections))
+    sections.insert(1, report_text.findings_section(opening_findings(verdicts, gap_words)))
+    text = "\n".join(sections)
+    write_text(out / "report.md", text + "\n" + report_text.glossary(text))
     return {"rows": len(results), "jackpots": n_jackpot, "verdict_rows": len(verdicts),
             "epochs_sufficient": bool(enough)}
 

@@ -37,13 +37,14 @@ import matplotlib.ticker  # noqa: E402,F401  (few-shot axis labels)
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from components import plotting, report_text  # noqa: E402
 from components.report import markdown  # noqa: E402
 from components.spec import Artifact, ComponentSpec  # noqa: E402
 from components.mask_search import from_description, search_params  # noqa: E402
 from components.stability import config_columns, training_label  # noqa: E402
 from lth_tf.data import load_dataset, steps_per_epoch  # noqa: E402
 from lth_tf.errors import ConfigError  # noqa: E402
-from lth_tf.io import save_png, write_csv, write_text  # noqa: E402
+from lth_tf.io import write_csv, write_text  # noqa: E402
 from lth_tf.metrics.verdicts import Stats, VerdictRule  # noqa: E402
 from lth_tf.training import TrainingHparams  # noqa: E402
 
@@ -231,6 +232,9 @@ def ticket_table(grid: pd.DataFrame, sparsities, baselines: pd.DataFrame = None,
         dense_judged = Stats.of(dense[metric])
         line = {"config": config, "seeds": int(rows.seed.nunique())}
         for target in sparsities:
+            if target > level_sparsity.max() + 0.005:  # not reached: no column of a level it never got to
+                line[f"{100 * target:.2f}%"] = "—"
+                continue
             level = nearest_level(level_sparsity, target)
             at = rows[rows.level == level]
             acc = at["test_accuracy"].to_numpy()
@@ -253,6 +257,49 @@ def ticket_table(grid: pd.DataFrame, sparsities, baselines: pd.DataFrame = None,
                          "nearest_not_exact": not exact})
         printed.append(line)
     return pd.DataFrame(printed), pd.DataFrame(long)
+
+
+def level_verdicts(grid: pd.DataFrame, baselines: pd.DataFrame, rule: VerdictRule, metric: str) -> pd.DataFrame:
+    """`ticket_verdict` at every sparse level of every configuration (not only the table's
+    sparsities): rows name, level, sparsity, matches, winning, value, reference, baselines_beaten
+    (the shape `report_text.level_findings` reads)."""
+    rows = []
+    for config in _config_order(grid):
+        at_config = grid[grid.config == config]
+        dense = at_config[at_config.level == 0][metric].to_numpy()
+        for level, at in at_config[at_config.level > 0].groupby("level"):
+            found = baselines[(baselines.config == config) & (baselines.level == level)] if len(baselines) else baselines
+            against = {variant: g[metric].to_numpy() for variant, g in found.groupby("variant")} if len(found) else {}
+            verdict = ticket_verdict(rule, at[metric].to_numpy(), dense, against)
+            rows.append({"name": config, "level": int(level), "sparsity": float(at.sparsity.mean()),
+                         "matches": verdict["matches_dense"], "winning": verdict["winning"],
+                         "value": float(at[metric].mean()), "reference": float(np.mean(dense)) if len(dense) else np.nan,
+                         "baselines_beaten": verdict["baselines_beaten"]})
+    return pd.DataFrame(rows)
+
+
+def stability_finding(barriers: pd.DataFrame, threshold: float) -> str:
+    """Which configurations are stable to SGD noise (mean noise barrier below `threshold`) at
+    which levels, with the barriers."""
+    noise = barriers[barriers.kind == "noise"] if len(barriers) else barriers
+    if noise.empty:
+        return ""
+    stable_all, partly, unstable = [], [], []
+    for config in _config_order(noise):
+        by_level = noise[noise.config == config].groupby("level").barrier.mean()
+        stable = by_level[by_level < threshold]
+        if len(stable) == len(by_level):
+            stable_all.append(f"`{config}` (all {len(by_level)} levels measured, barrier at most {by_level.max():.3f})")
+        elif len(stable):
+            partly.append(f"`{config}` at {', '.join(f'L{l}' for l in stable.index)} of {len(by_level)} levels "
+                          f"(highest barrier {by_level.max():.3f} at L{by_level.idxmax()})")
+        else:
+            unstable.append(f"`{config}` (barrier {by_level.min():.3f} or more)")
+    words = [f"**Stable to SGD noise** (error barrier below {threshold:g}): " + ("; ".join(stable_all + partly) or "none")
+             + "."]
+    if unstable:
+        words.append("Unstable at every level measured: " + "; ".join(unstable) + ".")
+    return " ".join(words)
 
 
 TRANSFER_ORDER = ("ticket", "frozen_dense", "retrained_dense", "trained_ticket", "random_dense")
@@ -347,32 +394,28 @@ def level_table(frame: pd.DataFrame, label_column: str, order=None) -> pd.DataFr
 # ---------------------------------------------------------------------------------------------
 
 def _save(fig, path: Path):
-    fig.tight_layout()
-    save_png(fig, path, dpi=110)
+    plotting.save(fig, path)
 
 
 def _colors(labels):
-    cmap = plt.get_cmap("tab10")
-    return {label: cmap(i % 10) for i, label in enumerate(labels)}
+    return plotting.label_colors(labels)
 
 
-def plot_accuracy(grid: pd.DataFrame, path: Path):
+def plot_accuracy(grid: pd.DataFrame, path: Path, colors=None):
+    """One panel per rewind point; one colour per configuration (`colors`, the report's)."""
     rewinds = sorted(grid.rewind.unique(), key=lambda r: (r != "0it", r))
-    colors = _colors(sorted(grid.training_config.unique()))
+    colors = colors or _colors(grid.config)
     fig, axes = plt.subplots(1, len(rewinds), figsize=(6 * len(rewinds), 4.5), squeeze=False, sharey=True)
     for ax, rewind in zip(axes[0], rewinds):
-        for config, group in grid[grid.rewind == rewind].groupby("training_config"):
+        for config, group in grid[grid.rewind == rewind].groupby("config"):
             stats = group.groupby("level").agg(s=("sparsity", "mean"), m=("test_accuracy", "mean"), d=("test_accuracy", "std"))
             stats = stats.fillna(0.0)
-            remaining = 100 * (1 - stats.s.to_numpy())
+            remaining = plotting.remaining_of(stats.s)
             ax.plot(remaining, stats.m, marker="o", markersize=3, color=colors[config], label=config)
             ax.fill_between(remaining, stats.m - stats.d, stats.m + stats.d, color=colors[config], alpha=0.15)
             ax.axhline(stats.m.iloc[0], color=colors[config], linestyle="--", linewidth=0.8)
-        ax.set_xscale("log")
-        ax.invert_xaxis()
-        ax.set_xlabel("weights remaining (%)")
+        plotting.remaining_axis(ax, plotting.remaining_of(grid.sparsity))
         ax.set_title(f"rewind to {rewind} (dashed: dense)")
-        ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8)
     axes[0][0].set_ylabel("test accuracy")
     _save(fig, path)
@@ -409,23 +452,21 @@ def plot_interpolation(curves: pd.DataFrame, path: Path, split: str = "validatio
     _save(fig, path)
 
 
-def plot_barriers(barriers: pd.DataFrame, threshold: float, path: Path):
+def plot_barriers(barriers: pd.DataFrame, threshold: float, path: Path, colors=None):
     kinds = [k for k in ("noise", "successive") if k in set(barriers.kind)]
     fig, axes = plt.subplots(1, len(kinds), figsize=(6 * len(kinds), 4.5), squeeze=False)
-    colors = _colors(_config_order(barriers))
+    colors = colors or _colors(barriers.config)
     titles = {"noise": "instability: copies with different SGD noise", "successive": "successive IMP tickets (L, L+1)"}
     for ax, kind in zip(axes[0], kinds):
         for config, group in barriers[barriers.kind == kind].groupby("config"):
             stats = group.groupby("level").agg(s=("sparsity", "mean"), b=("barrier", "mean"))
             style = "-" if group.rewind.iloc[0] == "0it" else ":"
-            ax.plot(100 * (1 - stats.s), stats.b, style, marker="o", markersize=3, color=colors[config], label=config)
+            ax.plot(plotting.remaining_of(stats.s), stats.b, style, marker="o", markersize=3, color=colors[config],
+                    label=config)
         ax.axhline(threshold, color="black", linestyle="--", linewidth=0.8, label=f"stable < {threshold}")
-        ax.set_xscale("log")
-        ax.invert_xaxis()
-        ax.set_xlabel("weights remaining (%)")
+        plotting.remaining_axis(ax, plotting.remaining_of(barriers.sparsity))
         ax.set_ylabel("error barrier")
         ax.set_title(titles[kind], fontsize=10)
-        ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=7)
     _save(fig, path)
 
@@ -453,15 +494,19 @@ def plot_probes(probes: pd.DataFrame, path: Path):
     _save(fig, path)
 
 
-def plot_few_shot(few: pd.DataFrame, path: Path):
+def plot_few_shot(few: pd.DataFrame, path: Path, colors=None):
+    """Colour: configuration (the report's colours); line style: level."""
+    colors = colors or _colors(few.config)
+    styles = {level: ("-", "--", ":", "-.")[i % 4] for i, level in enumerate(sorted(few.level.unique()))}
     fig, ax = plt.subplots(figsize=(6, 4.5))
     for (config, level), group in few.groupby(["config", "level"]):
         mean = group.groupby("fraction")["test_accuracy"].mean()
-        ax.plot(100 * mean.index, mean.to_numpy(), marker="o", label=f"{config} L{level}")
+        ax.plot(100 * mean.index, mean.to_numpy(), styles[level], marker="o", color=colors.get(config),
+                label=f"{config} L{level}")
     ax.set_xscale("log")
     # Label the fractions themselves (1%, 2%, 5%, 10%), not powers of ten.
     fractions = sorted(100 * few.fraction.unique())
-    ax.set_xticks(fractions, [f"{f:g}%" for f in fractions])
+    ax.set_xticks(fractions, [f"{plotting.percent_label(f)}%" for f in fractions])
     ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
     ax.set_xlabel("training examples used (% of the training split)")
     ax.set_ylabel("test accuracy")
@@ -525,6 +570,7 @@ def execute(p: StabilityReportParams, inputs, out: Path, ctx):
     results = gather_results(inputs, p)
     write_csv(out / "results.csv", results)
     grid = results[results.experiment == "grid"]
+    colors = plotting.label_colors(results.config.dropna()) if "config" in results else {}
     chance = float(p.chance_factor / grid.num_classes.iloc[0]) if len(grid) else 0.0
     sections = [f"# {p.title}\n",
                 f"Study `{p.study}`: {len(results)} networks; {grid.config.nunique()} configurations "
@@ -572,9 +618,10 @@ def execute(p: StabilityReportParams, inputs, out: Path, ctx):
     if len(inexact):
         sections.append(f"Sparsities not reached exactly (nearest level used, shown in the cell): "
                         f"{sorted(set(f'{100 * s:.2f}%' for s in inexact.target_sparsity))}.\n")
-    plot_accuracy(grid, out / "accuracy_vs_sparsity.png")
+    plot_accuracy(grid, out / "accuracy_vs_sparsity.png", colors)
+    found = [report_text.level_findings(level_verdicts(grid, judged_baselines, p.verdict, metric),
+                                        f"winning tickets (judged on {metric_words})")]
     sections.append("![accuracy vs sparsity](accuracy_vs_sparsity.png)\n")
-    sections.append(late_rewinding_finding(grid, p.verdict))
     every = grid.pivot_table(index="level", columns="config", values="test_accuracy", aggfunc="mean")
     every = every[[c for c in _config_order(grid) if c in every.columns]]
     every.insert(0, "sparsity %", 100 * grid.groupby("level")["sparsity"].mean())
@@ -606,7 +653,8 @@ def execute(p: StabilityReportParams, inputs, out: Path, ctx):
                      "![interpolation](interpolation.png)\n", "![barrier vs sparsity](barrier_vs_sparsity.png)\n"]
         if (curves.kind == "noise").any():
             plot_interpolation(curves, out / "interpolation.png", split_words.split()[0])
-        plot_barriers(barriers, p.threshold, out / "barrier_vs_sparsity.png")
+        plot_barriers(barriers, p.threshold, out / "barrier_vs_sparsity.png", colors)
+        found.append(stability_finding(barriers, p.threshold))
 
     rewind = _concat(inputs.get("rewind_search", []), "rewind_summary.csv")
     if not rewind.empty:
@@ -647,7 +695,7 @@ def execute(p: StabilityReportParams, inputs, out: Path, ctx):
                      f"Tickets (mask + rewind weights) and the dense network trained on {few.selection.iloc[0]} "
                      f"class-balanced subsets, for as many {few.budget_mode.iloc[0]} as full training.\n",
                      markdown(level_table(few, "subset", order=few.subset.drop_duplicates().tolist()))]
-        plot_few_shot(few, out / "few_shot.png")
+        plot_few_shot(few, out / "few_shot.png", colors)
         sections.append("![few-shot](few_shot.png)\n")
 
     transfer = _concat(inputs.get("transfer", []), "transfer.csv")
@@ -695,7 +743,10 @@ def execute(p: StabilityReportParams, inputs, out: Path, ctx):
                      "with another's; the diagonal rows (search = train) are the grid's own tickets of the same seeds.\n",
                      markdown(level_table(both, "network"))]
 
-    write_text(out / "report.md", "\n".join(sections))
+    found.append(late_rewinding_finding(grid, p.verdict).replace("\n", " "))
+    sections.insert(1, report_text.findings_section(found))
+    text = "\n".join(sections)
+    write_text(out / "report.md", text + "\n" + report_text.glossary(text))
     return {"rows": len(results), "flagged": int(len(flagged)),
             "winning_cells": int(long.winning.sum()) if len(long) else 0}
 
