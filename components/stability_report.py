@@ -291,8 +291,8 @@ def stability_finding(barriers: pd.DataFrame, threshold: float) -> str:
         if len(stable) == len(by_level):
             stable_all.append(f"`{config}` (all {len(by_level)} levels measured, barrier at most {by_level.max():.3f})")
         elif len(stable):
-            partly.append(f"`{config}` at {', '.join(f'L{l}' for l in stable.index)} of {len(by_level)} levels "
-                          f"(highest barrier {by_level.max():.3f} at L{by_level.idxmax()})")
+            partly.append(f"`{config}` at {', '.join(f'L{l}' for l in stable.index)} only ({len(stable)} of "
+                          f"{len(by_level)} levels measured; highest barrier {by_level.max():.3f} at L{by_level.idxmax()})")
         else:
             unstable.append(f"`{config}` (barrier {by_level.min():.3f} or more)")
     words = [f"**Stable to SGD noise** (error barrier below {threshold:g}): " + ("; ".join(stable_all + partly) or "none")
@@ -398,7 +398,13 @@ def _save(fig, path: Path):
 
 
 def _colors(labels):
+    """Configuration labels -> the report's fixed colours (plotting.label_colors)."""
     return plotting.label_colors(labels)
+
+
+def _level_colors(levels):
+    """Levels (ints) -> colours, densest first (within one plot, where colour means level)."""
+    return {level: plotting.PALETTE[i % len(plotting.PALETTE)] for i, level in enumerate(sorted(levels))}
 
 
 def plot_accuracy(grid: pd.DataFrame, path: Path, colors=None):
@@ -436,7 +442,7 @@ def plot_interpolation(curves: pd.DataFrame, path: Path, split: str = "validatio
     fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 3 * rows), squeeze=False, sharey=True)
     for ax, config in zip(axes.flat, configs):
         group = noise[noise.config == config]
-        colors = _colors(sorted(group.level.unique()))
+        colors = _level_colors(group.level.unique())
         for level, at in group.groupby("level"):
             mean = at.groupby("alpha")["error"].mean()
             ax.plot(mean.index, mean.to_numpy(), marker=".", color=colors[level], label=f"L{level}")
@@ -477,7 +483,7 @@ PROBE_STYLES = {"ticket": "-", "permuted_mask": "--", "random_dense": ":", "trai
 def plot_probes(probes: pd.DataFrame, path: Path):
     """Probe accuracy vs block: colour = level (sparsity), line style = network."""
     configs = _config_order(probes)
-    colors = _colors(sorted(probes.level.unique()))
+    colors = _level_colors(probes.level.unique())
     fig, axes = plt.subplots(1, len(configs), figsize=(5.5 * len(configs) + 2.5, 4.5), squeeze=False, sharey=True)
     for ax, config in zip(axes[0], configs):
         group = probes[probes.config == config]
