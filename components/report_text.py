@@ -51,7 +51,7 @@ GLOSSARY = {
              "(004 §2)."),
     "dominate": (r"dominat", "A dominates (weakly dominates) B when A's sparse networks are better (no worse) at "
                  "every sparsity of the range (004 Def. 3.1)."),
-    "w_t*": (r"w_t\*|t\*", "the dense network trained on all data for t* steps, the reference of a matching "
+    "w_t*": (r"w_t\*|w_\{t\*\}", "the dense network trained on all data for t* steps, the reference of a matching "
              "initialization (004 Def. 3.2)."),
     "jackpot": (r"jackpot", "a ticket meeting all five conditions of 002 Appendix B/C at one sparsity."),
     "R_p": (r"R_p", "the fraction of the top-p largest weights that are large in both of two weight collections "
@@ -69,9 +69,10 @@ def glossary(text: str) -> str:
     return "## Glossary\n\n" + "\n".join(f"- **{term}**: {meaning}" for term, meaning in used) + "\n"
 
 
-def remaining(sparsity: float) -> str:
-    """'89.3% sparsity (10.7% of the weights remaining)'."""
-    return f"{100 * sparsity:.1f}% sparsity ({100 * (1 - sparsity):.3g}% of the weights remaining)"
+def remaining(sparsity: float, more: str = "") -> str:
+    """'89.3% sparsity (10.7% of the weights remaining[; more])'."""
+    return f"{100 * sparsity:.1f}% sparsity ({100 * (1 - sparsity):.3g}% of the weights remaining" + \
+        (f"; {more})" if more else ")")
 
 
 def _names(names: Iterable[str]) -> str:
@@ -123,7 +124,7 @@ def level_findings(rows: pd.DataFrame, what: str = "winning tickets",
     only = matched[~matched.name.isin(set(won.name))] if len(won) and len(matched) else matched
     if len(only):
         parts.append("Matching the dense network without a win: " + "; ".join(
-            f"`{r.name}` up to {remaining(r.sparsity)} ({_versus(r)})"
+            f"`{r.name}` up to {remaining(r.sparsity, _versus(r))}"
             for r in only.itertuples()) + ".")
     if baselines_column and baselines_column in rows and len(won):
         beats = [f"`{r['name']}` clears {r[baselines_column].replace(' ', ', ')}"

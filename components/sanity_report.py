@@ -485,6 +485,10 @@ def opening_findings(verdicts: pd.DataFrame, gap_words: list) -> list:
                            winning=verdicts.jackpot.astype(bool), value=verdicts.A_LT,
                            reference=verdicts.A_dense_at_best_lr, baselines_beaten="")
     words = [report_text.level_findings(rows, "jackpot tickets (all five conditions of 002 App. B/C)", None)]
+    if not verdicts.jackpot.any():
+        failing = {c: int((~verdicts[c].astype(bool)).sum()) for c in J.CONDITIONS}
+        words.append(f"Conditions failing, out of {len(verdicts)} (ticket, sparsity) pairs: "
+                     + ", ".join(f"{c} {n}" for c, n in failing.items() if n) + ".")
     words += [w.split(". Per sparsity")[0] + "." for w in gap_words]
     return words
 
