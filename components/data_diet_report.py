@@ -31,6 +31,10 @@ Two identical curves weakly dominate each other and neither dominates. The seed-
 is reported beside the relations (max std over the range, mean ± std per level), and
 `VerdictRule` (lth_tf/metrics/verdicts.py) says at which levels w_{t*} and an initialization
 differ by a clear gap.
+
+Opens with a findings paragraph (matching initializations, the most dominant ones, whether IMP
+needs pre-training here) and ends with a glossary. Over 300 lines because Definitions 3.1 / 3.2
+are applied and put in words here (tables, matrix, sentences).
 """
 import dataclasses
 from pathlib import Path

@@ -28,6 +28,11 @@ subnetwork CEP compared); cep_table.csv (001 Table A3's layout); mask_similarity
 accuracy_vs_sparsity.png (PrAC / vanilla / random pruning / dense with std bands),
 all_variants_vs_sparsity.png, train_steps_vs_sparsity.png, mask_similarity.png,
 class_ratios.png; report.md linking them.
+
+Opens with a findings paragraph (matching tickets per variant up to which sparsity, with a clear
+gap over random pruning; the headline's match with vanilla IMP and its saving) and ends with a
+glossary. Over 300 lines because it gathers and tabulates eight analyses; the plots, including
+001 Fig. 2 / Fig. 9 and 000 Fig. A16, are in prac_figures.py.
 """
 import dataclasses
 from pathlib import Path

@@ -14,6 +14,11 @@ ticket and sparsity), correlation.csv, trials.csv, accuracy.csv (mean ± std per
 level), report.md and its PNGs: accuracy_by_rate.png (Fig. A.1 / D.*: one panel per rate, all
 variants), correlation_L<level>.png (Fig. G.1), findings.png (the ticket's advantage over RR and
 R_p's distance from p along the sweep) and tuning.png (the tuner's trials).
+
+Opens with a findings paragraph (jackpot tickets per mask method up to which sparsity, the
+failing conditions, the edge over RR along the sweep) and ends with a glossary. Over 300 lines
+because the verdict's five conditions and the sweep's findings are put in words here; the plots
+are in sanity_plots.py.
 """
 import dataclasses
 from pathlib import Path

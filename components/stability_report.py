@@ -23,6 +23,15 @@ split, test accuracy is judged and the report says so.
 
 A network is flagged as stuck at chance when its test accuracy is below `chance_factor` /
 number of classes.
+
+The report opens with a findings paragraph (which configurations give winning tickets up to which
+sparsity, which are stable to SGD noise; `report_text.level_findings`, `stability_finding`) and
+ends with a glossary of the terms it uses. Unreached sparsities of `sparsities` print "—".
+
+Over 300 lines because it gathers, tabulates and words ten analyses (grid, baselines, dynamics,
+instability, rewind search, probes, few-shot, transfer, AIMP, disentangling); the plots are in
+stability_plots.py, the shared words in report_text.py. Next step (issue 9): one section module
+per analysis.
 """
 import dataclasses
 from pathlib import Path
@@ -497,6 +506,9 @@ def execute(p: StabilityReportParams, inputs, out: Path, ctx):
                  f"{p.verdict.describe()} The judged values are in `ticket_table.csv` "
                  f"(judged_mean, dense_judged_mean, baselines_beaten).\n",
                  markdown(printed)]
+    unreached = [f"{100 * t:.2f}%" for t in p.sparsities if t > grid.sparsity.max() + 0.005]
+    if unreached:
+        sections.append(f"Sparsities the search did not reach (—): {unreached}.\n")
     if len(inexact):
         sections.append(f"Sparsities not reached exactly (nearest level used, shown in the cell): "
                         f"{sorted(set(f'{100 * s:.2f}%' for s in inexact.target_sparsity))}.\n")

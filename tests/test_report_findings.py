@@ -73,3 +73,22 @@ def test_stability_finding_names_stable_and_unstable_configurations():
     assert "`mu0.9_bs128_rw0it` (all 2 levels measured, barrier at most 0.015)" in text
     assert "Unstable at every level measured: `mu0_bs128_rw0it` (barrier 0.050 or more)" in text
     assert np.isfinite(barriers.barrier).all()
+
+
+def test_prac_findings_from_hand_made_verdicts():
+    from components import prac_report
+    verdicts = pd.DataFrame([
+        {"variant": "prac", "level": 1, "sparsity": 0.2, "mean": 0.90, "seeds": 2, "dense_mean": 0.91,
+         "matches_dense": True, "matches_lt_imp": True, "clear_gap_over_random_pruning": True},
+        {"variant": "prac", "level": 2, "sparsity": 0.36, "mean": 0.80, "seeds": 2, "dense_mean": 0.91,
+         "matches_dense": False, "matches_lt_imp": True, "clear_gap_over_random_pruning": True},
+        {"variant": "random_pruning", "level": 1, "sparsity": 0.2, "mean": 0.70, "seeds": 2, "dense_mean": 0.91,
+         "matches_dense": False, "matches_lt_imp": False, "clear_gap_over_random_pruning": np.nan}])
+    saved = pd.DataFrame([{"variant": "prac", "matched_level": 2, "search_steps": 300.0, "search_steps_imp": 400.0,
+                           "search_saving": 0.25}])
+    text = " ".join(prac_report.findings(verdicts, saved, "prac"))
+    assert "`prac` up to 20.0% sparsity (80% of the weights remaining), level 1 (0.9000 vs. dense 0.9100; " \
+           "1 of 2 levels)" in text
+    assert "None at any level from `random_pruning`" in text
+    assert "`prac` matches vanilla IMP up to 36.0% sparsity" in text
+    assert "300 training steps against vanilla IMP's 400: 25% fewer" in text
