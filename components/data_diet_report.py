@@ -31,6 +31,10 @@ Two identical curves weakly dominate each other and neither dominates. The seed-
 is reported beside the relations (max std over the range, mean ± std per level), and
 `VerdictRule` (lth_tf/metrics/verdicts.py) says at which levels w_{t*} and an initialization
 differ by a clear gap.
+
+Opens with a findings paragraph (matching initializations, the most dominant ones, whether IMP
+needs pre-training here) and ends with a glossary. Over 300 lines because Definitions 3.1 / 3.2
+are applied and put in words here (tables, matrix, sentences).
 """
 import dataclasses
 from pathlib import Path
@@ -44,12 +48,13 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from components import plotting, report_text  # noqa: E402
 from components.report import markdown, plot_accuracy, summary_table  # noqa: E402
 from components.mask_search import search_params  # noqa: E402
 from components.spec import ComponentSpec  # noqa: E402
 from lth_tf.data import load_dataset  # noqa: E402
 from lth_tf.errors import ConfigError  # noqa: E402
-from lth_tf.io import read_json, save_png, write_csv, write_text  # noqa: E402
+from lth_tf.io import read_json, write_csv, write_text  # noqa: E402
 from lth_tf.metrics.verdicts import Stats, VerdictRule  # noqa: E402
 
 BASELINE_SCHEMES = ("init", "all_data")  # standard IMP, drawn in every panel of the per-scheme plot
@@ -201,7 +206,7 @@ def mean_pm_std(summary: pd.DataFrame, variants) -> pd.DataFrame:
     return table.reset_index()
 
 
-def plot_by_scheme(summary: pd.DataFrame, scheme_of: dict, metric: str, path: Path, title: str):
+def plot_by_scheme(summary: pd.DataFrame, scheme_of: dict, metric: str, path: Path, title: str, colors=None):
     """One panel per pre-training scheme (its subset sizes, label noise, lengths), with the
     standard-IMP baselines in grey in every panel."""
     schemes = [s for s in dict.fromkeys(scheme_of.values()) if s not in BASELINE_SCHEMES] or list(BASELINE_SCHEMES)
@@ -209,24 +214,21 @@ def plot_by_scheme(summary: pd.DataFrame, scheme_of: dict, metric: str, path: Pa
     rows = -(-len(schemes) // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, 3.6 * rows), squeeze=False)
     baselines = [v for v, s in scheme_of.items() if s in BASELINE_SCHEMES]
+    colors = colors or plotting.label_colors(summary.variant)
     for ax, scheme in zip(axes.flat, schemes):
         for variant in baselines + [v for v, s in scheme_of.items() if s == scheme]:
             group = summary[summary.variant == variant].sort_values("sparsity")
             style = dict(color="grey", linestyle=("--", ":", "-.")[baselines.index(variant) % 3], linewidth=1) \
-                if variant in baselines else dict(marker="o", markersize=3)
-            ax.plot(100 * (1 - group["sparsity"]), group["mean"], label=variant, **style)
-        ax.set_xscale("log")
-        ax.invert_xaxis()
+                if variant in baselines else dict(marker="o", markersize=3, color=colors.get(variant))
+            ax.plot(plotting.remaining_of(group["sparsity"]), group["mean"], label=variant, **style)
+        plotting.remaining_axis(ax, plotting.remaining_of(summary.sparsity))
         ax.set_title(scheme, fontsize=10)
-        ax.set_xlabel("weights remaining (%)")
         ax.set_ylabel(metric.replace("_", " "))
-        ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=6)
     for ax in list(axes.flat)[len(schemes):]:
         ax.axis("off")
     fig.suptitle(title)
-    fig.tight_layout()
-    save_png(fig, path, dpi=110)
+    plotting.save(fig, path)
 
 
 def definitions(p: DataDietReportParams, metric: str, summary: pd.DataFrame) -> str:
@@ -287,6 +289,31 @@ def pretraining_needed_finding(summary: pd.DataFrame, reference: str, rule: Verd
             "run `configs/data_diet_cifar10.gin` for that.\n")
 
 
+def findings(table: pd.DataFrame, match: pd.DataFrame, summary: pd.DataFrame, p: DataDietReportParams) -> list:
+    """The opening sentences: the matching initializations (Def. 3.2) with their worst gap to
+    w_t*, which initializations dominate the most others (Def. 3.1), and whether IMP needs
+    pre-training on this run."""
+    words = []
+    if len(match):
+        found = match[match["matching initialization"] == "yes"]
+        words.append(f"**Matching initializations** (weakly dominate w_t* = `{p.reference}` at every sparse level): "
+                     + ("; ".join(f"`{r['variant']}` (worst gap {r['worst gap to w_t*']:+.4f}, seed std up to "
+                                  f"{r['max seed std']:.4f})" for _, r in found.iterrows()) if len(found) else "none")
+                     + ".")
+    if len(table):
+        counts = table.groupby("a").agg(d=("dominates", "sum"), w=("weakly_dominates", "sum"), n=("b", "size"))
+        counts = counts.sort_values(["d", "w"], ascending=False)
+        top = counts[counts.d > 0].head(3)
+        if len(top):
+            words.append("Most dominant: " + "; ".join(f"`{a}` dominates {int(r.d)} and weakly dominates {int(r.w)} "
+                                                       f"of {int(r.n)} others" for a, r in top.iterrows()) + ".")
+        else:
+            words.append("No initialization dominates another (better at every sparse level).")
+    if p.reference:
+        words.append(pretraining_needed_finding(summary, p.reference, p.rule).replace("\n", " "))
+    return words
+
+
 def execute(p: DataDietReportParams, inputs, out: Path, ctx):
     artifacts = inputs["results"]
     if len(artifacts) != len(p.variants):
@@ -294,8 +321,10 @@ def execute(p: DataDietReportParams, inputs, out: Path, ctx):
     frame = gather(p, artifacts)
     write_csv(out / "results.csv", frame)
     summary = summary_table(frame, p.metric)
-    plot_accuracy(summary, p.metric, out / "accuracy_vs_sparsity.png", p.title)
-    plot_by_scheme(summary, dict(zip(p.variants, p.schemes)), p.metric, out / "accuracy_by_scheme.png", p.title)
+    colors = plotting.label_colors(summary.variant)
+    plot_accuracy(summary, p.metric, out / "accuracy_vs_sparsity.png", p.title, colors)
+    plot_by_scheme(summary, dict(zip(p.variants, p.schemes)), p.metric, out / "accuracy_by_scheme.png", p.title,
+                   colors)
     table = dominance(summary)
     write_csv(out / "dominance.csv", table)
     variants = list(dict.fromkeys(p.variants))
@@ -319,8 +348,9 @@ def execute(p: DataDietReportParams, inputs, out: Path, ctx):
             f"here *matching initialization* is Definition 3.2 only): {p.rule.describe()}\n"]
     else:
         match_section = []
+    found = findings(table, match, summary, p)
     sections = [
-        f"# {p.title}\n",
+        f"# {p.title}\n", report_text.findings_section(found),
         f"Study `{p.study}`: {len(frame)} networks from {len(variants)} initializations, "
         f"seeds {sorted(frame.seed.unique().tolist())}. Each initialization is the rewind point of an IMP search "
         f"on all (clean) training data: weights pre-trained for `pretrain_steps` steps on a subset (`pretrain_*`), "
@@ -343,7 +373,8 @@ def execute(p: DataDietReportParams, inputs, out: Path, ctx):
         "is in `dominance.csv`.\n",
         "## All variants (mean ± std over seeds)\n", markdown(summary),
     ]
-    write_text(out / "report.md", "\n".join(sections))
+    text = "\n".join(sections)
+    write_text(out / "report.md", text + "\n" + report_text.glossary(text))
     return {"rows": len(frame), "variants": len(variants),
             "dominating_pairs": int(table["dominates"].sum()),
             "weakly_dominating_pairs": int(table["weakly_dominates"].sum()),

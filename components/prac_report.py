@@ -28,22 +28,24 @@ subnetwork CEP compared); cep_table.csv (001 Table A3's layout); mask_similarity
 accuracy_vs_sparsity.png (PrAC / vanilla / random pruning / dense with std bands),
 all_variants_vs_sparsity.png, train_steps_vs_sparsity.png, mask_similarity.png,
 class_ratios.png; report.md linking them.
+
+Opens with a findings paragraph (matching tickets per variant up to which sparsity, with a clear
+gap over random pruning; the headline's match with vanilla IMP and its saving) and ends with a
+glossary. Over 300 lines because it gathers and tabulates eight analyses; the plots, including
+001 Fig. 2 / Fig. 9 and 000 Fig. A16, are in prac_figures.py.
 """
 import dataclasses
 from pathlib import Path
 
 import gin
-import matplotlib
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import matplotlib.ticker  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
+from components import plotting, prac_figures, report_text  # noqa: E402
+from components.prac_figures import plot_bands, plot_class_ratios, plot_similarity, plot_steps  # noqa: E402
 from components.report import markdown, plot_accuracy, summary_table  # noqa: E402
 from components.spec import ComponentSpec  # noqa: E402
-from lth_tf.io import save_png, write_csv, write_text  # noqa: E402
+from lth_tf.io import load_npz, write_csv, write_text  # noqa: E402
 from lth_tf.metrics import prac as P  # noqa: E402
 from lth_tf.metrics.verdicts import VerdictRule  # noqa: E402
 from lth_tf.sparsity.masks import load_masks  # noqa: E402
@@ -170,6 +172,7 @@ def verdict_table(frame: pd.DataFrame, rule: VerdictRule) -> pd.DataFrame:
             values("random_pruning", level, model)
         out.append({"variant": variant, "level": int(level), "sparsity": float(group["sparsity"].mean()),
                     "mean": float(np.nanmean(ticket)), "seeds": int(np.isfinite(ticket).sum()),
+                    "dense_mean": float(np.nanmean(dense)) if len(dense) else np.nan,
                     "matches_dense": rule.matches(ticket, dense),
                     "matches_lt_imp": rule.matches(ticket, imp) if variant != "lt_imp" and len(imp) else np.nan,
                     "clear_gap_over_random_pruning": rule.clear_gap(ticket, rand)
@@ -254,88 +257,6 @@ def mask_similarity_table(inputs) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _remaining_axis(ax):
-    """x axis: weights remaining (%), log scale from dense to sparse, plain numbers."""
-    ax.set_xscale("log")
-    ax.invert_xaxis()
-    ax.xaxis.set_major_locator(matplotlib.ticker.FixedLocator([100, 50, 20, 10, 5, 2, 1, 0.5, 0.2, 0.1]))
-    ax.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
-    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
-    ax.set_xlabel("weights remaining (%)")
-
-
-def _save(fig, path: Path):
-    fig.tight_layout()
-    save_png(fig, path, dpi=120)
-
-
-def plot_bands(summary: pd.DataFrame, variants, metric: str, path: Path, title: str):
-    """Mean over seeds with a ±1 std band per variant; dense as a horizontal line and band."""
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for variant in variants:
-        group = summary[summary.variant == variant].sort_values("sparsity")
-        if group.empty:
-            continue
-        if variant == "dense":
-            mean, std = group["mean"].mean(), group["std"].mean()
-            ax.axhline(mean, color="black", linestyle="--", label="dense")
-            ax.axhspan(mean - std, mean + std, color="black", alpha=0.1)
-            continue
-        remaining = 100.0 * (1.0 - group["sparsity"].to_numpy())
-        line, = ax.plot(remaining, group["mean"], marker="o", markersize=3, label=variant)
-        ax.fill_between(remaining, group["mean"] - group["std"], group["mean"] + group["std"],
-                        color=line.get_color(), alpha=0.2)
-    _remaining_axis(ax)
-    ax.set_ylabel(metric.replace("_", " "))
-    ax.set_title(title)
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
-    _save(fig, path)
-
-
-def plot_steps(summary: pd.DataFrame, path: Path):
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for variant, group in summary[summary.level > 0].groupby("variant"):
-        if variant.startswith(("snip", "grasp", "synflow", "random_ticket", "lt_imp_other_order")):
-            continue  # no search, or the search of another variant (or the same as lt_imp's)
-        group = group.sort_values("sparsity")
-        ax.plot(100.0 * (1.0 - group["sparsity"]), group["search_steps"], marker="o", markersize=3, label=variant)
-    _remaining_axis(ax)
-    ax.set_ylabel("training steps to find the ticket")
-    ax.set_title("Search cost per ticket (mean over seeds)")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
-    _save(fig, path)
-
-
-def plot_similarity(table: pd.DataFrame, path: Path):
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for pair, group in table.groupby("pair"):
-        mean = group.groupby("level").agg(sparsity=("sparsity", "mean"), similarity=("similarity", "mean"))
-        ax.plot(100.0 * (1.0 - mean["sparsity"]), mean["similarity"], marker="o", markersize=3, label=pair)
-    ref = table.groupby("level")[["sparsity", "random_expectation"]].mean()
-    ax.plot(100.0 * (1.0 - ref["sparsity"]), ref["random_expectation"], color="gray", linestyle=":",
-            label="two random masks")
-    _remaining_axis(ax)
-    ax.set_ylabel(r"$|m_i \cap m_j|\ /\ |m_i \cup m_j|$")
-    ax.set_title("Mask similarity with vanilla IMP tickets (same init)")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
-    _save(fig, path)
-
-
-def plot_class_ratios(table: pd.DataFrame, path: Path, variant: str):
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for column in [c for c in table.columns if c.startswith("class_")]:
-        ax.plot(table["round"], table[column], marker="o", markersize=3, label=column.replace("_", " "))
-    ax.set_xlabel("round (the set chosen after it)")
-    ax.set_ylabel("fraction of the class in the set")
-    ax.set_title(f"Class-wise ratios of the {variant} set (mean over seeds)")
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=7, ncol=2)
-    _save(fig, path)
-
-
 def reported_accuracy(frame: pd.DataFrame, metric: str):
     """(values, number of rows that fell back to `test_accuracy`): `metric` where a row has it,
     else the last epoch's test accuracy."""
@@ -370,6 +291,83 @@ def _main_variant(p: PracReportParams, frame: pd.DataFrame, inputs) -> str:
     return "prac"
 
 
+def findings(verdicts: pd.DataFrame, saved: pd.DataFrame, main: str) -> list:
+    """The opening sentences: per variant, matching tickets (the dense network) with a clear gap
+    over random pruning, up to which sparsity; the headline's match with vanilla IMP and its
+    saving there."""
+    if verdicts.empty:
+        return []
+    has_random = verdicts.clear_gap_over_random_pruning.notna()
+    gap = verdicts.clear_gap_over_random_pruning.fillna(False).astype(bool)
+    rows = verdicts.assign(name=verdicts.variant, matches=verdicts.matches_dense.astype(bool),
+                           winning=verdicts.matches_dense.astype(bool) & (gap | ~has_random), value=verdicts["mean"],
+                           reference=verdicts.dense_mean, baselines_beaten=np.where(gap, "random_pruning", ""))
+    words = [report_text.level_findings(rows, "tickets matching the dense network and clearing random pruning",
+                                        None)]
+    imp = _highest(verdicts, main, "matches_lt_imp")
+    if imp is not None:
+        words.append(f"`{main}` matches vanilla IMP up to {report_text.remaining(imp.sparsity)}.")
+    row = saved[saved.variant == main] if len(saved) else saved
+    if len(row) and row.matched_level.iloc[0] != "none":
+        r = row.iloc[0]
+        words.append(f"At level {r.matched_level}, the highest where it matches vanilla IMP (001 Fig. 3's rule), it "
+                     f"found its mask in {r.search_steps:.0f} training steps against vanilla IMP's "
+                     f"{r.search_steps_imp:.0f}: {100 * r.search_saving:.0f}% fewer.")
+    return words
+
+
+def paper_figures(inputs, main: str, out: Path) -> list:
+    """001 Fig. 9 (examples in / out of the final PrAC set), 001 Fig. 2 (Hamming distances
+    between round masks) and 000 Fig. A16 (forgetting per sparsity), for the headline search of
+    the first seed (Fig. A16: every PrAC-family search of that seed)."""
+    searches = [a for a in inputs.get("prac") or [] if prac_figures.rounds_of(a.path)]
+    if not searches:
+        return []
+    def variant_of(a):
+        named = pd.read_csv(a.path / "results.csv") if (a.path / "results.csv").exists() else pd.DataFrame()
+        named = named.loc[named.level > 0, "variant"] if len(named) else named
+        return str(named.iloc[0]) if len(named) else a.path.name
+    seed = min(a.metadata["parameters"]["seed"] for a in searches)
+    first = [a for a in searches if a.metadata["parameters"]["seed"] == seed]
+    headline = next((a for a in first if variant_of(a) == main), first[0])
+    rounds = prac_figures.rounds_of(headline.path)
+    last = rounds[-1]
+    selected = load_npz(prac_figures._round(headline.path, last) / "sets.npz")["selected"]
+    ds = prac_figures.dataset_of(headline)
+    examples = prac_figures.final_set_examples(ds.train, selected, count=6, seed=seed)
+    prac_figures.plot_examples(examples, out / "prac_examples.png",
+                               f"`{variant_of(headline)}` seed {seed}: outside (upper) and inside (bottom) the final "
+                               f"PrAC set (after round {last}: {len(selected)} of {len(ds.train)} examples)")
+    prac_figures.plot_hamming(prac_figures.round_masks(headline.path), prac_figures.epoch_distances(headline.path),
+                              out / "mask_hamming.png", f"`{variant_of(headline)}` seed {seed}: Hamming distances "
+                              "between masks")
+    panels = {f"{variant_of(a)} (seed {seed})": prac_figures.forgetting_by_round(a.path) for a in first}
+    prac_figures.plot_forgetting(panels, out / "forgetting_by_sparsity.png",
+                                 "Forgetting events per example, per sparsity of the network trained")
+    return ["## Examples outside and inside the final PrAC set (001 Fig. 9)\n",
+            f"Six examples drawn at random (seed {seed}) from outside (upper row) and inside (bottom row) the set the "
+            f"last round chose; titles give the class and the example's index. The paper finds the examples outside "
+            f"the set simpler (objects centred, easily told apart) and those inside ambiguous.\n",
+            "![examples in and out of the PrAC set](prac_examples.png)\n",
+            "## Hamming distances between masks (001 Fig. 2)\n",
+            "Left: the Hamming distance (001 §3.2: \"the number of different elements in two masks\") between the "
+            "masks of every pair of rounds (m_0 = dense), divided by the number of prunable weights. IMP masks are "
+            "nested (a round prunes only weights the previous mask kept), so the distance between m_i and m_j is the "
+            "difference of their densities. Right: within each round, the early-bird distance between the prospective "
+            "masks of successive epochs (divided by the weights the round keeps; the round stops early once the newest "
+            "of five is within 0.07 of the others); the paper reads from Fig. 2 that the masks converge about half way "
+            "through training.\n",
+            "![Hamming distances](mask_hamming.png)\n",
+            "## Forgetting per sparsity (000 Fig. A16)\n",
+            "The distribution of forgetting events per example while each round trains (one curve per sparsity of the "
+            "mask the round trains; round 1 is the dense network on all data, later rounds train on their PrAC / "
+            "subset). 000 Fig. A16 plots the same statistic for IMP with fine-tuning, vanilla lottery tickets and "
+            "random tickets trained on all data; those trainings do not record forgetting in this study, so only the "
+            "PrAC-family searches are shown. The paper finds the number of unforgettable examples first rising then "
+            "falling with sparsity for IMP and LT, and the largest forgetting count growing with sparsity.\n",
+            "![forgetting by sparsity](forgetting_by_sparsity.png)\n"]
+
+
 def execute(p: PracReportParams, inputs, out: Path, ctx):
     rule = VerdictRule()
     frame = gather(inputs)
@@ -384,9 +382,10 @@ def execute(p: PracReportParams, inputs, out: Path, ctx):
     write_csv(out / "summary.csv", summary)
     main = [main_variant, "lt_imp", "random_pruning", "dense"]
     metric_name = p.metric.replace("_", " ")
-    plot_bands(summary, main, metric_name, out / "accuracy_vs_sparsity.png", p.title)
-    plot_accuracy(summary, metric_name, out / "all_variants_vs_sparsity.png", f"{p.title}: all variants")
-    plot_steps(summary, out / "train_steps_vs_sparsity.png")
+    colors = plotting.label_colors(summary.variant)
+    plot_bands(summary, main, metric_name, out / "accuracy_vs_sparsity.png", p.title, colors)
+    plot_accuracy(summary, metric_name, out / "all_variants_vs_sparsity.png", f"{p.title}: all variants", colors)
+    plot_steps(summary, out / "train_steps_vs_sparsity.png", colors)
     prac_variants = sorted(set(frame.loc[frame.get("group") == "prac", "variant"])) if "group" in frame else []
     saved = savings(summary, prac_variants)
     write_csv(out / "savings.csv", saved)
@@ -455,7 +454,7 @@ def execute(p: PracReportParams, inputs, out: Path, ctx):
         plot_class_ratios(ratios, out / "class_ratios.png", main_variant)
         sections += ["## Class-wise ratios\n", "![class ratios](class_ratios.png)\n"]
     if not similarity.empty:
-        plot_similarity(similarity, out / "mask_similarity.png")
+        plot_similarity(similarity, out / "mask_similarity.png", colors)
         table = similarity.groupby(["pair", "level"], as_index=False)[["sparsity", "similarity",
                                                                         "random_expectation"]].mean()
         sections += ["## Mask similarity\n", "![mask similarity](mask_similarity.png)\n", markdown(table)]
@@ -472,15 +471,19 @@ def execute(p: PracReportParams, inputs, out: Path, ctx):
                      "example sets (001 §4.3: \"with the training iterations and the number of training data "
                      "consistent with our approaches\"), scored at the round's trained weights, and its tickets "
                      "trained like PrAC's (variants ending in `_init`: scored at initialization only).\n"]
+    sections += paper_figures(inputs, main_variant, out)
     sections += ["## All variants (mean ± std over seeds)\n", markdown(summary)]
-    write_text(out / "report.md", "\n".join(sections))
+    sections.insert(1, report_text.findings_section(findings(verdicts, saved, main_variant)))
+    text = "\n".join(sections)
+    write_text(out / "report.md", text + "\n" + report_text.glossary(text))
     headline = saved[saved.variant == main_variant] if not saved.empty else saved
     return {"rows": len(frame), "search_saving": None if headline.empty else headline["search_saving"].iloc[0]}
 
 
 # version 2: the paper's savings rule, best-validation accuracy, VerdictRule verdicts, CEP table.
+# version 3: findings paragraph, glossary, one colour per variant, 001 Fig. 2 / Fig. 9, 000 Fig. A16.
 SPEC = ComponentSpec(name="PracReport", inputs={"prac": "Tickets*", "vanilla": "Tickets*?",
                                                 "random_pruning": "Tickets*?", "random_tickets": "Trained*?",
                                                 "saliency": "Tickets*?", "vanilla_reference": "Tickets*?",
                                                 "transfer": "*?"},
-                     output="Report", params=PracReportParams, executor=execute, version=2)
+                     output="Report", params=PracReportParams, executor=execute, version=3)

@@ -17,8 +17,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from components import plotting, report_text  # noqa: E402
 from components.spec import ComponentSpec  # noqa: E402
-from lth_tf.io import save_png, write_csv, write_text  # noqa: E402
+from lth_tf.io import write_csv, write_text  # noqa: E402
 from lth_tf.metrics.verdicts import VerdictRule  # noqa: E402
 
 
@@ -73,24 +74,36 @@ def verdicts(frame: pd.DataFrame, metric: str, rule: VerdictRule) -> pd.DataFram
     return pd.DataFrame(rows)
 
 
-def plot_accuracy(summary: pd.DataFrame, metric: str, path: Path, title: str):
+def plot_accuracy(summary: pd.DataFrame, metric: str, path: Path, title: str, colors=None):
+    """Mean ± std over seeds per variant against weights remaining; the dense network as a
+    dashed line. `colors`: the report's label → colour mapping (plotting.label_colors)."""
+    colors = colors or plotting.label_colors(summary["variant"])
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for variant, group in summary.groupby("variant"):
         group = group.sort_values("sparsity")
-        remaining = 100.0 * (1.0 - group["sparsity"].to_numpy())
         if variant == "dense":
-            ax.axhline(group["mean"].mean(), color="black", linestyle="--", label="dense")
+            ax.axhline(group["mean"].mean(), color=colors.get("dense", "black"), linestyle="--", label="dense")
             continue
-        ax.errorbar(remaining, group["mean"], yerr=group["std"], marker="o", markersize=3, capsize=2, label=variant)
-    ax.set_xscale("log")
-    ax.invert_xaxis()
-    ax.set_xlabel("weights remaining (%)")
+        ax.errorbar(plotting.remaining_of(group["sparsity"]), group["mean"], yerr=group["std"], marker="o",
+                    markersize=3, capsize=2, label=variant, color=colors.get(variant))
+    plotting.remaining_axis(ax, plotting.remaining_of(summary["sparsity"]))
     ax.set_ylabel(metric.replace("_", " "))
     ax.set_title(title)
-    ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    save_png(fig, path, dpi=120)
+    plotting.save(fig, path, dpi=120)
+
+
+def findings(verdict: pd.DataFrame) -> str:
+    """The report's opening sentences, from the winning-ticket verdicts."""
+    if verdict.empty:
+        return ""
+    rows = verdict.assign(name=verdict.variant, matches=~verdict.why_not.str.contains("does not match dense"),
+                          value=verdict.A_LT, reference=verdict.A_dense,
+                          baselines_beaten=[" ".join(b for b, miss, has in (
+                              ("RR", "no clear gap over RR", rr), ("small-dense", "no clear gap over small-dense", sd))
+                              if has and miss not in why) for why, rr, sd in zip(
+                              verdict.why_not, verdict.A_RR.notna(), verdict.A_SD.notna())])
+    return report_text.level_findings(rows[rows.level > 0])
 
 
 def markdown(frame: pd.DataFrame, floatfmt=".4f") -> str:
@@ -115,7 +128,8 @@ def execute(p: ReportParams, inputs, out: Path, ctx):
     table = summary.pivot_table(index="level", columns="variant", values="mean")
     table.insert(0, "weights remaining %", 100 * (1 - summary.groupby("level")["sparsity"].max()))
     verdict = verdicts(frame, p.metric, p.rule)
-    sections = [f"# {p.title}\n", f"Study `{p.study}`: {len(frame)} networks, seeds {sorted(frame.seed.unique().tolist())}.\n",
+    sections = [f"# {p.title}\n", report_text.findings_section([findings(verdict)]),
+                f"Study `{p.study}`: {len(frame)} networks, seeds {sorted(frame.seed.unique().tolist())}.\n",
                 f"## {p.metric.replace('_', ' ')} (mean over seeds) by level\n", markdown(table.reset_index()),
                 "![accuracy vs sparsity](accuracy_vs_sparsity.png)\n",
                 "## Winning-ticket verdicts\n",
@@ -123,7 +137,8 @@ def execute(p: ReportParams, inputs, out: Path, ctx):
                 "(where trained). " + p.rule.describe() + "\n",
                 markdown(verdict),
                 "## All variants (mean ± std over seeds, training steps per network)\n", markdown(summary)]
-    write_text(out / "report.md", "\n".join(sections))
+    text = "\n".join(sections)
+    write_text(out / "report.md", text + "\n" + report_text.glossary(text))
     if not verdict.empty:
         write_csv(out / "verdicts.csv", verdict)
     return {"rows": len(frame), "winning_levels": int(verdict["winning"].sum()) if not verdict.empty else 0}

@@ -14,45 +14,32 @@ ticket and sparsity), correlation.csv, trials.csv, accuracy.csv (mean ± std per
 level), report.md and its PNGs: accuracy_by_rate.png (Fig. A.1 / D.*: one panel per rate, all
 variants), correlation_L<level>.png (Fig. G.1), findings.png (the ticket's advantage over RR and
 R_p's distance from p along the sweep) and tuning.png (the tuner's trials).
+
+Opens with a findings paragraph (jackpot tickets per mask method up to which sparsity, the
+failing conditions, the edge over RR along the sweep) and ends with a glossary. Over 300 lines
+because the verdict's five conditions and the sweep's findings are put in words here; the plots
+are in sanity_plots.py.
 """
 import dataclasses
 from pathlib import Path
 from typing import Tuple
 
 import gin
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import matplotlib.ticker  # noqa: E402,F401
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import numpy as np
+import pandas as pd
 
 from components import mask_search  # noqa: E402
+from components import report_text  # noqa: E402
+from components.sanity_plots import (LABELS, STYLE, SWEEP_ORDER, label, plot_accuracy,  # noqa: E402,F401
+                                     plot_correlation, plot_findings, plot_tuning)
 from components.report import markdown  # noqa: E402
 from components.spec import ComponentSpec  # noqa: E402
 from lth_tf.data import load_dataset  # noqa: E402
 from lth_tf.errors import ConfigError  # noqa: E402
-from lth_tf.io import read_json, save_png, write_csv, write_text  # noqa: E402
+from lth_tf.io import read_json, write_csv, write_text  # noqa: E402
 from lth_tf.metrics import jackpot as J  # noqa: E402
 from lth_tf.metrics.verdicts import Stats, VerdictRule  # noqa: E402
 from lth_tf.sparsity import masks as M  # noqa: E402
-
-LABELS = {"dense": "dense", "lt_imp": "LT-IMP", "lt_omp": "LT-OMP", "lt_imp_rewind": "WR-IMP",
-          "lt_omp_rewind": "WR-OMP", "rr_imp": "RR-IMP", "rr_omp": "RR-OMP", "rr_imp_rewind": "RR-WR-IMP",
-          "rr_omp_rewind": "RR-WR-OMP", "small_dense": "SD", "dense_well_trained": "dense (well-trained)",
-          "dense_well_trained_2T": "dense (well-trained, 2T)", "tuning_trial": "tuner trial"}
-STYLE = {"lt_imp": ("tab:red", "-", "o"), "lt_omp": ("tab:blue", "-", "s"), "lt_imp_rewind": ("tab:orange", "-", "^"),
-         "lt_omp_rewind": ("tab:cyan", "-", "v"), "rr_imp": ("tab:red", ":", "o"), "rr_omp": ("tab:blue", ":", "s"),
-         "rr_imp_rewind": ("tab:orange", ":", "^"), "rr_omp_rewind": ("tab:cyan", ":", "v"),
-         "small_dense": ("tab:green", "--", "D")}
-SWEEP_ORDER = ("lt_imp", "lt_omp", "lt_imp_rewind", "lt_omp_rewind", "rr_imp", "rr_omp", "rr_imp_rewind",
-               "rr_omp_rewind", "small_dense")
-
-
-def label(variant: str) -> str:
-    return LABELS.get(variant, variant)
-
 
 @gin.configurable
 @dataclasses.dataclass(frozen=True)
@@ -230,154 +217,6 @@ def distance_from_p(summary: pd.DataFrame, network: str, variant: str = None, le
 
 
 # ---------------------------------------------------------------------------------------------
-# Plots
-# ---------------------------------------------------------------------------------------------
-
-def _rate_colors(rates):
-    cmap = plt.get_cmap("viridis")
-    return {r: cmap(0.85 * i / max(1, len(rates) - 1)) for i, r in enumerate(sorted(rates))}  # no pale yellow
-
-
-def plot_accuracy(sweep: pd.DataFrame, metric: str, well: pd.Series, path: Path):
-    rates = sorted(sweep.lr.unique())
-    fig, axes = plt.subplots(1, len(rates), figsize=(4.2 * len(rates), 4.2), sharey=True, squeeze=False)
-    for ax, rate in zip(axes[0], rates):
-        at = sweep[np.isclose(sweep.lr, rate)]
-        for variant in SWEEP_ORDER:
-            group = at[at.variant == variant]
-            if group.empty:
-                continue
-            stats = group.groupby("level").agg(s=("sparsity", "mean"), m=(metric, "mean"), d=(metric, "std")).fillna(0.0)
-            color, line, marker = STYLE[variant]
-            remaining = 100 * (1 - stats.s.to_numpy())
-            ax.errorbar(remaining, stats.m, yerr=stats.d, color=color, linestyle=line, marker=marker, markersize=3,
-                        capsize=2, linewidth=1.2, label=label(variant))
-        dense = at[at.variant == "dense"][metric]
-        if len(dense):
-            ax.axhline(dense.mean(), color="black", linestyle="--", linewidth=1, label="dense at this lr")
-        if len(well):
-            ax.axhline(well.mean(), color="gray", linestyle="-.", linewidth=1, label="dense, well-trained")
-        _remaining_axis(ax, 100 * (1 - at[at.level > 0].groupby("level").sparsity.mean().to_numpy()))
-        ax.set_title(f"lr = {rate:g}")
-    axes[0][0].set_ylabel(metric.replace("_", " "))
-    handles, labels = axes[0][0].get_legend_handles_labels()
-    for ax in axes[0][1:]:  # every variant once, whichever panel has it
-        for h, l in zip(*ax.get_legend_handles_labels()):
-            if l not in labels:
-                handles.append(h)
-                labels.append(l)
-    fig.legend(handles, labels, loc="lower center", ncol=min(6, len(labels)), fontsize=8, frameon=False)
-    fig.tight_layout(rect=(0, 0.1, 1, 1))
-    save_png(fig, path, dpi=110)
-
-
-def _remaining_axis(ax, remaining):
-    """Log-scaled 'weights remaining (%)', decreasing to the right, ticks at the levels."""
-    ax.set_xscale("log")
-    ticks = sorted({float(f"{r:.3g}") for r in remaining if r > 0}, reverse=True)
-    if ticks:
-        ax.set_xticks(ticks)
-        ax.set_xticklabels([f"{t:g}" for t in ticks], fontsize=7)
-        ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
-        ax.set_xlim(max(ticks) * 1.15, min(ticks) / 1.15)
-    else:
-        ax.invert_xaxis()
-    ax.set_xlabel("weights remaining (%)")
-    ax.grid(True, which="both", alpha=0.3)
-
-
-def plot_correlation(summary: pd.DataFrame, level: int, path: Path) -> bool:
-    panels = [("dense", "dense", None, "dense: R_p(θ_0, θ_T)")]
-    for network, prefix in (("ticket", "lt_"), ("rr", "rr_")):
-        for method in ("imp", "omp"):
-            variant = f"{prefix}{method}"
-            if ((summary.network == network) & (summary.variant == variant) & (summary.level == level)).any():
-                what = "R_p(θ_0⊙m, θ_T⊙m)" if network == "ticket" else "R_p(θ'_0⊙m, θ'_T⊙m)"
-                panels.append((network, variant, level, f"{label(variant)}: {what}"))
-    if len(panels) == 1 and not (summary.network == "dense").any():
-        return False
-    colors = _rate_colors(summary.lr.unique())
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels), 3.6), sharey=True, squeeze=False)
-    sparsity = summary[summary.level == level].sparsity.mean() if (summary.level == level).any() else float("nan")
-    for ax, (network, variant, lvl, title) in zip(axes[0], panels):
-        rows = summary[(summary.network == network) & (summary.variant == variant)]
-        if lvl is not None:
-            rows = rows[rows.level == lvl]
-        for rate, group in rows.groupby("lr"):
-            group = group.sort_values("p")
-            ax.plot(group.p, group.R_p, marker="o", markersize=3, color=colors[rate], label=f"lr {rate:g}")
-        ax.plot([0, 1], [0, 1], color="black", linestyle="--", linewidth=0.8, label="R_p = p")
-        ax.set_xlim(0, 1)
-        ax.set_ylim(0, 1.02)
-        ax.set_xlabel("p")
-        ax.set_title(title, fontsize=9)
-        ax.grid(True, alpha=0.3)
-    axes[0][0].set_ylabel("R_p")
-    axes[0][0].legend(fontsize=7)
-    fig.suptitle(f"correlation indicator; tickets and RR at level {level} ({100 * (1 - sparsity):.1f}% of the weights "
-                 f"remaining)", fontsize=10)
-    fig.tight_layout()
-    save_png(fig, path, dpi=110)
-    return True
-
-
-def plot_findings(gaps: dict, distances: dict, path: Path):
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for name, by_rate in gaps.items():
-        rates = sorted(by_rate)
-        axes[0].plot(rates, [100 * by_rate[r] for r in rates], marker="o", label=name)
-    axes[0].axhline(0, color="black", linewidth=0.8)
-    axes[0].set_xlabel("learning rate")
-    axes[0].set_ylabel("ticket − RR (accuracy points)")
-    axes[0].set_title("the ticket's advantage over RR (non-trivial sparsities)")
-    for name, by_rate in distances.items():
-        rates = sorted(by_rate)
-        axes[1].plot(rates, [by_rate[r] for r in rates], marker="o", label=name)
-    axes[1].axhline(0, color="black", linewidth=0.8)
-    axes[1].set_xlabel("learning rate")
-    axes[1].set_ylabel("mean over p of |R_p − p|")
-    axes[1].set_title("distance of R_p from p (0: no correlation)")
-    rates = sorted({r for d in (*gaps.values(), *distances.values()) for r in d})
-    for ax in axes:
-        _rate_axis(ax, rates)
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=8)
-    fig.tight_layout()
-    save_png(fig, path, dpi=110)
-
-
-def _rate_axis(ax, rates):
-    """Log-scaled learning rate with the sweep's rates as ticks."""
-    ax.set_xscale("log")
-    if rates:
-        ax.set_xticks(rates)
-        ax.set_xticklabels([f"{r:g}" for r in rates])
-        ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
-
-
-def plot_tuning(trials: pd.DataFrame, rates, objective: str, path: Path):
-    fig, ax = plt.subplots(figsize=(6.5, 4.2))
-    wd = "weight_decay" if "weight_decay" in trials.columns else None
-    groups = trials.groupby(wd) if wd else [(None, trials)]
-    for value, group in groups:
-        ax.scatter(group.lr, group.objective, s=28, label=f"weight decay {value:g}" if wd else "trial")
-    for row in trials.itertuples():
-        ax.annotate(str(row.trial), (row.lr, row.objective), textcoords="offset points", xytext=(4, 3), fontsize=7)
-    best = trials.sort_values(["objective", "trial"], ascending=[False, True]).iloc[0]
-    ax.scatter([best.lr], [best.objective], s=160, facecolors="none", edgecolors="red", label="best trial")
-    for rate in rates:
-        ax.axvline(rate, color="gray", linestyle=":", linewidth=0.8)
-    _rate_axis(ax, sorted(rates))
-    ax.set_xlabel("learning rate (dotted: the sweep's rates; numbers: trial order)")
-    ax.set_ylabel(f"trial {objective.replace('_', ' ')} (mean over seeds)")
-    ax.set_title("keras-tuner trials")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    save_png(fig, path, dpi=110)
-
-
-# ---------------------------------------------------------------------------------------------
 # Words
 # ---------------------------------------------------------------------------------------------
 
@@ -481,6 +320,24 @@ def chance_words(sweep: pd.DataFrame, metric: str, num_classes: int, empty: pd.D
                   "0 weights; RR of such a mask cannot learn either): " + "; ".join(
                       f"{label(r.variant)} {r.layer} at level {r.level}, lr {r.lr:g} ({r.seeds} seed"
                       f"{'s' if r.seeds > 1 else ''})" for r in empty.itertuples()) + ".")
+    return words
+
+
+def opening_findings(verdicts: pd.DataFrame, gap_words: list) -> list:
+    """The report's first paragraph: per ticket, up to which sparsity it wins the jackpot (all
+    five conditions) and up to which it matches the dense network at some rate (④), with the
+    numbers; then the first sentence on the edge over RR along the sweep."""
+    if verdicts.empty:
+        return []
+    rows = verdicts.assign(name=verdicts.ticket.map(label), matches=verdicts["④"].astype(bool),
+                           winning=verdicts.jackpot.astype(bool), value=verdicts.A_LT,
+                           reference=verdicts.A_dense_at_best_lr, baselines_beaten="")
+    words = [report_text.level_findings(rows, "jackpot tickets (all five conditions of 002 App. B/C)", None)]
+    if not verdicts.jackpot.any():
+        failing = {c: int((~verdicts[c].astype(bool)).sum()) for c in J.CONDITIONS}
+        words.append(f"Conditions failing, out of {len(verdicts)} (ticket, sparsity) pairs: "
+                     + ", ".join(f"{c} {n}" for c, n in failing.items() if n) + ".")
+    words += [w.split(". Per sparsity")[0] + "." for w in gap_words]
     return words
 
 
@@ -702,7 +559,9 @@ def execute(p: SanityReportParams, inputs, out: Path, ctx):
                     "correlation, an under-trained network), and that correlation is what an LT ticket inherits and "
                     "RR lacks." if distance_words else "") + "\n",
                  "**Jackpot.** " + jackpot_finding(verdicts, enough) + "\n"]
-    write_text(out / "report.md", "\n".join(sections))
+    sections.insert(1, report_text.findings_section(opening_findings(verdicts, gap_words)))
+    text = "\n".join(sections)
+    write_text(out / "report.md", text + "\n" + report_text.glossary(text))
     return {"rows": len(results), "jackpots": n_jackpot, "verdict_rows": len(verdicts),
             "epochs_sufficient": bool(enough)}
 

@@ -23,27 +23,34 @@ split, test accuracy is judged and the report says so.
 
 A network is flagged as stuck at chance when its test accuracy is below `chance_factor` /
 number of classes.
+
+The report opens with a findings paragraph (which configurations give winning tickets up to which
+sparsity, which are stable to SGD noise; `report_text.level_findings`, `stability_finding`) and
+ends with a glossary of the terms it uses. Unreached sparsities of `sparsities` print "—".
+
+Over 300 lines because it gathers, tabulates and words ten analyses (grid, baselines, dynamics,
+instability, rewind search, probes, few-shot, transfer, AIMP, disentangling); the plots are in
+stability_plots.py, the shared words in report_text.py. Next step (issue 9): one section module
+per analysis.
 """
 import dataclasses
 from pathlib import Path
 from typing import List, Tuple
 
 import gin
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import matplotlib.ticker  # noqa: E402,F401  (few-shot axis labels)
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from components import plotting, report_text  # noqa: E402
+from components.stability_plots import (plot_accuracy, plot_barriers, plot_few_shot,  # noqa: E402,F401
+                                       plot_interpolation, plot_probes)
 from components.report import markdown  # noqa: E402
 from components.spec import Artifact, ComponentSpec  # noqa: E402
 from components.mask_search import from_description, search_params  # noqa: E402
 from components.stability import config_columns, training_label  # noqa: E402
 from lth_tf.data import load_dataset, steps_per_epoch  # noqa: E402
 from lth_tf.errors import ConfigError  # noqa: E402
-from lth_tf.io import save_png, write_csv, write_text  # noqa: E402
+from lth_tf.io import write_csv, write_text  # noqa: E402
 from lth_tf.metrics.verdicts import Stats, VerdictRule  # noqa: E402
 from lth_tf.training import TrainingHparams  # noqa: E402
 
@@ -231,6 +238,9 @@ def ticket_table(grid: pd.DataFrame, sparsities, baselines: pd.DataFrame = None,
         dense_judged = Stats.of(dense[metric])
         line = {"config": config, "seeds": int(rows.seed.nunique())}
         for target in sparsities:
+            if target > level_sparsity.max() + 0.005:  # not reached: no column of a level it never got to
+                line[f"{100 * target:.2f}%"] = "—"
+                continue
             level = nearest_level(level_sparsity, target)
             at = rows[rows.level == level]
             acc = at["test_accuracy"].to_numpy()
@@ -253,6 +263,49 @@ def ticket_table(grid: pd.DataFrame, sparsities, baselines: pd.DataFrame = None,
                          "nearest_not_exact": not exact})
         printed.append(line)
     return pd.DataFrame(printed), pd.DataFrame(long)
+
+
+def level_verdicts(grid: pd.DataFrame, baselines: pd.DataFrame, rule: VerdictRule, metric: str) -> pd.DataFrame:
+    """`ticket_verdict` at every sparse level of every configuration (not only the table's
+    sparsities): rows name, level, sparsity, matches, winning, value, reference, baselines_beaten
+    (the shape `report_text.level_findings` reads)."""
+    rows = []
+    for config in _config_order(grid):
+        at_config = grid[grid.config == config]
+        dense = at_config[at_config.level == 0][metric].to_numpy()
+        for level, at in at_config[at_config.level > 0].groupby("level"):
+            found = baselines[(baselines.config == config) & (baselines.level == level)] if len(baselines) else baselines
+            against = {variant: g[metric].to_numpy() for variant, g in found.groupby("variant")} if len(found) else {}
+            verdict = ticket_verdict(rule, at[metric].to_numpy(), dense, against)
+            rows.append({"name": config, "level": int(level), "sparsity": float(at.sparsity.mean()),
+                         "matches": verdict["matches_dense"], "winning": verdict["winning"],
+                         "value": float(at[metric].mean()), "reference": float(np.mean(dense)) if len(dense) else np.nan,
+                         "baselines_beaten": verdict["baselines_beaten"]})
+    return pd.DataFrame(rows)
+
+
+def stability_finding(barriers: pd.DataFrame, threshold: float) -> str:
+    """Which configurations are stable to SGD noise (mean noise barrier below `threshold`) at
+    which levels, with the barriers."""
+    noise = barriers[barriers.kind == "noise"] if len(barriers) else barriers
+    if noise.empty:
+        return ""
+    stable_all, partly, unstable = [], [], []
+    for config in _config_order(noise):
+        by_level = noise[noise.config == config].groupby("level").barrier.mean()
+        stable = by_level[by_level < threshold]
+        if len(stable) == len(by_level):
+            stable_all.append(f"`{config}` (all {len(by_level)} levels measured, barrier at most {by_level.max():.3f})")
+        elif len(stable):
+            partly.append(f"`{config}` at {', '.join(f'L{l}' for l in stable.index)} only ({len(stable)} of "
+                          f"{len(by_level)} levels measured; highest barrier {by_level.max():.3f} at L{by_level.idxmax()})")
+        else:
+            unstable.append(f"`{config}` (barrier {by_level.min():.3f} or more)")
+    words = [f"**Stable to SGD noise** (error barrier below {threshold:g}): " + ("; ".join(stable_all + partly) or "none")
+             + "."]
+    if unstable:
+        words.append("Unstable at every level measured: " + "; ".join(unstable) + ".")
+    return " ".join(words)
 
 
 TRANSFER_ORDER = ("ticket", "frozen_dense", "retrained_dense", "trained_ticket", "random_dense")
@@ -343,131 +396,14 @@ def level_table(frame: pd.DataFrame, label_column: str, order=None) -> pd.DataFr
 
 
 # ---------------------------------------------------------------------------------------------
-# Plots
+# Text
 # ---------------------------------------------------------------------------------------------
-
-def _save(fig, path: Path):
-    fig.tight_layout()
-    save_png(fig, path, dpi=110)
-
-
-def _colors(labels):
-    cmap = plt.get_cmap("tab10")
-    return {label: cmap(i % 10) for i, label in enumerate(labels)}
-
-
-def plot_accuracy(grid: pd.DataFrame, path: Path):
-    rewinds = sorted(grid.rewind.unique(), key=lambda r: (r != "0it", r))
-    colors = _colors(sorted(grid.training_config.unique()))
-    fig, axes = plt.subplots(1, len(rewinds), figsize=(6 * len(rewinds), 4.5), squeeze=False, sharey=True)
-    for ax, rewind in zip(axes[0], rewinds):
-        for config, group in grid[grid.rewind == rewind].groupby("training_config"):
-            stats = group.groupby("level").agg(s=("sparsity", "mean"), m=("test_accuracy", "mean"), d=("test_accuracy", "std"))
-            stats = stats.fillna(0.0)
-            remaining = 100 * (1 - stats.s.to_numpy())
-            ax.plot(remaining, stats.m, marker="o", markersize=3, color=colors[config], label=config)
-            ax.fill_between(remaining, stats.m - stats.d, stats.m + stats.d, color=colors[config], alpha=0.15)
-            ax.axhline(stats.m.iloc[0], color=colors[config], linestyle="--", linewidth=0.8)
-        ax.set_xscale("log")
-        ax.invert_xaxis()
-        ax.set_xlabel("weights remaining (%)")
-        ax.set_title(f"rewind to {rewind} (dashed: dense)")
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=8)
-    axes[0][0].set_ylabel("test accuracy")
-    _save(fig, path)
-
 
 def _split_words(frame: pd.DataFrame) -> str:
     """'validation split' / 'test split' (rows written before the split was recorded: test)."""
     splits = sorted(set(frame["split"].dropna())) if "split" in frame.columns else ["test"]
     splits = splits or ["test"]
     return " and ".join({"val": "validation", "test": "test"}.get(s, s) for s in splits) + " split"
-
-
-def plot_interpolation(curves: pd.DataFrame, path: Path, split: str = "validation"):
-    noise = curves[curves.kind == "noise"]
-    configs = _config_order(noise)
-    cols = min(4, len(configs))
-    rows = int(np.ceil(len(configs) / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 3 * rows), squeeze=False, sharey=True)
-    for ax, config in zip(axes.flat, configs):
-        group = noise[noise.config == config]
-        colors = _colors(sorted(group.level.unique()))
-        for level, at in group.groupby("level"):
-            mean = at.groupby("alpha")["error"].mean()
-            ax.plot(mean.index, mean.to_numpy(), marker=".", color=colors[level], label=f"L{level}")
-        ax.set_title(config, fontsize=9)
-        ax.set_xlabel("α")
-        ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=7)
-    for ax in axes.flat[len(configs):]:
-        ax.axis("off")
-    for ax in axes[:, 0]:
-        ax.set_ylabel(f"{split} error")
-    fig.suptitle("Error along αW1 + (1−α)W2 between two copies trained with different SGD noise", fontsize=10)
-    _save(fig, path)
-
-
-def plot_barriers(barriers: pd.DataFrame, threshold: float, path: Path):
-    kinds = [k for k in ("noise", "successive") if k in set(barriers.kind)]
-    fig, axes = plt.subplots(1, len(kinds), figsize=(6 * len(kinds), 4.5), squeeze=False)
-    colors = _colors(_config_order(barriers))
-    titles = {"noise": "instability: copies with different SGD noise", "successive": "successive IMP tickets (L, L+1)"}
-    for ax, kind in zip(axes[0], kinds):
-        for config, group in barriers[barriers.kind == kind].groupby("config"):
-            stats = group.groupby("level").agg(s=("sparsity", "mean"), b=("barrier", "mean"))
-            style = "-" if group.rewind.iloc[0] == "0it" else ":"
-            ax.plot(100 * (1 - stats.s), stats.b, style, marker="o", markersize=3, color=colors[config], label=config)
-        ax.axhline(threshold, color="black", linestyle="--", linewidth=0.8, label=f"stable < {threshold}")
-        ax.set_xscale("log")
-        ax.invert_xaxis()
-        ax.set_xlabel("weights remaining (%)")
-        ax.set_ylabel("error barrier")
-        ax.set_title(titles[kind], fontsize=10)
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=7)
-    _save(fig, path)
-
-
-PROBE_STYLES = {"ticket": "-", "permuted_mask": "--", "random_dense": ":", "trained_ticket": "-."}
-
-
-def plot_probes(probes: pd.DataFrame, path: Path):
-    """Probe accuracy vs block: colour = level (sparsity), line style = network."""
-    configs = _config_order(probes)
-    colors = _colors(sorted(probes.level.unique()))
-    fig, axes = plt.subplots(1, len(configs), figsize=(5.5 * len(configs) + 2.5, 4.5), squeeze=False, sharey=True)
-    for ax, config in zip(axes[0], configs):
-        group = probes[probes.config == config]
-        for (network, level), at in group.groupby(["network", "level"]):
-            mean = at.groupby("block_index")["test_accuracy"].mean()
-            ax.plot(mean.index, mean.to_numpy(), PROBE_STYLES.get(network, "-"), marker="o", markersize=3,
-                    color=colors[level], label=f"{network} L{level} ({100 * at.sparsity.iloc[0]:.1f}%)")
-        ax.set_xticks(sorted(group.block_index.unique()))
-        ax.set_xlabel("block")
-        ax.set_title(f"{config}\n(colour: level; — ticket, -- permuted mask, ·· random dense, -. trained)", fontsize=9)
-        ax.grid(True, alpha=0.3)
-    axes[0][0].set_ylabel("linear probe test accuracy")
-    axes[0][-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
-    _save(fig, path)
-
-
-def plot_few_shot(few: pd.DataFrame, path: Path):
-    fig, ax = plt.subplots(figsize=(6, 4.5))
-    for (config, level), group in few.groupby(["config", "level"]):
-        mean = group.groupby("fraction")["test_accuracy"].mean()
-        ax.plot(100 * mean.index, mean.to_numpy(), marker="o", label=f"{config} L{level}")
-    ax.set_xscale("log")
-    # Label the fractions themselves (1%, 2%, 5%, 10%), not powers of ten.
-    fractions = sorted(100 * few.fraction.unique())
-    ax.set_xticks(fractions, [f"{f:g}%" for f in fractions])
-    ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
-    ax.set_xlabel("training examples used (% of the training split)")
-    ax.set_ylabel("test accuracy")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7)
-    _save(fig, path)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -525,6 +461,7 @@ def execute(p: StabilityReportParams, inputs, out: Path, ctx):
     results = gather_results(inputs, p)
     write_csv(out / "results.csv", results)
     grid = results[results.experiment == "grid"]
+    colors = plotting.label_colors(results.config.dropna()) if "config" in results else {}
     chance = float(p.chance_factor / grid.num_classes.iloc[0]) if len(grid) else 0.0
     sections = [f"# {p.title}\n",
                 f"Study `{p.study}`: {len(results)} networks; {grid.config.nunique()} configurations "
@@ -569,12 +506,16 @@ def execute(p: StabilityReportParams, inputs, out: Path, ctx):
                  f"{p.verdict.describe()} The judged values are in `ticket_table.csv` "
                  f"(judged_mean, dense_judged_mean, baselines_beaten).\n",
                  markdown(printed)]
+    unreached = [f"{100 * t:.2f}%" for t in p.sparsities if t > grid.sparsity.max() + 0.005]
+    if unreached:
+        sections.append(f"Sparsities the search did not reach (—): {unreached}.\n")
     if len(inexact):
         sections.append(f"Sparsities not reached exactly (nearest level used, shown in the cell): "
                         f"{sorted(set(f'{100 * s:.2f}%' for s in inexact.target_sparsity))}.\n")
-    plot_accuracy(grid, out / "accuracy_vs_sparsity.png")
+    plot_accuracy(grid, out / "accuracy_vs_sparsity.png", colors)
+    found = [report_text.level_findings(level_verdicts(grid, judged_baselines, p.verdict, metric),
+                                        f"winning tickets (judged on {metric_words})")]
     sections.append("![accuracy vs sparsity](accuracy_vs_sparsity.png)\n")
-    sections.append(late_rewinding_finding(grid, p.verdict))
     every = grid.pivot_table(index="level", columns="config", values="test_accuracy", aggfunc="mean")
     every = every[[c for c in _config_order(grid) if c in every.columns]]
     every.insert(0, "sparsity %", 100 * grid.groupby("level")["sparsity"].mean())
@@ -605,8 +546,10 @@ def execute(p: StabilityReportParams, inputs, out: Path, ctx):
                      markdown(table),
                      "![interpolation](interpolation.png)\n", "![barrier vs sparsity](barrier_vs_sparsity.png)\n"]
         if (curves.kind == "noise").any():
-            plot_interpolation(curves, out / "interpolation.png", split_words.split()[0])
-        plot_barriers(barriers, p.threshold, out / "barrier_vs_sparsity.png")
+            plot_interpolation(curves, out / "interpolation.png", _config_order(curves[curves.kind == "noise"]),
+                               split_words.split()[0])
+        plot_barriers(barriers, p.threshold, out / "barrier_vs_sparsity.png", colors)
+        found.append(stability_finding(barriers, p.threshold))
 
     rewind = _concat(inputs.get("rewind_search", []), "rewind_summary.csv")
     if not rewind.empty:
@@ -634,7 +577,7 @@ def execute(p: StabilityReportParams, inputs, out: Path, ctx):
             table = pivot_mean(probes[probes.config == config], "network_level", "block", "test_accuracy")
             order = probes[probes.config == config].drop_duplicates("network_level").network_level.tolist()
             sections += [f"**{config}**\n", markdown(table.set_index("network_level").loc[order].reset_index())]
-        plot_probes(probes, out / "probes.png")
+        plot_probes(probes, out / "probes.png", _config_order(probes))
         sections.append("![probes](probes.png)\n")
 
     few = results[results.experiment == "few_shot"]
@@ -647,7 +590,7 @@ def execute(p: StabilityReportParams, inputs, out: Path, ctx):
                      f"Tickets (mask + rewind weights) and the dense network trained on {few.selection.iloc[0]} "
                      f"class-balanced subsets, for as many {few.budget_mode.iloc[0]} as full training.\n",
                      markdown(level_table(few, "subset", order=few.subset.drop_duplicates().tolist()))]
-        plot_few_shot(few, out / "few_shot.png")
+        plot_few_shot(few, out / "few_shot.png", colors)
         sections.append("![few-shot](few_shot.png)\n")
 
     transfer = _concat(inputs.get("transfer", []), "transfer.csv")
@@ -695,7 +638,10 @@ def execute(p: StabilityReportParams, inputs, out: Path, ctx):
                      "with another's; the diagonal rows (search = train) are the grid's own tickets of the same seeds.\n",
                      markdown(level_table(both, "network"))]
 
-    write_text(out / "report.md", "\n".join(sections))
+    found.append(late_rewinding_finding(grid, p.verdict).replace("\n", " "))
+    sections.insert(1, report_text.findings_section(found))
+    text = "\n".join(sections)
+    write_text(out / "report.md", text + "\n" + report_text.glossary(text))
     return {"rows": len(results), "flagged": int(len(flagged)),
             "winning_cells": int(long.winning.sum()) if len(long) else 0}
 
