@@ -51,21 +51,6 @@ def import_tensorflow_quietly():
     tf.get_logger().setLevel("ERROR")
 
 
-class _Planned(Exception):
-    pass
-
-
-class _StopsAtFirstExecution:
-    """A Runner stand-in: the study checks its input and builds its parameters, then stops at
-    the first execution it asks for, before any training."""
-
-    def __init__(self, output_dir):
-        self.output_dir, self.executed, self.reused = Path(output_dir), [], []
-
-    def run(self, spec, params, **inputs):
-        raise _Planned
-
-
 def _gin_blocks(text: str) -> dict:
     """gin's config text split into its '# Parameters for NAME:' blocks, by NAME."""
     blocks = {}
@@ -77,19 +62,18 @@ def _gin_blocks(text: str) -> dict:
 
 
 def print_config(config: str, bindings) -> str:
-    """The operative config: every value the study uses up to its first execution (defaults
-    included: gin's operative config), then what is bound for configurables it calls later."""
+    """The operative config: every value the study uses (defaults included: gin's operative
+    config after the study is planned; planning builds every execution's parameters and trains
+    nothing), then anything bound that the study never reads."""
     import gin
 
     from pipelines import run
+    from pipelines.runner import Runner
     run.register_everything()
     gin.clear_config()
     try:
         run.parse_config(config, bindings)
-        try:
-            run.run_pipeline(_StopsAtFirstExecution(Path("runs") / Path(config).stem))
-        except _Planned:
-            pass
+        plan = Runner(Path("runs") / Path(config).stem, verbose=False).plan(run.run_pipeline)
         operative = _gin_blocks(gin.operative_config_str())
         later = [b for name, b in _gin_blocks(gin.config_str()).items() if name not in operative]
     finally:
@@ -97,9 +81,9 @@ def print_config(config: str, bindings) -> str:
     text = (f"# Operative config of {config} (gin's operative config: the values the study uses, defaults "
             f"included)\n\n" + "\n\n".join(operative.values()) + "\n")
     if later:
-        text += "\n# Bound in the config for configurables the study calls after its first execution\n\n"
+        text += "\n# Bound in the config but not read while planning the study\n\n"
         text += "\n\n".join(later) + "\n"
-    return text
+    return text + f"\n# {len(plan.executions)} executions planned ({len(plan.finished)} already finished)\n"
 
 
 def cmd_run(args, extra):
