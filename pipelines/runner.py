@@ -132,7 +132,7 @@ class Runner:
         otherwise reused or computed now."""
         execution = self._record(spec, params, inputs)
         if self._plan is None:
-            self._execute_one(execution)
+            self.execute_one(execution)
         return execution.artifact
 
     def need(self, artifact: Artifact) -> Artifact:
@@ -170,7 +170,7 @@ class Runner:
             for execution in ([] if self.executor is not None else plan.executions):
                 if bar is not None:
                     bar.set_postfix_str(f"{len(self.reused)} reused; {execution.spec.name} {execution.label}".rstrip())
-                self._execute_one(execution)
+                self.execute_one(execution)
                 if bar is not None and execution.fingerprint not in counted:
                     bar.update(1)
             if bar is not None:
@@ -269,7 +269,9 @@ class Runner:
         self._verified.add(fp)
         return True
 
-    def _execute_one(self, execution: Execution):
+    def execute_one(self, execution: Execution):
+        """Reuses or computes one execution under its lock (what a worker of another executor
+        calls once the execution's inputs are finished)."""
         fp, path = execution.fingerprint, execution.path
         if fp in self._done:
             return
