@@ -250,7 +250,7 @@ class Runner:
     def _finished(self, execution) -> bool:
         """Whether the artifact is finished and undamaged (one warning naming the file if not)."""
         fp, path = execution.fingerprint, execution.path
-        if fp in self._verified:
+        if fp in self._verified and (path / "artifact.json").exists():  # still there (nothing deleted it since)
             return True
         if not (path / "artifact.json").exists():
             return False
@@ -273,7 +273,7 @@ class Runner:
         """Reuses or computes one execution under its lock (what a worker of another executor
         calls once the execution's inputs are finished)."""
         fp, path = execution.fingerprint, execution.path
-        if fp in self._done:
+        if fp in self._done and (path / "artifact.json").exists():
             return
         with file_lock(self._lock_path(path), blocking=False) as held:
             if not held and execution.spec.exclusive:
