@@ -21,11 +21,6 @@ def steps_per_epoch(num_examples: int, batch_size: int) -> int:
     return max(1, math.ceil(num_examples / batch_size))
 
 
-def _normalize(ds: Dataset, x):
-    x = tf.cast(x, tf.float32)
-    return (x - ds.mean) / ds.std
-
-
 def _random_crop(x, seed, pad=4):
     """Pad-and-crop each image of a batch by its own offset (vectorized, stateless)."""
     n, h, w = tf.shape(x)[0], x.shape[1], x.shape[2]
@@ -68,6 +63,26 @@ def _split_tensors(split: Split):
     return _TENSORS[key][1]
 
 
+def epoch_order(n: int, seed, epoch) -> tf.Tensor:
+    """The positions (into the split) that epoch `epoch` visits, in order."""
+    return tf.random.experimental.stateless_shuffle(
+        tf.range(n, dtype=tf.int64), seed=tf.stack([tf.cast(seed, tf.int64), tf.cast(epoch, tf.int64)]))
+
+
+def make_batch(data, positions, seed, step, augment: str):
+    """Batch (x, y, index) at `positions` of `data` (split_data), augmented with the stateless
+    seed [seed, step] and normalized: the one definition of a training batch, used by the tf.data
+    stream and by the training loop's in-graph batches alike."""
+    x, y, index, mean, std = data
+    xb = augment_batch(tf.gather(x, positions), tf.stack([tf.cast(seed, tf.int64), tf.cast(step, tf.int64)]), augment)
+    return (tf.cast(xb, tf.float32) - mean) / std, tf.gather(y, positions), tf.gather(index, positions)
+
+
+def split_data(ds: Dataset, split: Split):
+    """(x, y, index, mean, std) tensors of a split, for make_batch."""
+    return _split_tensors(split) + (tf.constant(ds.mean, tf.float32), tf.constant(ds.std, tf.float32))
+
+
 def train_batches(ds: Dataset, split: Split, batch_size: int, seed: int, start_step: int,
                   end_step: int) -> tf.data.Dataset:
     """Batches (x, y, index) for global steps [start_step, end_step)."""
@@ -75,23 +90,18 @@ def train_batches(ds: Dataset, split: Split, batch_size: int, seed: int, start_s
     spe = steps_per_epoch(n, batch_size)
     first_epoch, skip = divmod(start_step, spe)
     last_epoch = math.ceil(end_step / spe)
-    x, y, index = _split_tensors(split)
+    data = split_data(ds, split)
 
     def epoch_positions(epoch):
-        order = tf.random.experimental.stateless_shuffle(
-            tf.range(n, dtype=tf.int64), seed=tf.stack([tf.constant(seed, tf.int64), epoch]))
-        return tf.data.Dataset.from_tensor_slices(order).batch(batch_size)
-
-    def gather(step, positions):
-        xb = augment_batch(tf.gather(x, positions), tf.stack([tf.constant(seed, tf.int64), step]), ds.augment)
-        return _normalize(ds, xb), tf.gather(y, positions), tf.gather(index, positions)
+        return tf.data.Dataset.from_tensor_slices(epoch_order(n, seed, epoch)).batch(batch_size)
 
     batches = (tf.data.Dataset.range(first_epoch, last_epoch)
                .flat_map(epoch_positions)
                .skip(skip)
                .take(end_step - start_step)
                .enumerate(start=start_step)
-               .map(gather, num_parallel_calls=AUTOTUNE))
+               .map(lambda step, positions: make_batch(data, positions, seed, step, ds.augment),
+                    num_parallel_calls=AUTOTUNE))
     # Several workers: each runs this whole pipeline and keeps its replicas' slices of every
     # global batch (DATA), so each worker's batches stay a pure function of (seed, step); the
     # default (AUTO) would first try to split by input files, of which there are none.

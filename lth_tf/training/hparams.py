@@ -39,6 +39,12 @@ class TrainingHparams:
     gamma: float = 0.1
     warmup: str = "0it"  # linear warm-up from 0 to lr
     data_seed_offset: int = 0  # added to the run's seed to draw data order and augmentation
+    # XLA for the training step: faster (fused kernels), but XLA rounds differently, so results
+    # are not bit-identical to the default's (pruned weights still stay exactly zero).
+    jit_compile: bool = False
+    # float16 compute with float32 weights and a dynamic loss scale (GPUs with tensor cores);
+    # the model must be built under the 'mixed_float16' Keras policy (lth_tf.training.train says how).
+    mixed_precision: bool = False
 
     def __post_init__(self):
         if self.schedule not in SCHEDULES:

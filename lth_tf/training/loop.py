@@ -15,7 +15,9 @@ import tensorflow as tf
 import tf_keras as keras
 
 from lth_tf.data.dataset import Dataset, Split
-from lth_tf.data.pipeline import eval_batches, steps_per_epoch, train_batches
+from lth_tf.errors import ConfigError
+from lth_tf.data import pipeline
+from lth_tf.data.pipeline import epoch_order, eval_batches, split_data, steps_per_epoch, train_batches
 from lth_tf.sparsity import wrapping
 from lth_tf.training.hparams import TrainingHparams, to_steps
 from lth_tf.training import tensorboard
@@ -52,27 +54,47 @@ def _loss(y, logits):
 class _Trainer:
     """The compiled training step for one model and one hyperparameter set. Cached on the model,
     so IMP levels and baselines that reuse a model do not retrace; `reset` gives a fresh
-    optimizer state (zero momentum) at any start step."""
+    optimizer state (zero momentum) at any start step.
+
+    Under the default (one-device) strategy the batches are made inside the step function from
+    the split's tensors (`pipeline.make_batch` on the positions of a precomputed epoch order):
+    the same batches as the tf.data stream, without its per-step threads and hand-offs, which
+    cost as much as a LeNet step on 2 CPU cores. Other strategies read the tf.data stream,
+    distributed over replicas. `hp.jit_compile` compiles the step's arithmetic (forward,
+    backward, weight decay, SGD update, metrics) with XLA: fused kernels, at the price of XLA's
+    own rounding (results are not bit-identical to the default). Measured on 2 CPU cores it is
+    no faster for LeNet (and XLA-compiling the whole multi-step loop was slower), so it is
+    opt-in, for GPUs. `hp.mixed_precision` computes in float16 with a dynamic loss scale."""
 
     def __init__(self, model: keras.Model, hp: TrainingHparams, spe: int, total_steps: int, track: bool):
+        _check_precision(model, hp)
         self.model, self.strategy = model, model.distribute_strategy
+        self.in_graph = _in_graph_batches(self.strategy)
         milestones = [to_steps(m, spe) for m in hp.milestones]
         self.schedule = LrSchedule(hp.lr, hp.schedule, total_steps, milestones, hp.gamma, to_steps(hp.warmup, spe))
         with self.strategy.scope():
-            self.optimizer = keras.optimizers.SGD(self.schedule, momentum=hp.momentum, nesterov=hp.nesterov)
+            self.sgd = keras.optimizers.SGD(self.schedule, momentum=hp.momentum, nesterov=hp.nesterov)
+            # Under mixed precision the loss is scaled (dynamically) so float16 gradients do not
+            # underflow; the SGD update itself is float32.
+            self.optimizer = keras.mixed_precision.LossScaleOptimizer(self.sgd) if hp.mixed_precision else self.sgd
             self.optimizer.build(model.trainable_variables)
             self.loss_sum = keras.metrics.Sum()
             self.correct_sum = keras.metrics.Sum()
             self.count = keras.metrics.Sum()
-        wd, replicas = hp.weight_decay, self.strategy.num_replicas_in_sync
+        wd, replicas, batch_size = hp.weight_decay, self.strategy.num_replicas_in_sync, hp.batch_size
 
-        def replica_step(x, y, index):
+        def compute(x, y):
             variables = model.trainable_variables
             with tf.GradientTape() as tape:
-                logits = model(x, training=True)
+                # float32 logits: a no-op in float32, the loss in float32 under mixed precision
+                logits = tf.cast(model(x, training=True), tf.float32)
                 losses = _loss(y, logits)
                 loss = tf.nn.compute_average_loss(losses)
+                if hp.mixed_precision:
+                    loss = self.optimizer.get_scaled_loss(loss)
             grads = tape.gradient(loss, variables)
+            if hp.mixed_precision:
+                grads = self.optimizer.get_unscaled_gradients(grads)
             # L2 weight decay in the gradient; divided by the replica count because replica
             # gradients are summed.
             grads = [g + (wd / replicas) * v if wd else g for g, v in zip(grads, variables)]
@@ -81,34 +103,76 @@ class _Trainer:
             self.loss_sum.update_state(tf.reduce_sum(losses))
             self.correct_sum.update_state(tf.reduce_sum(correct))
             self.count.update_state(tf.cast(tf.size(y), tf.float32))
-            return index, correct, losses, logits
+            return correct, losses, logits
 
-        @tf.function
-        def step(batch):
-            outputs = self.strategy.run(replica_step, args=batch)
+        if hp.jit_compile:
+            compute = tf.function(compute, jit_compile=True)
+
+        def replica_step(x, y, index):
+            return (index, *compute(x, y))
+
+        def in_graph_batch(data, order, seed, step, augment):
+            start = (step % spe) * batch_size  # the slice is clipped at the epoch's (partial) last batch
+            return pipeline.make_batch(data, order[start:start + batch_size], seed, step, augment)
+
+        # The step functions take the stream as keyword arguments (_Batches.at): a distributed
+        # tf.data `iterator`, or the split's tensors `data`, the epoch's `order`, the data `seed`,
+        # the global step `first` and the `augment` kind. reduce_retracing: splits of other sizes
+        # (subsets) share one trace.
+        @tf.function(reduce_retracing=True)
+        def step(iterator=None, data=None, order=None, seed=None, first=None, augment=None):
+            if iterator is None:
+                outputs = replica_step(*in_graph_batch(data, order, seed, first, augment))
+            else:
+                outputs = self.strategy.run(replica_step, args=next(iterator))
             if track:
                 return [self.strategy.gather(o, axis=0) for o in outputs]
             return []
 
-        @tf.function
-        def steps(iterator, count):
+        @tf.function(reduce_retracing=True)
+        def steps(count, iterator=None, data=None, order=None, seed=None, first=None, augment=None):
             # `count` steps in one call. Without a per-step hook, this saves the per-call Python
             # and dispatch overhead (~1 ms a step on 2 CPU cores), which is as much as the work of
             # a LeNet step on MNIST; same ops in the same order, so the same results.
-            for _ in tf.range(count):
-                self.strategy.run(replica_step, args=next(iterator))
+            if iterator is None:
+                for s in tf.range(first, first + count):
+                    replica_step(*in_graph_batch(data, order, seed, s, augment))
+            else:
+                for _ in tf.range(count):
+                    self.strategy.run(replica_step, args=next(iterator))
 
         self.step, self.steps = step, steps
 
     def reset(self, start_step: int):
-        for v in self.optimizer.variables:
+        for v in self.sgd.variables:  # the momentum slots (a loss scale keeps its value)
             v.assign(tf.zeros_like(v))
-        self.optimizer.iterations.assign(start_step)
+        self.sgd.iterations.assign(start_step)
         self.reset_metrics()
 
     def reset_metrics(self):
         for m in (self.loss_sum, self.correct_sum, self.count):
             m.reset_state()
+
+
+def _check_precision(model: keras.Model, hp: TrainingHparams):
+    policies = sorted({layer.dtype_policy.name for layer in model.layers if layer.weights})
+    if hp.mixed_precision and policies != ["mixed_float16"]:
+        raise ConfigError(
+            f"TrainingHparams.mixed_precision=True needs a model whose layers compute in float16, but its "
+            f"layers with weights have the Keras dtype policies {policies}. Build the model (and wrap it) "
+            f"under the mixed policy: tf_keras.mixed_precision.set_global_policy('mixed_float16') before "
+            f"lth_tf.networks.build_network(...), and set_global_policy('float32') after; or set "
+            f"TrainingHparams.mixed_precision=False.")
+
+
+# The class of TensorFlow's default (no-op, one-device) strategy, read at import, outside any scope.
+_DEFAULT_STRATEGY = type(tf.distribute.get_strategy())
+
+
+def _in_graph_batches(strategy) -> bool:
+    """Whether the trainer makes batches in the step function (the default strategy: one device)
+    rather than reading the tf.data stream distributed over replicas."""
+    return type(strategy) is _DEFAULT_STRATEGY
 
 
 def _trainer(model, hp, spe, total, track) -> _Trainer:
@@ -137,6 +201,31 @@ def evaluate(model: keras.Model, ds: Dataset, split: Split) -> Dict[str, float]:
     return {"accuracy": float(np.mean(logits.argmax(-1) == split.y)), "loss": loss}
 
 
+class _Batches:
+    """The training stream of one train() call, as the step functions' keyword arguments from
+    global step `step` on: the split's tensors and the epoch's order (in-graph batches, computed
+    once per epoch), or the distributed tf.data iterator. The calls ask for consecutive steps."""
+
+    def __init__(self, trainer: _Trainer, ds: Dataset, split: Split, batch_size: int, seed: int,
+                 start_step: int, end_step: int):
+        self.n, self.spe, self.seed = len(split), steps_per_epoch(len(split), batch_size), seed
+        self.iterator, self.epoch, self.order = None, None, None
+        if trainer.in_graph:
+            self.data, self.augment = split_data(ds, split), ds.augment
+        else:
+            self.iterator = iter(trainer.strategy.experimental_distribute_dataset(
+                train_batches(ds, split, batch_size, seed, start_step, end_step)))
+
+    def at(self, step: int) -> dict:
+        if self.iterator is not None:
+            return {"iterator": self.iterator}
+        epoch = step // self.spe
+        if epoch != self.epoch:  # one shuffle per epoch, not per call
+            self.epoch, self.order = epoch, epoch_order(self.n, self.seed, epoch)
+        return dict(data=self.data, order=self.order, seed=tf.constant(self.seed, tf.int64),
+                    first=tf.constant(step, tf.int64), augment=self.augment)
+
+
 def train(model: keras.Model, ds: Dataset, hp: TrainingHparams, *, seed: int, start_step: int = 0,
           end_step: Optional[int] = None, train_split: Optional[Split] = None,
           snapshot_steps: Iterable[int] = (), on_batch: Optional[BatchHook] = None,
@@ -163,8 +252,7 @@ def train(model: keras.Model, ds: Dataset, hp: TrainingHparams, *, seed: int, st
     trainer.reset(start_step)
     strategy = trainer.strategy
     data_seed = int(seed) + hp.data_seed_offset
-    batches = iter(strategy.experimental_distribute_dataset(
-        train_batches(ds, split, hp.batch_size, data_seed, start_step, end_step)))
+    batches = _Batches(trainer, ds, split, hp.batch_size, data_seed, start_step, end_step)
     wanted = set(int(s) for s in snapshot_steps)
     snapshots, history = {}, []
     best_row, best_state = None, None
@@ -177,10 +265,10 @@ def train(model: keras.Model, ds: Dataset, hp: TrainingHparams, *, seed: int, st
             snapshots[step] = wrapping.get_state(model)
         if on_batch is None:  # run to the next epoch end, snapshot or the end in one call
             stop = min([end_step, (step // spe + 1) * spe] + [s for s in wanted if s > step])
-            trainer.steps(batches, tf.constant(stop - step, tf.int64))
+            trainer.steps(tf.constant(stop - step, tf.int64), **batches.at(step))
             step = stop
         else:
-            index, correct, losses, logits = (o.numpy() for o in trainer.step(next(batches)))
+            index, correct, losses, logits = (o.numpy() for o in trainer.step(**batches.at(step)))
             on_batch(step, index, correct, losses, logits)
             step += 1
         if step % spe == 0 or step == end_step:
