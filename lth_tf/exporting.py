@@ -116,8 +116,14 @@ def deployable(network: keras.Model, mean=None, std=None, input_dtype="float32",
 
 def _write_model(model: keras.Model, path: Path, fmt: str):
     if fmt == "saved_model":
+        # The signature is given explicitly, so the per-layer call traces Keras would add (a
+        # quarter of LeNet's SavedModel) can be left out: load_model rebuilds the layers from
+        # their config, tf.saved_model.load serves the signature.
+        spec = tf.TensorSpec([None, *model.inputs[0].shape[1:]], model.inputs[0].dtype, name=INPUT)
+        serve = tf.function(lambda inputs: model(inputs, training=False)).get_concrete_function(spec)
         with atomic_path(path, is_dir=True) as tmp:
-            model.save(str(tmp), save_format="tf", include_optimizer=False)
+            model.save(str(tmp), save_format="tf", include_optimizer=False, save_traces=False,
+                       signatures={"serving_default": serve})
     elif fmt == "keras":
         with atomic_path(path) as tmp:  # tmp ends in .keras, as Keras wants
             model.save(str(tmp))
