@@ -65,8 +65,8 @@ def exported(tickets, tmp_path_factory):
 def _run(path, fmt, x) -> dict:
     """The exported model's outputs {name: array} on `x`, loaded as a deployment would."""
     if fmt == "saved_model":
-        serve = tf.saved_model.load(str(path)).signatures["serving_default"]
-        return {k: v.numpy() for k, v in serve(inputs=tf.constant(x)).items()}
+        served = tf.saved_model.load(str(path))  # kept while serving: it owns the variables
+        return {k: v.numpy() for k, v in served.signatures["serving_default"](inputs=tf.constant(x)).items()}
     if fmt == "keras":
         return {k: v.numpy() for k, v in keras.models.load_model(str(path))(x).items()}
     with warnings.catch_warnings():
@@ -90,7 +90,8 @@ def test_the_export_answers_raw_inputs_as_the_pipeline_answers_normalized_ones(t
 def test_every_ticket_has_the_same_signature_whatever_keras_named_its_input(tickets, exported):
     assert tickets["lenet"][1].inputs[0].name != tickets["conv"][1].inputs[0].name  # Keras' input_N names
     for name in tickets:
-        serve = tf.saved_model.load(str(exported[name, "saved_model"])).signatures["serving_default"]
+        served = tf.saved_model.load(str(exported[name, "saved_model"]))
+        serve = served.signatures["serving_default"]
         assert set(serve.structured_input_signature[1]) == {"inputs"}
         assert set(serve.structured_outputs) == {"logits", "probabilities"}
         with warnings.catch_warnings():

@@ -68,10 +68,12 @@ def test_pruned_weights_stay_zero_through_training_and_export(ds, tmp_path):
         assert np.all(kernel[m == 0] == 0.0)
     np.testing.assert_allclose(loaded(x, training=False)["logits"].numpy(), expected, rtol=1e-5, atol=1e-6)
 
-    served = tf.saved_model.load(str(tmp_path / "saved_model"))
-    outputs = served.signatures["serving_default"](inputs=tf.constant(x))
+    served = tf.saved_model.load(str(tmp_path / "saved_model"))  # kept: it owns the variables
+    serve = served.signatures["serving_default"]
+    outputs = serve(inputs=tf.constant(x))
     np.testing.assert_allclose(outputs["logits"].numpy(), expected, rtol=1e-5, atol=1e-6)
-    kernels = {v.name.split("/")[0]: v.numpy() for v in served.variables if v.name.endswith("kernel:0")}
+    kernels = {v.name.split("/")[0]: v.numpy() for v in serve.variables if v.name.endswith("kernel:0")}
+    assert set(masks) <= set(kernels)
     for name, m in masks.items():
         assert np.all(kernels[name][m == 0] == 0.0), name
 
