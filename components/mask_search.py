@@ -5,8 +5,10 @@ at step k for late rewinding). Level L >= 1 derives its mask (density (1 - p)^L)
 kept weights to the rewind point, and trains from step k to the end. Each level is written as
 its own atomic unit `level_LL/`; an interrupted search resumes after the last finished level.
 
-level_LL/: mask.npz, rewind.npz (weights at the rewind step), trained.npz, metrics.json,
-           history.csv, sparsity.csv, saved_model/ (the stripped trained ticket)
+level_LL/: mask.npz, trained.npz, metrics.json, history.csv, sparsity.csv; in level_00/ also
+           rewind.npz (the weights at the rewind step, which every level rewinds to: stored once
+           per search, `load_rewind`); in the levels `export_levels` names (default: those the
+           report shows) saved_model/ + ticket.json (the deployable trained ticket, lth_tf.exporting)
 results.csv: one row per level (variant 'dense' at level 0, 'lt_<method>[_rewind]' after).
 
 Optional inputs (absent: the search is exactly as without them):
@@ -18,6 +20,7 @@ train_steps then include the upstream cost: pre-training steps and scoring steps
 """
 import dataclasses
 from pathlib import Path
+from typing import Tuple, Union
 
 import gin
 import numpy as np
@@ -26,7 +29,7 @@ import pandas as pd
 from components.pretraining import load_weights
 from components.spec import ComponentSpec
 from components.subset_slimming import training_split, upstream_steps
-from lth_tf import networks
+from lth_tf import exporting, networks
 from lth_tf.data import DatasetHparams, load_dataset, steps_per_epoch
 from lth_tf.errors import ConfigError
 from lth_tf.io import atomic_path, load_npz, read_json, save_npz, unit_is_complete, write_csv, write_json
@@ -45,12 +48,48 @@ class MaskSearchParams:
     training: TrainingHparams
     pruning: PruningHparams
     seed: int = 0
-    export: bool = True  # SavedModel of every level's trained ticket
+    export: bool = True  # deployable SavedModels of the trained tickets of `export_levels`
+    # 'report': the levels nearest REPORT_SPARSITIES (what the reports show); 'all'; or levels
+    export_levels: Union[str, Tuple[int, ...]] = "report"
+
+    def __post_init__(self):
+        levels = self.export_levels
+        if isinstance(levels, (list, tuple)):
+            levels = tuple(int(l) for l in levels)
+            bad = [l for l in levels if not 0 <= l <= self.pruning.levels]
+            if bad:
+                raise ConfigError(f"MaskSearchParams.export_levels has levels {bad}, outside 0..{self.pruning.levels} "
+                                  f"(PruningHparams.levels); drop them, or bind 'report' or 'all'.")
+            object.__setattr__(self, "export_levels", levels)
+        elif levels not in ("report", "all"):
+            raise ConfigError(f"MaskSearchParams.export_levels = {levels!r}: bind 'report' (the levels the report "
+                              f"shows), 'all', or a tuple of levels such as (0, 5, 10).")
+
+    def exported_levels(self) -> Tuple[int, ...]:
+        """The levels whose trained ticket is exported as a SavedModel."""
+        if not self.export:
+            return ()
+        if self.export_levels == "all":
+            return tuple(range(self.pruning.levels + 1))
+        if self.export_levels == "report":
+            return report_levels(self.pruning)
+        return self.export_levels
 
     def label(self) -> str:
         """'mu0.9_bs128_rw0it/seed0' (a method prefix when not IMP): names directories, not results."""
         method = "" if self.pruning.method == "imp" else f"{self.pruning.method}_"
         return f"{method}mu{self.training.momentum:g}_bs{self.training.batch_size}_rw{self.pruning.rewind}/seed{self.seed}"
+
+
+# The sparsities the stability report's ticket table shows by default (IMP 20% per level: levels
+# 0, 5, 10, 15, 20; stability_report.PAPER_SPARSITIES, pinned equal by a test).
+REPORT_SPARSITIES = (0.0, 0.6723, 0.8926, 0.9648, 0.9885)
+
+
+def report_levels(pruning: PruningHparams, sparsities=REPORT_SPARSITIES) -> Tuple[int, ...]:
+    """The level nearest each sparsity (1 - density), as the report picks its columns."""
+    nominal = np.array([1.0 - pruning.density(l) for l in range(pruning.levels + 1)])
+    return tuple(sorted({int(np.abs(nominal - s).argmin()) for s in sparsities}))
 
 
 def from_description(cls, described: dict):
@@ -66,7 +105,13 @@ def search_params(tickets) -> MaskSearchParams:
                             model=from_description(ModelHparams, params["model"]),
                             training=from_description(TrainingHparams, params["training"]),
                             pruning=from_description(PruningHparams, params["pruning"]),
-                            seed=params["seed"], export=params["export"])
+                            seed=params["seed"], export=params["export"],
+                            # searches stored before export_levels existed exported every level
+                            export_levels=from_list(params.get("export_levels", "all")))
+
+
+def from_list(value):
+    return tuple(value) if isinstance(value, list) else value
 
 
 def level_dir(root: Path, level: int) -> Path:
@@ -77,10 +122,18 @@ def finished_levels(root: Path):
     return sorted(int(p.name[6:]) for p in Path(root).glob("level_[0-9][0-9]") if unit_is_complete(p))
 
 
+def load_rewind(tickets_path: Path, level: int = 0) -> dict:
+    """The weights level `level` rewinds to: its own rewind.npz where it has one (artifacts
+    without a level 0, such as SaliencyTickets, and those stored before rewind.npz was stored
+    once), else the search's one in level_00/."""
+    own = level_dir(tickets_path, level) / "rewind.npz"
+    return load_npz(own if own.exists() else level_dir(tickets_path, 0) / "rewind.npz")
+
+
 def load_ticket(tickets_path: Path, level: int) -> dict:
     """A finished level's mask, rewind and trained weights, and metrics."""
     unit = level_dir(tickets_path, level)
-    return {"masks": M.load_masks(unit / "mask.npz"), "rewind": load_npz(unit / "rewind.npz"),
+    return {"masks": M.load_masks(unit / "mask.npz"), "rewind": load_rewind(tickets_path, level),
             "trained": load_npz(unit / "trained.npz"), "meta": read_json(unit / "metrics.json")}
 
 
@@ -143,6 +196,7 @@ def execute(p: MaskSearchParams, inputs, out: Path, ctx):
     _check_rewind(p, rewind_step, total)
     model = networks.build_network(p.model, ds.input_shape, ds.num_classes, p.seed, p.pruning.prunable())
     variant = variant_name(p.pruning.method, rewind_step)
+    exported = p.exported_levels()
     done = finished_levels(out)
     rows = []
     for level in range(p.pruning.levels + 1):
@@ -166,7 +220,7 @@ def execute(p: MaskSearchParams, inputs, out: Path, ctx):
             search_steps = prefix_steps
         else:
             prev = level_dir(out, level - 1)
-            rewind_state = load_npz(level_dir(out, 0) / "rewind.npz")
+            rewind_state = load_rewind(out)
             rng = np.random.default_rng([p.seed, level])
             masks = next_masks(p, level, M.load_masks(prev / "mask.npz"),
                                _kernels(load_npz(prev / "trained.npz"), model),
@@ -176,7 +230,8 @@ def execute(p: MaskSearchParams, inputs, out: Path, ctx):
             result = train(model, ds, p.training, seed=p.seed, start_step=rewind_step, train_split=split,
                            log_dir=log_dir, log_hparams=log_hparams, label=label, verbose=ctx.verbose)
             search_steps = _search_steps(p.pruning.method, level, total, rewind_step, start_step, prefix_steps)
-        rows.append(write_ticket(unit, model, ds, masks, rewind_state, result, p.export, {
+        rows.append(write_ticket(unit, model, ds, masks, rewind_state if level == 0 else None, result,
+                                 level in exported, {
             "variant": "dense" if level == 0 else variant, "seed": p.seed, "level": level,
             "train_steps": search_steps + result.steps,
             "own_steps": result.steps, "rewind": p.pruning.rewind if pretrained is None else "pretrained",
@@ -190,8 +245,9 @@ def execute(p: MaskSearchParams, inputs, out: Path, ctx):
 
 
 def write_ticket(unit: Path, model, ds, masks, rewind_state, result, export: bool, metrics: dict) -> dict:
-    """A ticket's atomic unit: mask, rewind and trained weights, history, per-layer sparsity,
-    SavedModel, and metrics.json (with accuracies and sparsity added), which marks it finished."""
+    """A ticket's atomic unit: mask, trained weights, the rewind weights (None: the level
+    rewinds to level_00's), history, per-layer sparsity, the deployable SavedModel (`export`),
+    and metrics.json (with accuracies and sparsity added), which marks it finished."""
     metrics = {**metrics, "sparsity": M.sparsity(masks), "density": M.density(masks),
                "val_accuracy": evaluate(model, ds, ds.val)["accuracy"] if len(ds.val) else float("nan"),
                "test_accuracy": evaluate(model, ds, ds.test)["accuracy"],
@@ -199,14 +255,26 @@ def write_ticket(unit: Path, model, ds, masks, rewind_state, result, export: boo
                "parameters": wrapping.count_parameters(model, masks)}
     with atomic_path(unit, is_dir=True) as tmp:
         save_npz(tmp / "mask.npz", masks)
-        save_npz(tmp / "rewind.npz", rewind_state)
+        if rewind_state is not None:
+            save_npz(tmp / "rewind.npz", rewind_state)
         save_npz(tmp / "trained.npz", wrapping.get_state(model))
         write_csv(tmp / "history.csv", pd.DataFrame(result.history))
         write_csv(tmp / "sparsity.csv", pd.DataFrame(M.layer_report(masks)))
         if export:
-            networks.export(model, tmp, masks)
+            export_in_unit(model, ds, tmp, masks, metrics, unit)
         write_json(tmp / "metrics.json", metrics)
     return metrics
+
+
+def export_in_unit(model, ds, tmp: Path, masks, metrics: dict, unit: Path):
+    """The deployable SavedModel (raw inputs, named signature) and ticket.json of a trained
+    network, written into the unit being written (`tmp`, renamed to `unit` when complete)."""
+    parts = unit.parts
+    where = "/".join(parts[len(parts) - 1 - parts[::-1].index("artifacts"):]) if "artifacts" in parts else str(unit)
+    source = {"unit": where, **{k: metrics[k] for k in ("variant", "seed", "level", "sparsity", "val_accuracy",
+                                                        "test_accuracy", "train_steps") if k in metrics}}
+    exporting.export(model, tmp, "saved_model", masks=masks, dataset=ds.name, source=source,
+                     probabilities_out=False, **exporting.dataset_facts(ds))
 
 
 def _search_steps(method, level, total, rewind_step, start_step=0, prefix_steps=0):
@@ -244,4 +312,5 @@ def validate(p: MaskSearchParams, inputs):
 
 
 SPEC = ComponentSpec(name="MaskSearch", inputs={"pretrained": "Weights?", "train_indices": "Indices?", "labels": "Indices?"},
-                     output="Tickets", params=MaskSearchParams, executor=execute, version=2, validate=validate)
+                     output="Tickets", params=MaskSearchParams, executor=execute, version=3, validate=validate)
+# version 3: rewind.npz stored once, in level_00/; SavedModels only for export_levels.

@@ -38,7 +38,8 @@ Artifact (type Tickets, readable by SparseTraining): round_RR/ {mask.npz (m_r), 
 (trained_on, cet, cep, selected, forgetting, dense_prediction, subnetwork_prediction: the two
 networks' predicted classes CEP compares), round.json (set sizes, steps, best validation),
 history.csv; round_01/ also dense_best.npz} and level_LL/ {mask.npz,
-rewind.npz, trained.npz, metrics.json, history.csv, sparsity.csv, saved_model/}, each written as
+trained.npz, metrics.json, history.csv, sparsity.csv, saved_model/ + ticket.json when exported;
+level_00/ also rewind.npz, the weights every level rewinds to}, each written as
 one atomic unit, so an interrupted search resumes after its last finished unit; results.csv,
 rounds.csv, ledger.csv.
 """
@@ -51,7 +52,7 @@ import gin
 import numpy as np
 import pandas as pd
 
-from components.mask_search import finished_levels, level_dir, results_frame, write_ticket
+from components.mask_search import finished_levels, level_dir, load_rewind, results_frame, write_ticket
 from components.spec import ComponentSpec
 from lth_tf import networks
 from lth_tf.data import DatasetHparams, load_dataset, steps_per_epoch
@@ -338,15 +339,16 @@ def _common(p):
 
 
 def train_ticket(model, ds, training: TrainingHparams, masks, rewind_state, rewind_step: int, seed: int,
-                 unit: Path, export: bool, metrics: dict, ctx, label: str):
+                 unit: Path, export: bool, metrics: dict, ctx, label: str, store_rewind: bool = True):
     """Trains a ticket on the full data from its rewind point to the end of the budget and
-    writes its unit; `metrics` must hold search_steps (own_steps/train_steps are added)."""
+    writes its unit; `metrics` must hold search_steps (own_steps/train_steps are added).
+    store_rewind=False: the unit keeps no rewind.npz (the artifact's level_00/ has it)."""
     _load(model, rewind_state, masks)
     result = train(model, ds, training, seed=seed, start_step=rewind_step, label=label, verbose=ctx.verbose,
                    log_dir=ctx.tensorboard_dir / metrics["variant"] / unit.name,
                    log_hparams={k: metrics[k] for k in ("variant", "level", "seed", "rewind", "method") if k in metrics})
     metrics = {**metrics, "own_steps": result.steps, "train_steps": metrics["search_steps"] + result.steps}
-    return write_ticket(unit, model, ds, masks, rewind_state, result, export, metrics)
+    return write_ticket(unit, model, ds, masks, rewind_state if store_rewind else None, result, export, metrics)
 
 
 def execute(p: PracSearchParams, inputs, out: Path, ctx):
@@ -385,7 +387,7 @@ def execute(p: PracSearchParams, inputs, out: Path, ctx):
         ledger.append({"kind": "search_round", "round": r, "level": -1, "examples": info["trained_on"],
                        "steps": info["steps"], "search_steps": search_steps})
         if r == 1:
-            rewind_state = load_npz(level_dir(out, 0) / "rewind.npz")
+            rewind_state = load_rewind(out)
             dense_classes = load_npz(round_dir(out, 1) / "sets.npz")["dense_prediction"]
             rows.append(read_json(level_dir(out, 0) / "metrics.json"))  # the dense network is round 1
         if not p.evaluate:
@@ -397,7 +399,7 @@ def execute(p: PracSearchParams, inputs, out: Path, ctx):
             metrics = train_ticket(model, ds, p.training, masks, rewind_state, rewind_step, p.seed, unit, p.export, {
                 "variant": variant, "seed": p.seed, "level": r, "search_steps": search_steps,
                 "rewind": p.pruning.rewind, "rewind_step": rewind_step, **_common(p)},
-                ctx, f"{variant} seed {p.seed} level {r} ticket")
+                ctx, f"{variant} seed {p.seed} level {r} ticket", store_rewind=False)
         rows.append(metrics)
         ledger.append({"kind": "ticket", "round": r, "level": r, "examples": len(full),
                        "steps": metrics["own_steps"], "search_steps": metrics["search_steps"]})
@@ -420,4 +422,5 @@ def validate(p: PracSearchParams, inputs):
 
 
 SPEC = ComponentSpec(name="PracMaskSearch", inputs={"reference": "Tickets?"}, output="Tickets",
-                     params=PracSearchParams, executor=execute, version=2, validate=validate)
+                     params=PracSearchParams, executor=execute, version=3, validate=validate)
+# version 3: rewind.npz stored once, in level_00/ (components.mask_search.load_rewind reads it).

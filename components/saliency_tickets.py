@@ -28,8 +28,9 @@ With `train_between=False`: the pruning-at-initialization protocol (no reference
 between steps; level L prunes from m_{L-1} by the saliency at initialization, the ticket trains
 from step 0), variant `<method>_init`, `search_steps` 0.
 
-level_LL/ as in MaskSearch (mask.npz, rewind.npz, trained.npz, metrics.json, history.csv,
-sparsity.csv, saved_model/); results.csv; ledger.csv (every training run once).
+level_LL/ as in MaskSearch (mask.npz, trained.npz, metrics.json, history.csv, sparsity.csv,
+saved_model/ + ticket.json when exported), each with its own rewind.npz (there is no level 0 to
+keep it once); results.csv; ledger.csv (every training run once).
 """
 import dataclasses
 import json
@@ -39,7 +40,7 @@ import gin
 import numpy as np
 import pandas as pd
 
-from components.mask_search import finished_levels, level_dir, results_frame
+from components.mask_search import finished_levels, level_dir, load_rewind, results_frame
 from components.prac_search import round_dir, round_done, round_schedule, train_ticket
 from components.spec import ComponentSpec
 from lth_tf import networks
@@ -140,7 +141,7 @@ def _trained_between(p: SaliencyParams, ds, model, reference, out: Path, ctx):
     ref = Path(reference.path)
     full = ds.train.index
     spe = steps_per_epoch(len(full), p.training.batch_size)
-    rewind_state = load_npz(level_dir(ref, 0) / "rewind.npz")
+    rewind_state = load_rewind(ref)
     rewind_step = int(read_json(level_dir(ref, 0) / "metrics.json")["rewind_step"])
     dynamic = bool(reference.metadata["parameters"].get("dynamic_iterations", True))
     masks, rows, ledger, done = wrapping.get_masks(model), [], [], set(finished_levels(out))

@@ -20,7 +20,8 @@ import gin
 import numpy as np
 import pandas as pd
 
-from components.mask_search import check_levels, finished_levels, load_ticket, results_frame, search_params
+from components.mask_search import (check_levels, export_in_unit, finished_levels, load_ticket, results_frame,
+                                    search_params)
 from components.spec import ComponentSpec
 from lth_tf import networks
 from lth_tf.data import load_dataset
@@ -66,7 +67,7 @@ class SparseTrainingParams:
     levels: Tuple[int, ...] = ()  # () = every level >= 1 of the ticket artifact
     training: Optional[TrainingHparams] = None  # None = the mask search's hyperparameters
     seed: int = 0  # draws baseline randomness (reinit, random masks) and the data order
-    export: bool = True
+    export: bool = True  # each network's deployable SavedModel (lth_tf.exporting) beside its mask
 
     def __post_init__(self):
         for v in self.variants:
@@ -142,10 +143,9 @@ def execute(p: SparseTrainingParams, inputs, out: Path, ctx):
             }
             with atomic_path(unit, is_dir=True) as tmp:
                 write_csv(tmp / "history.csv", pd.DataFrame(result.history))
+                save_npz(tmp / "mask.npz", final_masks)
                 if p.export:
-                    networks.export(model, tmp, final_masks)
-                else:
-                    save_npz(tmp / "mask.npz", final_masks)
+                    export_in_unit(model, ds, tmp, final_masks, metrics, unit)
                 write_json(tmp / "metrics.json", metrics)
             rows.append(metrics)
     write_csv(out / "results.csv", results_frame(rows))

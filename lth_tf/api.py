@@ -12,7 +12,8 @@
     ticket = search.ticket(3)           # a wrapped keras model: level-3 mask, rewind weights
     runs = search.baselines(3)          # {'ticket', 'random_reinit', 'random_mask'}: TrainedNetwork
     barrier = lth_tf.error_barrier(runs["ticket"], search.train(3), val_ds)   # SGD-noise instability
-    lth_tf.export_ticket(runs["ticket"], "ticket_dir")   # saved_model/ (pruned weights 0) + mask.npz
+    lth_tf.export_ticket(runs["ticket"], "ticket_dir")   # saved_model/ (inputs -> logits, probabilities;
+                                        # pruned weights 0), ticket.json, mask.npz; "keras" / "tflite" too
 
 What it does, in Keras terms:
 - Your model (Sequential or functional, tf_keras; its current weights are the initialization
@@ -55,6 +56,7 @@ import tf_keras as keras
 from lth_tf import keras_utils as ku
 from lth_tf.callbacks import IMPDriver, ForgettingTracker, RewindSnapshot
 from lth_tf.errors import ConfigError, unknown_name
+from lth_tf.io import save_npz
 from lth_tf.metrics import barrier as _barrier
 from lth_tf.sparsity import masks as M
 from lth_tf.sparsity import wrapping
@@ -583,17 +585,28 @@ def error_barrier(network_1, network_2, val_ds: tf.data.Dataset, *, model: Optio
 
 # ----------------------------------------------------------------------------- export
 
-def export_ticket(network, directory) -> Path:
-    """Writes `directory/saved_model/` (the stripped network: plain Keras layers, pruned weights
-    exactly zero; load it with `tf_keras.models.load_model`) and `directory/mask.npz`.
-    network: a wrapped model (a ticket) or a TrainedNetwork. Returns the directory."""
-    from lth_tf import networks
+def export_ticket(network, directory, fmt: str = "saved_model", *, mean=None, std=None, input_dtype="float32",
+                  class_names: Sequence[str] = (), from_logits: Optional[bool] = None) -> Path:
+    """Writes the deployable ticket into `directory` (lth_tf.exporting): `saved_model/`,
+    `ticket.keras` or `ticket.tflite` (fmt), `ticket.json` (signature, normalization, class
+    names, sparsity, provenance) and `mask.npz`. The model takes raw inputs named `inputs` and
+    answers `{"logits", "probabilities"}` (`{"probabilities"}` for a network ending in a softmax);
+    its layers are plain Keras layers, pruned weights exactly zero.
+    network: a wrapped model (a ticket) or a TrainedNetwork. mean, std: the per-channel
+    normalization your input pipeline applies (so the export takes raw inputs); None: none.
+    input_dtype: the raw inputs' dtype (e.g. "uint8" images). class_names: label -> name.
+    from_logits: whether the network outputs logits (None: from its loss / last activation).
+    Returns the directory."""
+    from lth_tf import exporting
     model = network.model if isinstance(network, TrainedNetwork) else network
     ku.check_model(model, "network")
-    _require = wrapping.wrappers(model)
-    if not _require:
-        raise ConfigError("export_ticket takes a masked model (a ticket, lth_tf.wrap(model)); save a plain model "
-                          "with model.save(...).")
+    if not wrapping.wrappers(model):
+        raise ConfigError("export_ticket takes a masked model (a ticket, lth_tf.wrap(model)); export a plain model "
+                          "with lth_tf.exporting.export(model, directory) or model.save(...).")
     directory = Path(directory)
-    networks.export(model, directory)
+    masks = wrapping.get_masks(model)
+    exporting.export(model, directory, fmt, mean=mean, std=std, input_dtype=input_dtype, class_names=class_names,
+                     masks=masks, probabilities_out=None if from_logits is None else not from_logits,
+                     source={"api": "lth_tf.export_ticket", "sparsity": M.sparsity(masks)})
+    save_npz(directory / "mask.npz", masks)
     return directory

@@ -1,10 +1,9 @@
-"""Building masked networks and exporting them."""
+"""Building masked networks (exporting them: lth_tf.exporting)."""
 import functools
 
 import numpy as np
 import tf_keras as keras
 
-from lth_tf.io import atomic_path, save_npz
 from lth_tf.models import ModelHparams, build_model
 from lth_tf.sparsity import wrapping
 from lth_tf.sparsity.wrapping import prunable_predicate
@@ -19,18 +18,6 @@ def build_network(hp: ModelHparams, input_shape, num_classes: int, seed: int,
     set_seed(seed)
     with get_strategy().scope():
         return wrapping.wrap(build_model(hp, input_shape, num_classes), prunable)
-
-
-def export(model: keras.Model, directory, masks=None):
-    """Writes `saved_model/` (the stripped network; pruned weights exactly zero) and `mask.npz`
-    into `directory`."""
-    from pathlib import Path
-    directory = Path(directory)
-    masks = wrapping.get_masks(model) if masks is None else masks
-    stripped = wrapping.strip(model)
-    with atomic_path(directory / "saved_model", is_dir=True) as tmp:
-        stripped.save(str(tmp), save_format="tf", include_optimizer=False)
-    save_npz(directory / "mask.npz", masks)
 
 
 def width_for_parameter_count(hp: ModelHparams, input_shape, num_classes: int, target: int) -> float:

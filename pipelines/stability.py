@@ -2,7 +2,7 @@
 does to lottery tickets ("The Influence of SGD Noise on Lottery Ticket Performance").
 
 Grid: momentum × batch size × rewind point, each for every seed, IMP (PruningHparams, 20% per
-level) with every level's ticket exported. On top of the grid:
+level) with the tickets of the report's levels exported. On top of the grid:
 - dynamics: forgetting statistics and convergence speed of each dense training configuration;
 - instability: error barriers between copies trained with different SGD noise at chosen levels,
   and between the tickets of successive levels (InstabilityParams);
@@ -116,7 +116,7 @@ def stability(runner, seeds: Sequence[int] = (0, 1), momenta: Sequence[float] = 
                               f"the rewind step is counted in the search's batches; pair configurations of the same "
                               f"batch size, or search with rewind '0it'.")
 
-    # The grid: every configuration and seed gets an IMP search, every level exported.
+    # The grid: every configuration and seed gets an IMP search, the report's levels exported.
     grid = {}  # (config label, seed) -> Tickets artifact
     for seed in seeds:
         for label, (training, rewind) in configs.items():

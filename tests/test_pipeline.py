@@ -71,7 +71,7 @@ def _files(path):
 
 
 def _same_level(a: Path, b: Path):
-    for name in ("mask.npz", "rewind.npz", "trained.npz"):
+    for name in ("mask.npz", "rewind.npz", "trained.npz") if a.name == "level_00" else ("mask.npz", "trained.npz"):
         x, y = load_npz(a / name), load_npz(b / name)
         assert set(x) == set(y)
         assert all(np.array_equal(x[k], y[k]) for k in x), (a, name)
@@ -144,18 +144,24 @@ def test_levels_start_from_the_rewind_weights(search):
             layer, kind = key.split("/")
             expected = value * masks[layer] if kind == "kernel" else value
             assert np.array_equal(call["state"][key], expected), (k, key)
-        saved = load_npz(unit / "rewind.npz")
+        assert not (unit / "rewind.npz").exists()  # stored once per search, in level_00/
+        saved = mask_search.load_ticket(artifact.path, k)["rewind"]
         assert all(np.array_equal(saved[key], rewind[key]) for key in rewind)
         trained = load_npz(unit / "trained.npz")
         for layer, m in masks.items():
             assert np.all(trained[f"{layer}/kernel"][m == 0] == 0.0)
 
 
-def test_every_level_is_exported_with_its_mask(search):
+def test_the_report_levels_are_exported_with_their_masks(search):
     import tf_keras as keras
     artifact, _ = search
+    # 3 levels at 20%: sparsities 0, .2, .36, .488; the report's 0% -> level 0, the rest -> level 3.
+    assert PARAMS.exported_levels() == (0, LEVELS)
     for k in range(LEVELS + 1):
         unit = level_dir(artifact.path, k)
+        assert (unit / "saved_model").exists() == (k in (0, LEVELS))
+        if k not in (0, LEVELS):
+            continue
         assert (unit / "saved_model" / "saved_model.pb").is_file()
         loaded = keras.models.load_model(unit / "saved_model", compile=False)
         trained, masks = load_npz(unit / "trained.npz"), M.load_masks(unit / "mask.npz")
@@ -221,7 +227,7 @@ def test_sparse_training_variants(search, tmp_path, monkeypatch):
                                          "permuted_mask_rewind", "small_dense_rewind"])
     start = dict(zip(variants, calls))
     ticket = level_dir(artifact.path, 2)
-    masks, rewind = M.load_masks(ticket / "mask.npz"), load_npz(ticket / "rewind.npz")
+    masks, rewind = M.load_masks(ticket / "mask.npz"), mask_search.load_ticket(artifact.path, 2)["rewind"]
     meta = read_json(ticket / "metrics.json")
 
     # lt with the search's recipe and seed retrains the ticket exactly as the search did.
@@ -300,9 +306,9 @@ def test_cli_end_to_end_and_rerun(tmp_path):
     assert "] epoch 1 step" in (out / "log.txt").read_text() and "] epoch" not in first.stdout + first.stderr
     searches = list((out / "artifacts" / "MaskSearch").iterdir())
     assert len(searches) == 1
-    for level in range(3):
+    for level in range(3):  # exported: the levels the report shows (0, and 2 nearest the sparse columns)
         unit = level_dir(searches[0], level)
-        assert (unit / "saved_model" / "saved_model.pb").is_file() and (unit / "mask.npz").is_file()
+        assert (unit / "saved_model" / "saved_model.pb").is_file() == (level != 1) and (unit / "mask.npz").is_file()
     baselines = sorted((out / "artifacts" / "SparseTraining").glob("*/rr/level_*"))
     assert [u.name for u in baselines] == ["level_01", "level_02"]
     for unit in baselines:

@@ -11,11 +11,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from components import mask_search
 from components.probing import class_subset
 from lth_tf.data import DatasetHparams, load_dataset
 from lth_tf.io import load_npz, read_json
 from lth_tf.errors import ConfigError
 from lth_tf.metrics.verdicts import VerdictRule
+from lth_tf.sparsity.hparams import PruningHparams
 import pipelines.run  # noqa: F401  (registers run_pipeline, which the shipped configs bind)
 from pipelines.runner import Runner
 from pipelines.stability import stability
@@ -93,13 +95,17 @@ def test_outputs_follow_the_contract(study):
         assert heading in report, heading
     for png in ("accuracy_vs_sparsity.png", "interpolation.png", "barrier_vs_sparsity.png", "probes.png"):
         assert (root / png).stat().st_size > 1000 and f"]({png})" in report
-    # every level's ticket of every search is exported
+    # the tickets of the levels the report shows are exported (2 levels: 0% -> 0, the rest -> 2)
     searches = _artifacts(root, "MaskSearch")
     assert len(searches) == 4 + 1 + 1  # grid, AIMP, transfer
     for search in searches:
-        for level in range(read_json(search / "artifact.json")["parameters"]["pruning"]["levels"] + 1):
+        levels = read_json(search / "artifact.json")["parameters"]["pruning"]["levels"]
+        assert mask_search.report_levels(PruningHparams(levels=levels)) == (0, levels)
+        for level in range(levels + 1):
             unit = search / f"level_{level:02d}"
-            assert (unit / "saved_model" / "saved_model.pb").exists() and (unit / "mask.npz").exists()
+            assert (unit / "saved_model" / "saved_model.pb").exists() == (level in (0, levels))
+            assert (unit / "mask.npz").exists()
+        assert (search / "level_00" / "rewind.npz").exists() and not (search / "level_01" / "rewind.npz").exists()
 
 
 def test_winning_marks_follow_the_verdict_rule(study):

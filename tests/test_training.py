@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 import tf_keras as keras
 
-from lth_tf import networks
+from lth_tf import exporting, networks
 from lth_tf.data import DatasetHparams, load_dataset
 from lth_tf.io import load_npz
 from lth_tf.models import ModelHparams
@@ -55,11 +55,10 @@ def test_pruned_weights_stay_zero_through_training_and_export(ds, tmp_path):
         assert np.all(_momentum(model, name)[m == 0] == 0.0), name  # no momentum accumulates there
     assert M.matching(wrapping.get_masks(model), masks)
 
-    x = ds.test.x[:16]
-    expected = model(x, training=False).numpy()
-    networks.export(model, tmp_path, masks)
+    x = ds.test.x[:16]  # raw: the export normalizes as the input pipeline does
+    expected = model((x - ds.mean) / ds.std, training=False).numpy()
+    exporting.export(model, tmp_path, masks=masks, **exporting.dataset_facts(ds))
     assert (tmp_path / "saved_model" / "saved_model.pb").exists()
-    assert M.matching(M.load_masks(tmp_path / "mask.npz"), masks)
 
     loaded = keras.models.load_model(tmp_path / "saved_model", compile=False)
     assert not wrapping.wrappers(loaded)  # a plain (stripped) network
@@ -67,13 +66,14 @@ def test_pruned_weights_stay_zero_through_training_and_export(ds, tmp_path):
         kernel = loaded.get_layer(name).kernel.numpy()
         np.testing.assert_array_equal(kernel, after[name])
         assert np.all(kernel[m == 0] == 0.0)
-    np.testing.assert_allclose(loaded(x, training=False).numpy(), expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(loaded(x, training=False)["logits"].numpy(), expected, rtol=1e-5, atol=1e-6)
 
-    served = tf.saved_model.load(str(tmp_path / "saved_model"))
-    outputs = served.signatures["serving_default"](tf.constant(x))
-    (logits,) = outputs.values()
-    np.testing.assert_allclose(logits.numpy(), expected, rtol=1e-5, atol=1e-6)
-    kernels = {v.name.split("/")[0]: v.numpy() for v in served.variables if v.name.endswith("kernel:0")}
+    served = tf.saved_model.load(str(tmp_path / "saved_model"))  # kept: it owns the variables
+    serve = served.signatures["serving_default"]
+    outputs = serve(inputs=tf.constant(x))
+    np.testing.assert_allclose(outputs["logits"].numpy(), expected, rtol=1e-5, atol=1e-6)
+    kernels = {v.name.split("/")[0]: v.numpy() for v in serve.variables if v.name.endswith("kernel:0")}
+    assert set(masks) <= set(kernels)
     for name, m in masks.items():
         assert np.all(kernels[name][m == 0] == 0.0), name
 

@@ -53,6 +53,7 @@ class Dataset:
     mean: np.ndarray  # per-channel normalization applied in the input pipeline
     std: np.ndarray
     augment: str  # 'none' | 'crop' | 'crop_flip'
+    class_names: Tuple[str, ...] = ()  # label -> name, where the source names its classes
 
     @property
     def input_shape(self) -> Tuple[int, ...]:
@@ -68,6 +69,7 @@ class RawData:
     y_test: np.ndarray
     num_classes: int
     default_augment: str = "none"
+    class_names: Tuple[str, ...] = ()  # label -> name ('airplane', ...); () when unnamed
 
 
 # name -> loader(hparams) -> RawData. Sources register themselves on import (see __init__).
@@ -128,4 +130,6 @@ def _load_dataset(hp: DatasetHparams) -> Dataset:
     mean, std = flat.mean(0).astype(np.float32), flat.std(0).astype(np.float32)
     std = np.where(std > 0, std, 1.0).astype(np.float32)
     augment = raw.default_augment if hp.augment == "auto" else hp.augment
-    return Dataset(hp.name, train, val, test, raw.num_classes, mean, std, augment)
+    names = tuple(str(c) for c in raw.class_names)
+    return Dataset(hp.name, train, val, test, raw.num_classes, mean, std, augment,
+                   names if len(names) == raw.num_classes else ())

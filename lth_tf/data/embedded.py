@@ -3,6 +3,8 @@ import numpy as np
 
 from lth_tf.data.dataset import RawData, register
 
+DIGITS = tuple(str(d) for d in range(10))  # both sets' classes are the digits 0-9, label = digit
+
 
 @register("mnist1d")
 def load_mnist1d(hp) -> RawData:
@@ -18,7 +20,7 @@ def load_mnist1d(hp) -> RawData:
     # (n, 40) -> (n, 40, 1): one channel, so Conv1D models take it as it is.
     x_train = data["x"].astype(np.float32)[..., None]
     x_test = data["x_test"].astype(np.float32)[..., None]
-    return RawData(x_train, data["y"], x_test, data["y_test"], num_classes=10)
+    return RawData(x_train, data["y"], x_test, data["y_test"], num_classes=10, class_names=DIGITS)
 
 
 @register("digits")
@@ -31,4 +33,4 @@ def load_digits(hp) -> RawData:
     y = bunch.target.astype(np.int64)
     perm = np.random.default_rng(1797).permutation(len(y))
     cut = int(0.8 * len(y))
-    return RawData(x[perm[:cut]], y[perm[:cut]], x[perm[cut:]], y[perm[cut:]], num_classes=10)
+    return RawData(x[perm[:cut]], y[perm[:cut]], x[perm[cut:]], y[perm[cut:]], num_classes=10, class_names=DIGITS)

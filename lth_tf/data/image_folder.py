@@ -178,7 +178,7 @@ def load_image_folder(hp, name: str = "image_folder") -> RawData:
     test_files, test_labels = _test_files(root, class_index, name)
     return RawData(decode_images(train_files, hp.image_size), np.asarray(train_labels, np.int64),
                    decode_images(test_files, hp.image_size), np.asarray(test_labels, np.int64),
-                   num_classes=len(classes), default_augment="crop_flip")
+                   num_classes=len(classes), default_augment="crop_flip", class_names=tuple(classes))
 
 
 @register("image_folder")

@@ -51,6 +51,15 @@ def _not_found(name: str, spec: TfdsSpec, data_dir: Optional[str], looked_in: st
         f"(or copy it to {_default_data_dir()!r}). (tfds said: {cause})")
 
 
+def _class_names(builder) -> tuple:
+    """The label feature's class names ('airplane', ...), () when tfds has none."""
+    try:
+        label_key = (builder.info.supervised_keys or (None, "label"))[1]
+        return tuple(str(n) for n in (builder.info.features[label_key].names or ()))
+    except Exception:  # noqa: BLE001 - no info / no ClassLabel
+        return ()
+
+
 def _num_classes(builder, spec: TfdsSpec) -> int:
     try:
         label_key = (builder.info.supervised_keys or (None, "label"))[1]
@@ -103,7 +112,7 @@ def load_tfds(name: str, hp) -> RawData:
 
     (x_train, y_train), (x_test, y_test) = arrays["train"], arrays["test"]
     return RawData(x_train, y_train, x_test, y_test, num_classes=_num_classes(builder, spec),
-                   default_augment=spec.augment)
+                   default_augment=spec.augment, class_names=_class_names(builder))
 
 
 def _register(name: str):

@@ -1,0 +1,266 @@
+"""Deployable tickets: one plain Keras model that takes raw inputs and answers with named outputs.
+
+`deployable(network, ...)` builds, from a ticket (a masked model) or any single-input model:
+
+    inputs (raw, the dataset's dtype) -> normalization ((x - mean) / std per channel, the
+    dataset's statistics: the arithmetic of the input pipeline) -> the network (plain Keras
+    layers, kernel * mask: pruned weights exactly zero, same layer names) -> logits, probabilities
+
+so every exported ticket has the SavedModel signature `serving_default(inputs) -> {logits,
+probabilities}`, whatever Keras named its Input (`input_5`, `input_1`, ...), and gives the
+pipeline's answers on raw inputs. A network that already ends in a softmax gets `probabilities`
+only.
+
+`export(...)` writes one format (FORMATS), with `ticket.json` beside the model (`paths`):
+the signature, normalization, class names (where the dataset has them), sparsity, the dataset,
+where the ticket came from (artifact, fingerprint, level, metrics) and what produced the file
+(lth_tf.provenance.collect(): git commit, library versions, devices; export time and seconds).
+TFLite is converted with `tf.lite.Optimize.EXPERIMENTAL_SPARSITY` ("The flag can be used alone
+to optimize float32 models with sparse weights", tf.lite.Optimize docs): float32 weights, sparse
+tensors stored compactly.
+
+`export_from_run(run_dir, level, search, fmt, out)` finds a MaskSearch artifact of a run,
+rebuilds its network and exports one level's trained ticket (the `lth-tf export` command).
+"""
+import datetime
+import time
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+import tensorflow as tf
+import tf_keras as keras
+
+from lth_tf import provenance
+from lth_tf.errors import ConfigError, unknown_name
+from lth_tf.io import atomic_path, read_json, write_json
+from lth_tf.sparsity import masks as M
+from lth_tf.sparsity import wrapping
+
+INPUT = "inputs"
+LOGITS = "logits"
+PROBABILITIES = "probabilities"
+# format -> the model's file (or directory) name inside the export directory
+FORMATS = {"saved_model": "saved_model", "keras": "ticket.keras", "tflite": "ticket.tflite"}
+RECORD = "ticket.json"
+
+
+# ----------------------------------------------------------------------------- the model
+
+def _plain_copy(network: keras.Model) -> keras.Model:
+    """A plain Keras copy of `network` with its own variables: wrappers removed, kernel * mask."""
+    if wrapping.wrappers(network):
+        masks = wrapping.get_masks(network)
+        kernels = {name: kernel * masks[name] for name, kernel in wrapping.prunable_weights(network).items()}
+        import tensorflow_model_optimization as tfmot
+        plain = tfmot.sparsity.keras.strip_pruning(network)  # shares the network's layers
+    else:
+        plain, kernels = network, {}
+    copy = keras.models.clone_model(plain)
+    copy.set_weights(plain.get_weights())
+    for name, kernel in kernels.items():  # exactly zero where pruned, even if set non-zero by hand
+        copy.get_layer(name).kernel.assign(kernel)
+    return copy
+
+
+def _on_top_of(network: keras.Model, x):
+    """The network's layers applied to the tensor `x` as one flat graph (its layers keep their
+    names, so `model.get_layer('fc1')` works on the export)."""
+    if isinstance(network, keras.Sequential):
+        for layer in network.layers:
+            x = layer(x)
+        return x
+    # Keras' own replay of a functional graph on new inputs (what `network(x)` runs eagerly);
+    # on a symbolic `x` it adds each layer's node to the new graph. (clone_model with
+    # input_tensors loops forever on a tensor that is not an Input's.)
+    return network._run_internal_graph(x, training=False)
+
+
+def deployable(network: keras.Model, mean=None, std=None, input_dtype="float32",
+               probabilities_out: Optional[bool] = None) -> keras.Model:
+    """The deployable model (module docstring) of `network` (a ticket or a plain model; not
+    modified). mean, std: per-channel statistics the network's inputs were normalized with
+    (None: the inputs are used as they come). input_dtype: the raw inputs' dtype (uint8 for
+    images; cast to float32 before normalizing, as the input pipeline does).
+    probabilities_out: whether `network` outputs probabilities (None: from its last layer's
+    activation or its compiled loss, lth_tf.keras_utils.outputs_are_probabilities)."""
+    from lth_tf import keras_utils
+    keras_utils.check_model(network, "network")
+    if len(network.inputs) != 1 or len(network.outputs) != 1:
+        raise ConfigError(f"Only single-input, single-output networks can be exported as deployable tickets; this "
+                          f"one has {len(network.inputs)} inputs and {len(network.outputs)} outputs.")
+    if (mean is None) != (std is None):
+        raise ConfigError("Give both mean and std (the input normalization), or neither.")
+    if probabilities_out is None:
+        probabilities_out = keras_utils.outputs_are_probabilities(network)
+    body = _plain_copy(network)
+    inputs = keras.Input(tuple(network.inputs[0].shape[1:]), dtype=input_dtype, name=INPUT)
+    x = inputs
+    if mean is not None:
+        std = np.asarray(std, np.float32)
+        # Keras computes (x - mean) / sqrt(variance): the pipeline's (x - mean) / std up to rounding.
+        x = keras.layers.Normalization(axis=-1, mean=np.asarray(mean, np.float32), variance=std ** 2,
+                                       name="normalization")(x)
+    elif input_dtype != "float32":
+        x = keras.layers.Rescaling(1.0, name="to_float")(x)
+    scores = _on_top_of(body, x)
+    if probabilities_out:
+        outputs = {PROBABILITIES: keras.layers.Activation("linear", name=PROBABILITIES)(scores)}
+    else:
+        outputs = {LOGITS: keras.layers.Activation("linear", name=LOGITS)(scores),
+                   PROBABILITIES: keras.layers.Softmax(name=PROBABILITIES)(scores)}
+    return keras.Model(inputs, outputs, name="ticket")
+
+
+# ----------------------------------------------------------------------------- files
+
+def _write_model(model: keras.Model, path: Path, fmt: str):
+    if fmt == "saved_model":
+        # The signature is given explicitly, so the per-layer call traces Keras would add (a
+        # quarter of LeNet's SavedModel) can be left out: load_model rebuilds the layers from
+        # their config, tf.saved_model.load serves the signature.
+        spec = tf.TensorSpec([None, *model.inputs[0].shape[1:]], model.inputs[0].dtype, name=INPUT)
+        serve = tf.function(lambda inputs: model(inputs, training=False)).get_concrete_function(spec)
+        with atomic_path(path, is_dir=True) as tmp:
+            model.save(str(tmp), save_format="tf", include_optimizer=False, save_traces=False,
+                       signatures={"serving_default": serve})
+    elif fmt == "keras":
+        with atomic_path(path) as tmp:  # tmp ends in .keras, as Keras wants
+            model.save(str(tmp))
+    else:
+        converter = tf.lite.TFLiteConverter.from_keras_model(model)
+        converter.optimizations = [tf.lite.Optimize.EXPERIMENTAL_SPARSITY]
+        flatbuffer = converter.convert()
+        with atomic_path(path) as tmp:
+            tmp.write_bytes(flatbuffer)
+
+
+def _signature(model: keras.Model) -> dict:
+    spec = model.inputs[0]
+    return {"inputs": {INPUT: {"shape": [None, *spec.shape[1:]], "dtype": spec.dtype.name}},
+            "outputs": {name: {"shape": [None, *t.shape[1:]], "dtype": t.dtype.name}
+                        for name, t in sorted(model.output.items())}}
+
+
+def paths(out, fmt: str):
+    """(model path, record path) of an export to `out`: a directory gets FORMATS[fmt] and
+    ticket.json inside; a file path ending in .keras / .tflite is the model, its record the same
+    name ending in .json."""
+    out = Path(out)
+    suffix = Path(FORMATS[fmt]).suffix
+    if suffix and out.suffix == suffix:
+        return out, out.with_suffix(".json")
+    return out / FORMATS[fmt], out / RECORD
+
+
+def export(network: keras.Model, out, fmt: str = "saved_model", *, mean=None, std=None, input_dtype="float32",
+           class_names: Sequence[str] = (), masks=None, dataset=None, source: Optional[dict] = None,
+           probabilities_out: Optional[bool] = None) -> Path:
+    """Writes the deployable model of `network` as `fmt` and its ticket.json (`paths(out, fmt)`);
+    returns the model's path. mean, std, input_dtype, probabilities_out: as `deployable`.
+    class_names: label -> name (recorded). masks: the ticket's masks (default: the network's own;
+    none for a plain model), for the recorded sparsity. dataset: its name or description.
+    source: what the ticket is (artifact, fingerprint, level, metrics, ...), recorded as given."""
+    if fmt not in FORMATS:
+        raise unknown_name("export format", fmt, FORMATS)
+    started = time.time()
+    masks = wrapping.get_masks(network) if masks is None and wrapping.wrappers(network) else masks
+    model = deployable(network, mean, std, input_dtype, probabilities_out)
+    class_names = [str(c) for c in class_names]
+    width = model.output[PROBABILITIES].shape[-1]
+    if class_names and len(class_names) != width:
+        raise ConfigError(f"{len(class_names)} class names for a network with {width} outputs: give one name per "
+                          f"output unit, in label order.")
+    path, record = paths(out, fmt)
+    _write_model(model, path, fmt)
+    write_json(record, {
+        "format": fmt, "model": path.name, "signature": _signature(model),
+        "normalization": None if mean is None else {"mean": np.asarray(mean).tolist(), "std": np.asarray(std).tolist()},
+        "class_names": class_names or None, "dataset": dataset,
+        "sparsity": None if masks is None else M.sparsity(masks),
+        "zero_weights": _zero_weights(model, masks), "source": source or {},
+        "provenance": provenance.collect(),
+        "exported_at": datetime.datetime.now().isoformat(timespec="seconds"),
+        "export_wall_time_s": round(time.time() - started, 3)})
+    return path
+
+
+def _zero_weights(model: keras.Model, masks) -> Optional[dict]:
+    """{layer: zeros in the exported kernel}: what the masks pruned, for a reader to check."""
+    if not masks:
+        return None
+    return {name: int((model.get_layer(name).kernel.numpy() == 0).sum()) for name in sorted(masks)}
+
+
+def dataset_facts(ds) -> dict:
+    """export()'s keyword arguments for a network trained on the lth_tf Dataset `ds`."""
+    return {"mean": ds.mean, "std": ds.std, "input_dtype": np.dtype(ds.train.x.dtype).name,
+            "class_names": tuple(ds.class_names)}
+
+
+def read_record(model_path) -> dict:
+    """The ticket.json of an exported model (its path as `export` returned it)."""
+    model_path = Path(model_path)
+    beside = model_path.with_suffix(".json")
+    return read_json(beside if model_path.suffix in (".keras", ".tflite") and beside.exists()
+                     else model_path.parent / RECORD)
+
+
+# ----------------------------------------------------------------------------- from a run
+
+def find_search(run_dir, search: Optional[str] = None) -> Path:
+    """The finished MaskSearch artifact of `run_dir` whose directory name, label or fingerprint
+    contains `search` (None: the run's only one). Several or none: a ConfigError listing them."""
+    root = Path(run_dir) / "artifacts" / "MaskSearch"
+    found = {p.parent: read_json(p) for p in sorted(root.glob("*/artifact.json"))}
+    if not found:
+        raise ConfigError(f"No finished MaskSearch artifact in {str(root)!r}: pass the output directory of a run "
+                          f"(the one holding artifacts/) whose searches finished.")
+    matches = [p for p, meta in found.items()
+               if search is None or any(search in s for s in (p.name, meta.get("label") or "", meta["fingerprint"]))]
+    if len(matches) == 1:
+        return matches[0]
+    listing = "; ".join(f"{p.name} ({_describe(found[p])})" for p in (matches or found))
+    if not matches:
+        raise ConfigError(f"No MaskSearch artifact of {str(run_dir)!r} matches {search!r}; it has: {listing}. Pass a "
+                          f"part of one's directory name, label or fingerprint as the search.")
+    raise ConfigError(f"{len(matches)} MaskSearch artifacts of {str(run_dir)!r} match"
+                      f"{'' if search is None else f' {search!r}'}: {listing}. Pass a part of one's directory name, "
+                      f"label or fingerprint as the search to pick one.")
+
+
+def _describe(meta: dict) -> str:
+    p = meta["parameters"]
+    t, r = p["training"], p["pruning"]
+    return (f"{p['dataset']['name']} {p['model']['name']} momentum {t['momentum']} batch {t['batch_size']} "
+            f"rewind {r['rewind']} {r['method']} {r['levels']} levels seed {p['seed']}")
+
+
+def export_from_run(run_dir, level: int, search: Optional[str], fmt: str, out) -> Path:
+    """Exports level `level`'s trained ticket of a MaskSearch artifact of `run_dir` (found by
+    `find_search(run_dir, search)`) as `fmt` to `out` (a directory, or a .keras / .tflite file
+    path: `paths`); returns the model's path. The network is rebuilt from the artifact's
+    parameters (dataset, model, seed, prunable layers), given the level's mask and trained
+    weights, and exported with the dataset's normalization and class names."""
+    from components.mask_search import check_levels, load_ticket, search_params
+    from components.spec import Artifact
+    from lth_tf import networks
+    from lth_tf.data import load_dataset
+    if fmt not in FORMATS:
+        raise unknown_name("export format", fmt, FORMATS)
+    path = find_search(run_dir, search)
+    meta = read_json(path / "artifact.json")
+    level, = check_levels((int(level),), path, "The export")
+    params = search_params(Artifact(meta["type"], path, meta["fingerprint"]))
+    ds = load_dataset(params.dataset)
+    model = networks.build_network(params.model, ds.input_shape, ds.num_classes, params.seed, params.pruning.prunable())
+    ticket = load_ticket(path, level)
+    wrapping.set_masks(model, ticket["masks"])
+    wrapping.set_state(model, ticket["trained"])
+    facts = ticket["meta"]
+    source = {"artifact": f"artifacts/MaskSearch/{path.name}", "fingerprint": meta["fingerprint"], "level": level,
+              "label": meta.get("label"), "model": meta["parameters"]["model"], "created": meta.get("created"),
+              "wall_time_s": meta.get("wall_time_s"), "provenance": meta.get("provenance"),
+              **{k: facts.get(k) for k in ("variant", "seed", "sparsity", "val_accuracy", "test_accuracy", "train_steps")}}
+    return export(model, out, fmt, masks=ticket["masks"], dataset=meta["parameters"]["dataset"], source=source,
+                  probabilities_out=False, **dataset_facts(ds))

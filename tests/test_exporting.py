@@ -1,0 +1,192 @@
+"""Deployable tickets (lth_tf.exporting): raw inputs give the pipeline's answers in every format,
+one signature for every ticket, pruned weights zero, ticket.json, export_from_run on a run."""
+import lth_tf  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow is imported)
+
+import warnings
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tf_keras as keras
+
+from components import mask_search, stability_report
+from components.mask_search import MaskSearchParams
+from lth_tf import exporting, networks
+from lth_tf.data import DatasetHparams, load_dataset
+from lth_tf.data.dataset import Dataset, Split
+from lth_tf.errors import ConfigError
+from lth_tf.io import read_json
+from lth_tf.models import ModelHparams
+from lth_tf.sparsity import masks as M
+from lth_tf.sparsity import wrapping
+from lth_tf.sparsity.hparams import PruningHparams
+from lth_tf.training import TrainingHparams, predict
+from pipelines.runner import Runner
+
+FORMATS = tuple(exporting.FORMATS)
+N = 64  # test examples compared
+
+
+def _rgb_dataset():
+    """uint8 RGB images with per-channel statistics far from 0/1, and named classes."""
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (96, 8, 8, 3), dtype=np.uint8)
+    x[..., 1] //= 4  # channels with different means and spreads
+    split = Split(x, rng.integers(0, 4, 96).astype(np.int64), np.arange(96, dtype=np.int64))
+    flat = x.reshape(-1, 3).astype(np.float64)
+    return Dataset("rgb", split, split.take([]), split, 4, flat.mean(0).astype(np.float32),
+                   flat.std(0).astype(np.float32), "none", ("cat", "dog", "owl", "eel"))
+
+
+def _ticket(ds, hp, density, seed):
+    model = networks.build_network(hp, ds.input_shape, ds.num_classes, seed)
+    masks = M.random_prune(M.ones_like(wrapping.prunable_weights(model)), density, np.random.default_rng(seed))
+    wrapping.set_masks(model, masks)
+    return model, masks
+
+
+@pytest.fixture(scope="module")
+def tickets():
+    """Two differently built tickets: LeNet on MNIST-1D (float signals) and Conv-2 on uint8 RGB."""
+    lenet_ds = load_dataset(DatasetHparams(num_samples=1000))
+    return {"lenet": (lenet_ds, *_ticket(lenet_ds, ModelHparams("lenet_300_100", width=0.1), 0.3, 0)),
+            "conv": (_rgb_dataset(), *_ticket(_rgb_dataset(), ModelHparams("conv2", width=0.05), 0.5, 1))}
+
+
+@pytest.fixture(scope="module")
+def exported(tickets, tmp_path_factory):
+    """{(ticket, format): path of the exported model}."""
+    root = tmp_path_factory.mktemp("exports")
+    return {(name, fmt): exporting.export(model, root / f"{name}_{fmt}", fmt, masks=masks, dataset=ds.name,
+                                          **exporting.dataset_facts(ds))
+            for name, (ds, model, masks) in tickets.items() for fmt in FORMATS}
+
+
+def _run(path, fmt, x) -> dict:
+    """The exported model's outputs {name: array} on `x`, loaded as a deployment would."""
+    if fmt == "saved_model":
+        served = tf.saved_model.load(str(path))  # kept while serving: it owns the variables
+        return {k: v.numpy() for k, v in served.signatures["serving_default"](inputs=tf.constant(x)).items()}
+    if fmt == "keras":
+        return {k: v.numpy() for k, v in keras.models.load_model(str(path))(x).items()}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tf.lite.Interpreter's deprecation notice
+        runner = tf.lite.Interpreter(model_path=str(path)).get_signature_runner()
+    return runner(inputs=x)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("name", ["lenet", "conv"])
+def test_the_export_answers_raw_inputs_as_the_pipeline_answers_normalized_ones(tickets, exported, name, fmt):
+    ds, model, _ = tickets[name]
+    expected = predict(model, ds, ds.test)[:N]  # the pipeline: normalized in the input pipeline
+    out = _run(exported[name, fmt], fmt, ds.test.x[:N])  # raw: float signals / uint8 pixels
+    np.testing.assert_allclose(out["logits"], expected, rtol=1e-4, atol=1e-4)
+    np.testing.assert_array_equal(out["logits"].argmax(1), expected.argmax(1))
+    softmax = np.exp(expected - expected.max(1, keepdims=True))
+    np.testing.assert_allclose(out["probabilities"], softmax / softmax.sum(1, keepdims=True), atol=1e-5)
+
+
+def test_every_ticket_has_the_same_signature_whatever_keras_named_its_input(tickets, exported):
+    assert tickets["lenet"][1].inputs[0].name != tickets["conv"][1].inputs[0].name  # Keras' input_N names
+    for name in tickets:
+        served = tf.saved_model.load(str(exported[name, "saved_model"]))
+        serve = served.signatures["serving_default"]
+        assert set(serve.structured_input_signature[1]) == {"inputs"}
+        assert set(serve.structured_outputs) == {"logits", "probabilities"}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            lite = tf.lite.Interpreter(model_path=str(exported[name, "tflite"])).get_signature_list()
+        assert lite == {"serving_default": {"inputs": ["inputs"], "outputs": ["logits", "probabilities"]}}
+    conv = keras.models.load_model(str(exported["conv", "keras"]))
+    assert conv.inputs[0].dtype == tf.uint8  # raw pixels, cast before normalizing
+
+
+@pytest.mark.parametrize("fmt", ["saved_model", "keras"])
+def test_pruned_weights_are_exactly_zero_in_plain_layers(tickets, exported, fmt):
+    for name, (_, model, masks) in tickets.items():
+        loaded = keras.models.load_model(str(exported[name, fmt]), compile=False)
+        assert not wrapping.wrappers(loaded)
+        kernels = wrapping.prunable_weights(model)
+        for layer, m in masks.items():
+            kernel = loaded.get_layer(layer).kernel.numpy()
+            np.testing.assert_array_equal(kernel, kernels[layer] * m)
+            assert np.all(kernel[m == 0] == 0.0) and np.all(kernel[m == 1] != 0.0)
+        record = exporting.read_record(exported[name, fmt])
+        assert record["zero_weights"] == {layer: int((m == 0).sum()) for layer, m in masks.items()}
+
+
+def test_ticket_json_records_provenance_data_and_sparsity(tickets, exported):
+    ds, _, masks = tickets["conv"]
+    for fmt in FORMATS:
+        record = exporting.read_record(exported["conv", fmt])
+        assert record["format"] == fmt and record["model"] == exported["conv", fmt].name
+        assert len(record["provenance"]["git_commit"]) in (0, 40)
+        assert record["provenance"]["libraries"]["tensorflow"].startswith("2.")
+        assert any(d.startswith("CPU:") for d in record["provenance"]["devices"])
+        assert record["export_wall_time_s"] > 0 and record["exported_at"]
+        assert record["dataset"] == "rgb" and record["class_names"] == ["cat", "dog", "owl", "eel"]
+        assert record["sparsity"] == pytest.approx(M.sparsity(masks))
+        np.testing.assert_allclose(record["normalization"]["mean"], ds.mean)
+        assert record["signature"]["inputs"]["inputs"] == {"shape": [None, 8, 8, 3], "dtype": "uint8"}
+    assert exporting.read_record(exported["lenet", "keras"])["class_names"] == [str(d) for d in range(10)]
+
+
+def test_a_file_path_out_puts_the_record_beside_it(tickets, tmp_path):
+    ds, model, masks = tickets["lenet"]
+    path = exporting.export(model, tmp_path / "t.tflite", "tflite", **exporting.dataset_facts(ds))
+    assert path == tmp_path / "t.tflite" and (tmp_path / "t.json").exists()
+    with pytest.raises(ConfigError, match="export format"):
+        exporting.export(model, tmp_path / "x", "onnx")
+
+
+# ----------------------------------------------------------------------------- from a run
+
+TINY = dict(dataset=DatasetHparams(num_samples=1000), model=ModelHparams("lenet_300_100", width=0.1),
+            training=TrainingHparams(budget="1ep", batch_size=64), pruning=PruningHparams(levels=1))
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    """A run directory with two finished searches (seeds 0 and 1), nothing exported in-run."""
+    root = tmp_path_factory.mktemp("run")
+    runner = Runner(root, verbose=False)
+    searches = [runner.run(mask_search.SPEC, MaskSearchParams(**TINY, seed=seed, export=False)) for seed in (0, 1)]
+    return root, searches
+
+
+def test_export_from_run_rebuilds_the_level_and_answers_raw_inputs(run_dir, tmp_path):
+    root, searches = run_dir
+    with pytest.raises(ConfigError, match="2 MaskSearch artifacts") as many:
+        exporting.export_from_run(root, 1, None, "keras", tmp_path / "a")
+    assert all(s.path.name in str(many.value) for s in searches)
+    with pytest.raises(ConfigError, match="levels \\[3\\]"):
+        exporting.export_from_run(root, 3, searches[1].fingerprint[:12], "keras", tmp_path / "b")
+    path = exporting.export_from_run(root, 1, searches[1].fingerprint[:12], "saved_model", tmp_path / "c")
+    record = exporting.read_record(path)
+    meta = read_json(searches[1].path / "artifact.json")
+    assert record["source"]["fingerprint"] == meta["fingerprint"] and record["source"]["level"] == 1
+    assert record["source"]["provenance"] == meta["provenance"] and record["source"]["seed"] == 1
+    # Its accuracy on the raw test split is the test accuracy the search recorded for the level.
+    ds = load_dataset(TINY["dataset"])
+    logits = _run(path, "saved_model", ds.test.x)["logits"]
+    level = read_json(mask_search.level_dir(searches[1].path, 1) / "metrics.json")
+    assert float(np.mean(logits.argmax(1) == ds.test.y)) == pytest.approx(level["test_accuracy"], abs=1e-12)
+    assert record["sparsity"] == pytest.approx(level["sparsity"])
+
+
+# ----------------------------------------------------------------------------- which levels
+
+def test_report_levels_are_the_levels_the_stability_report_shows():
+    assert mask_search.REPORT_SPARSITIES == stability_report.PAPER_SPARSITIES
+    assert mask_search.report_levels(PruningHparams(levels=20)) == (0, 5, 10, 15, 20)
+    assert mask_search.report_levels(PruningHparams(levels=4)) == (0, 4)  # unreached columns: the last level
+    params = MaskSearchParams(**{**TINY, "pruning": PruningHparams(levels=20)})
+    assert params.exported_levels() == (0, 5, 10, 15, 20)
+    assert MaskSearchParams(**TINY, export_levels="all").exported_levels() == (0, 1)
+    assert MaskSearchParams(**TINY, export_levels=[1]).exported_levels() == (1,)
+    assert MaskSearchParams(**TINY, export=False).exported_levels() == ()
+    with pytest.raises(ConfigError, match="outside 0..1"):
+        MaskSearchParams(**TINY, export_levels=(0, 7))
+    with pytest.raises(ConfigError, match="'report'"):
+        MaskSearchParams(**TINY, export_levels="some")
