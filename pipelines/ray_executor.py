@@ -5,7 +5,7 @@ fingerprint depends only on its parameters and its inputs' fingerprints, so the 
 known up front. Each pending execution becomes one Ray task whose arguments include the tasks of
 its inputs: Ray starts it when those are finished, on any node with the resources it asks for.
 
-A task runs the same code as the in-process executor (`Runner._execute_one`: the per-execution
+A task runs the same code as the in-process executor (`Runner.execute_one`: the per-execution
 lock, damage checks, units resumed), in a worker that parsed the study's gin config, so results
 are identical. Workers share the output directory (a shared filesystem). A worker that dies
 mid-execution is retried by Ray (`max_retries`); the retry resumes after the last finished unit.
@@ -141,7 +141,7 @@ def _run_task(output_dir: str, execution, config: str, threads: int, determinist
     running.write_text(f"{socket.gethostname()} {os.getpid()}\n")
     try:
         runner = Runner(output_dir, verbose=False)
-        runner._execute_one(execution)
+        runner.execute_one(execution)
         return execution.fingerprint, bool(runner.executed)
     finally:
         running.unlink(missing_ok=True)

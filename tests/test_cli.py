@@ -219,10 +219,11 @@ def test_run_passes_pipelines_run_checks_on_and_rejects_unknown_flags(tmp_path, 
     assert not list(tmp_path.iterdir())
 
 
-@pytest.mark.skipif(importlib.util.find_spec("lth_tf.exporting") is None,
-                    reason="lth_tf.exporting (export_from_run) is not in this checkout yet")
 def test_export_writes_the_ticket(finished_run, tmp_path, capsys):
     out = tmp_path / "ticket.keras"
     assert cli.main(["export", str(finished_run), "--level", "1", "--format", "keras", "--out", str(out)]) == 0
     written = Path(capsys.readouterr().out.strip().rsplit(": ", 1)[1])  # the path export_from_run returned
     assert written.exists() and tmp_path in (written, *written.parents)
+    import tf_keras as keras
+    model = keras.models.load_model(written)
+    assert model.input_names == ["inputs"]  # the fixed input name of every exported ticket
