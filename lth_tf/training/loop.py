@@ -239,7 +239,6 @@ def train(model: keras.Model, ds: Dataset, hp: TrainingHparams, *, seed: int, st
         raise ValueError(f"bad step range [{start_step}, {end_step})")
     trainer = _trainer(model, hp, spe, total, on_batch is not None)
     trainer.reset(start_step)
-    strategy = trainer.strategy
     data_seed = int(seed) + hp.data_seed_offset
     batches = _Batches(trainer, ds, split, hp.batch_size, data_seed, start_step, end_step)
     wanted = set(int(s) for s in snapshot_steps)
