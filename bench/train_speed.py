@@ -93,6 +93,7 @@ def main():
     parser.add_argument("--jax_python", default=os.environ.get("LTH_JAX_PYTHON", str(REPO / ".jaxenv/bin/python")),
                         help="an interpreter with JAX (env LTH_JAX_PYTHON)")
     parser.add_argument("--peer", default=str(REPO.parent / "shared/peers/peer_jax.py"))
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     args = parser.parse_args()
     tf.get_logger().setLevel("ERROR")
     peer = Path(args.peer)
@@ -103,7 +104,7 @@ def main():
     print(f"TensorFlow {tf.__version__}, {os.cpu_count()} CPUs; masked LeNet-300-100, density {DENSITY}, batch "
           f"{BATCH}, {STEPS} steps/epoch, {args.rounds} rounds; {load()}")
     ds = peer_dataset()
-    runs = {label: our_variant(ds, options) for label, options in VARIANTS.items()}
+    runs = {label: our_variant(ds, VARIANTS[label]) for label in args.variants}
     rates = {label: [] for label in (["jax peer"] if have_peer else []) + list(runs)}
     for round_ in range(args.rounds):
         if have_peer:
