@@ -10,7 +10,8 @@ Variants (each one short function from a ticket to (masks, weights, start step, 
 - small_dense: a dense network of the same architecture, width scaled to the ticket's
   parameter count, trained from scratch.
 The ticket-weight variants (lt, random_mask, permuted_mask) train from the rewind step to the
-end; the freshly initialized ones (rr, small_dense) from step 0 to the end. Each (variant, level) is an atomic unit `<variant>/level_LL/`, reused on rerun.
+end; the freshly initialized ones (rr, small_dense) from step 0 to the end. Each (variant, level) is an atomic unit `<variant>/level_LL/`, reused on rerun:
+mask.npz, trained.npz, history.csv, metrics.json, and with `export` saved_model/ + ticket.json.
 """
 import dataclasses
 from pathlib import Path
@@ -67,7 +68,9 @@ class SparseTrainingParams:
     levels: Tuple[int, ...] = ()  # () = every level >= 1 of the ticket artifact
     training: Optional[TrainingHparams] = None  # None = the mask search's hyperparameters
     seed: int = 0  # draws baseline randomness (reinit, random masks) and the data order
-    export: bool = True  # each network's deployable SavedModel (lth_tf.exporting) beside its mask
+    # also each network's deployable SavedModel (lth_tf.exporting); its trained.npz is always kept.
+    # Off by default: baselines are controls, not tickets to deploy (2/3 of their units' bytes).
+    export: bool = False
 
     def __post_init__(self):
         for v in self.variants:
@@ -144,6 +147,7 @@ def execute(p: SparseTrainingParams, inputs, out: Path, ctx):
             with atomic_path(unit, is_dir=True) as tmp:
                 write_csv(tmp / "history.csv", pd.DataFrame(result.history))
                 save_npz(tmp / "mask.npz", final_masks)
+                save_npz(tmp / "trained.npz", wrapping.get_state(model))
                 if p.export:
                     export_in_unit(model, ds, tmp, final_masks, metrics, unit)
                 write_json(tmp / "metrics.json", metrics)

@@ -162,7 +162,9 @@ def stability(runner, seeds: Sequence[int] = (0, 1), momenta: Sequence[float] = 
             else:
                 training, rewind = configs[label]
                 pruning = dataclasses.replace(base_pruning, rewind=rewind, levels=pruning_levels)
-                searched = runner.run(mask_search.SPEC, mask_search.MaskSearchParams(source, model, training, pruning, seed))
+                # an analysis' search, not a ticket the report shows: no SavedModels (lth-tf export on demand)
+                searched = runner.run(mask_search.SPEC, mask_search.MaskSearchParams(source, model, training, pruning, seed,
+                                                                                     export=False))
                 searches.append(searched)
             for params in transfer_params:
                 if label != transfer_configs[0]:  # retrained dense: once per target and seed (first config's recipe)
@@ -181,7 +183,8 @@ def stability(runner, seeds: Sequence[int] = (0, 1), momenta: Sequence[float] = 
             pruning = dataclasses.replace(base_pruning, rewind=rewind, levels=max(aimp_levels))
             for fraction in aimp_fractions:
                 short = training.scaled(float(fraction), spe_of[training.batch_size])
-                searched = runner.run(mask_search.SPEC, mask_search.MaskSearchParams(dataset, model, short, pruning, seed))
+                searched = runner.run(mask_search.SPEC, mask_search.MaskSearchParams(dataset, model, short, pruning, seed,
+                                                                                     export=False))  # as above
                 short_searches.append(searched)
                 retrained.append(runner.run(sparse_training.SPEC, sparse_training.SparseTrainingParams(
                     variants=("lt",), levels=tuple(aimp_levels), training=training, seed=seed), tickets=searched))

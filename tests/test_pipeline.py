@@ -311,8 +311,9 @@ def test_cli_end_to_end_and_rerun(tmp_path):
         assert (unit / "saved_model" / "saved_model.pb").is_file() == (level != 1) and (unit / "mask.npz").is_file()
     baselines = sorted((out / "artifacts" / "SparseTraining").glob("*/rr/level_*"))
     assert [u.name for u in baselines] == ["level_01", "level_02"]
-    for unit in baselines:
-        assert (unit / "saved_model" / "saved_model.pb").is_file() and (unit / "mask.npz").is_file()
+    for unit in baselines:  # weights kept, no SavedModel unless SparseTrainingParams.export
+        assert (unit / "trained.npz").is_file() and (unit / "mask.npz").is_file()
+        assert not (unit / "saved_model").exists()
 
     before = {name: p.stat().st_mtime_ns for name, p in _files(out / "artifacts").items()}
     results_bytes = (out / "results.csv").read_bytes()

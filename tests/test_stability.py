@@ -98,12 +98,14 @@ def test_outputs_follow_the_contract(study):
     # the tickets of the levels the report shows are exported (2 levels: 0% -> 0, the rest -> 2)
     searches = _artifacts(root, "MaskSearch")
     assert len(searches) == 4 + 1 + 1  # grid, AIMP, transfer
+    assert sum(read_json(s / "artifact.json")["parameters"]["export"] for s in searches) == 4  # the grid's
     for search in searches:
-        levels = read_json(search / "artifact.json")["parameters"]["pruning"]["levels"]
+        params = read_json(search / "artifact.json")["parameters"]
+        levels = params["pruning"]["levels"]
         assert mask_search.report_levels(PruningHparams(levels=levels)) == (0, levels)
-        for level in range(levels + 1):
+        for level in range(levels + 1):  # the grid's searches only: AIMP and transfer searches export none
             unit = search / f"level_{level:02d}"
-            assert (unit / "saved_model" / "saved_model.pb").exists() == (level in (0, levels))
+            assert (unit / "saved_model" / "saved_model.pb").exists() == (params["export"] and level in (0, levels))
             assert (unit / "mask.npz").exists()
         assert (search / "level_00" / "rewind.npz").exists() and not (search / "level_01" / "rewind.npz").exists()
 
