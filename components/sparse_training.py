@@ -87,6 +87,12 @@ def row_variant(variant: str, method: str, rewind_step: int) -> str:
     return variant + suffix
 
 
+def reinit_seed(seed: int, level: int) -> int:
+    """The initialization seed of a random reinitialization of level `level`'s ticket: a fresh
+    draw, never the ticket's init (used by 'rr' here and by ForgettingBySparsity's random tickets)."""
+    return 1_000_003 + 7919 * seed + level
+
+
 def execute(p: SparseTrainingParams, inputs, out: Path, ctx):
     tickets = inputs["tickets"]
     search = search_params(tickets)
@@ -108,7 +114,7 @@ def execute(p: SparseTrainingParams, inputs, out: Path, ctx):
                 continue
             rng = np.random.default_rng([p.seed, level, sorted(VARIANTS).index(variant)])
             masks, weights, start, target_params = VARIANTS[variant](ticket, rng)
-            init_seed = 1_000_003 + 7919 * p.seed + level  # a fresh draw, never the ticket's init
+            init_seed = reinit_seed(p.seed, level)
             model_hp = search.model
             if target_params is not None:
                 width = networks.width_for_parameter_count(search.model, ds.input_shape, ds.num_classes, target_params)
