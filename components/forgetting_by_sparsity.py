@@ -157,12 +157,17 @@ def plot_arms(frame: pd.DataFrame, path: Path, title: str):
 
 def findings(frame: pd.DataFrame) -> str:
     """One sentence: how the share of unforgettable (learned, never forgotten) and of never-learned
-    examples moves from the densest to the sparsest level, per arm."""
+    examples moves from the densest to the sparsest level, per arm, and where the unforgettable
+    share peaks (000 A2.6: "for IMP and LT, the number of unforgettable images first increases
+    and then decreases, while the one for RT consistently decreases")."""
     parts = []
     for arm in [a for a in ARMS if a in set(frame.arm)]:
         rows = frame[frame.arm == arm].sort_values("level")
         lo, hi = rows.iloc[0], rows.iloc[-1]
-        parts.append(f"{arm}: unforgettable {100 * lo.forgotten_0:.1f}% → {100 * hi.forgotten_0:.1f}%, "
+        peak = rows.loc[rows.forgotten_0.idxmax()]
+        shape = (f"peaking at {100 * peak.sparsity:.1f}% sparsity" if peak.level not in (lo.level, hi.level)
+                 else "highest at the " + ("densest" if peak.level == lo.level else "sparsest") + " level")
+        parts.append(f"{arm}: unforgettable {100 * lo.forgotten_0:.1f}% → {100 * hi.forgotten_0:.1f}% ({shape}), "
                      f"never learned {100 * lo.never_learned:.1f}% → {100 * hi.never_learned:.1f}%")
     lo, hi = 100 * frame.sparsity.min(), 100 * frame.sparsity.max()
     return f"From {lo:.1f}% to {hi:.1f}% sparsity: " + "; ".join(parts) + "."

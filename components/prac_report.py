@@ -9,6 +9,7 @@ generic components get the study's names:
   saliency (SaliencyTickets -> snip / grasp / synflow),
   vanilla_reference (IMP from the same init with another data order -> lt_imp_other_order,
   the reference for mask similarity), transfer (another architecture's searches -> variant@model).
+forgetting_arms (ForgettingBySparsity on vanilla IMP's tickets: 000 Fig. A16's own section).
 The dense network appears once per seed (vanilla's level 0 when there is one).
 
 Accuracy: `metric` (default `best_val_test_accuracy`, the test accuracy of the weights at the
@@ -35,6 +36,7 @@ glossary. Over 300 lines because it gathers and tabulates eight analyses; the pl
 001 Fig. 2 / Fig. 9 and 000 Fig. A16, are in prac_figures.py.
 """
 import dataclasses
+import shutil
 from pathlib import Path
 
 import gin
@@ -362,10 +364,32 @@ def paper_figures(inputs, main: str, out: Path) -> list:
             "The distribution of forgetting events per example while each round trains (one curve per sparsity of the "
             "mask the round trains; round 1 is the dense network on all data, later rounds train on their PrAC / "
             "subset). 000 Fig. A16 plots the same statistic for IMP with fine-tuning, vanilla lottery tickets and "
-            "random tickets trained on all data; those trainings do not record forgetting in this study, so only the "
-            "PrAC-family searches are shown. The paper finds the number of unforgettable examples first rising then "
+            "random tickets trained on all data (the 'forgetting_arms' analysis, its own section when run); here "
+            "only the PrAC-family searches are shown. The paper finds the number of unforgettable examples first rising then "
             "falling with sparsity for IMP and LT, and the largest forgetting count growing with sparsity.\n",
             "![forgetting by sparsity](forgetting_by_sparsity.png)\n"]
+
+
+def forgetting_arms_section(inputs, out: Path) -> list:
+    """000 Fig. A16 itself, from a ForgettingBySparsity input: its figure, csv and findings."""
+    artifacts = inputs.get("forgetting_arms") or []
+    if not artifacts:
+        return []
+    source = Path(artifacts[0].path)
+    shutil.copy(source / "forgetting_by_sparsity_arms.png", out / "forgetting_by_sparsity_arms.png")
+    frame = pd.read_csv(source / "forgetting_by_sparsity.csv")
+    write_csv(out / "forgetting_by_sparsity_arms.csv", frame)
+    columns = ["arm", "level", "sparsity", "test_accuracy", "forgotten_0", "forgotten_1", "forgotten_2",
+               "forgotten_3_plus", "never_learned"]
+    return ["## Forgetting per sparsity: IMP fine-tune, lottery tickets, random tickets (000 Fig. A16)\n",
+            "Each arm trains on all training data with the vanilla IMP search's masks: IMP fine-tunes the pruned "
+            "trained network, LT rewinds to the search's rewind point, RT re-initializes; fractions of the training "
+            "examples forgotten 0, 1, 2, ≥3 times (of those ever learned) and never learned "
+            "(`forgetting_by_sparsity_arms.csv`). The paper finds the unforgettable share first rising then falling "
+            "with sparsity for IMP and LT, and falling throughout for RT.\n",
+            (source / "findings.txt").read_text().strip() + "\n",
+            "![forgetting by sparsity per arm](forgetting_by_sparsity_arms.png)\n",
+            markdown(frame[columns], floatfmt=".3f")]
 
 
 def execute(p: PracReportParams, inputs, out: Path, ctx):
@@ -472,6 +496,7 @@ def execute(p: PracReportParams, inputs, out: Path, ctx):
                      "consistent with our approaches\"), scored at the round's trained weights, and its tickets "
                      "trained like PrAC's (variants ending in `_init`: scored at initialization only).\n"]
     sections += paper_figures(inputs, main_variant, out)
+    sections += forgetting_arms_section(inputs, out)
     sections += ["## All variants (mean ± std over seeds)\n", markdown(summary)]
     sections.insert(1, report_text.findings_section(findings(verdicts, saved, main_variant)))
     text = "\n".join(sections)
@@ -482,8 +507,9 @@ def execute(p: PracReportParams, inputs, out: Path, ctx):
 
 # version 2: the paper's savings rule, best-validation accuracy, VerdictRule verdicts, CEP table.
 # version 3: findings paragraph, glossary, one colour per variant, 001 Fig. 2 / Fig. 9, 000 Fig. A16.
+# version 4: the 'forgetting_arms' section (ForgettingBySparsity: IMP fine-tune / LT / RT on all data).
 SPEC = ComponentSpec(name="PracReport", inputs={"prac": "Tickets*", "vanilla": "Tickets*?",
                                                 "random_pruning": "Tickets*?", "random_tickets": "Trained*?",
                                                 "saliency": "Tickets*?", "vanilla_reference": "Tickets*?",
-                                                "transfer": "*?"},
-                     output="Report", params=PracReportParams, executor=execute, version=3)
+                                                "transfer": "*?", "forgetting_arms": "Analysis*?"},
+                     output="Report", params=PracReportParams, executor=execute, version=4)

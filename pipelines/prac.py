@@ -17,7 +17,7 @@ from typing import Sequence
 
 import gin
 
-from components import mask_search, prac_report, prac_search, saliency_tickets, sparse_training
+from components import forgetting_by_sparsity, mask_search, prac_report, prac_search, saliency_tickets, sparse_training
 from lth_tf.data import DatasetHparams
 from lth_tf.errors import ConfigError
 from lth_tf.models import ModelHparams
@@ -38,6 +38,8 @@ ANALYSES = {
                   "early stop, 001 Fig. 8)",
     "mask_similarity": "a second vanilla IMP run from the same init with another data order (reference)",
     "transfer": "tickets of `transfer_model` found on the PrAC sets of `ModelHparams`'s model",
+    "forgetting_arms": "forgetting counts per sparsity of IMP with fine-tuning, lottery tickets and random tickets "
+                       "on all data (000 Fig. A16): 3 arms x the report's levels, first seed's vanilla IMP masks",
 }
 
 
@@ -91,6 +93,10 @@ def prac(runner, seeds: Sequence[int] = (0, 1, 2),
             other_order = dataclasses.replace(training, data_seed_offset=training.data_seed_offset + 1)
             groups["vanilla_reference"].append(runner.run(mask_search.SPEC, mask_search.MaskSearchParams(
                 dataset, model, other_order, pruning, seed, export_baselines)))
+        if "forgetting_arms" in analyses and seed == seeds[0]:
+            groups["forgetting_arms"].append(runner.run(forgetting_by_sparsity.SPEC,
+                                                        forgetting_by_sparsity.ForgettingBySparsityParams(),
+                                                        tickets=vanilla))
         if "transfer" in analyses:
             target = ModelHparams(transfer_model, model.width, model.initializer)
             groups["transfer"].append(runner.run(mask_search.SPEC, mask_search.MaskSearchParams(

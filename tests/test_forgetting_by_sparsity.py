@@ -92,3 +92,21 @@ def test_plot_and_findings_written(run):
 def test_bad_params():
     with pytest.raises(ConfigError, match="arm"):
         F.ForgettingBySparsityParams(arms=("lt", "rewound"))
+
+
+def test_prac_study_reports_the_forgetting_arms(tmp_path):
+    import gin
+    from pipelines import prac as prac_pipeline
+    from test_prac_pipeline import TINY
+    gin.clear_config()
+    gin.parse_config(TINY)
+    try:
+        prac_pipeline.prac(Runner(tmp_path, verbose=False), seeds=(0,), analyses=("forgetting_arms",))
+    finally:
+        gin.clear_config()
+    report = (tmp_path / "report.md").read_text()
+    assert "IMP fine-tune, lottery tickets, random tickets (000 Fig. A16)" in report
+    assert "![forgetting by sparsity per arm](forgetting_by_sparsity_arms.png)" in report
+    assert (tmp_path / "forgetting_by_sparsity_arms.png").exists()
+    frame = pd.read_csv(tmp_path / "forgetting_by_sparsity_arms.csv")
+    assert sorted(set(frame.level)) == [0, 1] and set(frame.arm) == set(F.ARMS)
