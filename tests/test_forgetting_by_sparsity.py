@@ -110,3 +110,9 @@ def test_prac_study_reports_the_forgetting_arms(tmp_path):
     assert (tmp_path / "forgetting_by_sparsity_arms.png").exists()
     frame = pd.read_csv(tmp_path / "forgetting_by_sparsity_arms.csv")
     assert sorted(set(frame.level)) == [0, 1] and set(frame.arm) == set(F.ARMS)
+
+
+def test_levels_the_search_lacks_are_a_config_error(run):
+    runner, tickets, _, _ = run
+    with pytest.raises(ConfigError, match="PruningHparams.levels"):
+        runner.run(F.SPEC, F.ForgettingBySparsityParams(levels=(0, 5)), tickets=tickets)
