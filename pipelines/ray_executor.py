@@ -31,7 +31,9 @@ log = logging.getLogger("lth_tf.runner")
 class RayResources:
     """What each Ray task asks for. `per_component` overrides by component name, e.g.
     {'MaskSearch': {'num_gpus': 1}}. `threads` caps TensorFlow's intra-op threads per task, so
-    tasks sharing a machine do not fight over its cores."""
+    tasks sharing a machine do not fight over its cores (0: TensorFlow's default, all cores).
+    Results equal an in-process run's with the same thread count: TensorFlow splits float sums
+    by thread, so 1-thread tasks reproduce `TF_NUM_INTRAOP_THREADS=1` runs bit for bit."""
     num_cpus: float = 1.0
     num_gpus: float = 0.0
     threads: int = 1
