@@ -383,4 +383,5 @@ def execute(p: DataDietReportParams, inputs, out: Path, ctx):
 
 
 SPEC = ComponentSpec(name="DataDietReport", inputs={"results": "Tickets*"}, output="Report",
-                     params=DataDietReportParams, executor=execute)
+                     params=DataDietReportParams, executor=execute,
+                     version=2)  # 2: findings paragraph, glossary, shared colours

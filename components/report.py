@@ -144,4 +144,5 @@ def execute(p: ReportParams, inputs, out: Path, ctx):
     return {"rows": len(frame), "winning_levels": int(verdict["winning"].sum()) if not verdict.empty else 0}
 
 
-SPEC = ComponentSpec(name="Report", inputs={"results": "*"}, output="Report", params=ReportParams, executor=execute)
+SPEC = ComponentSpec(name="Report", inputs={"results": "*"}, output="Report", params=ReportParams, executor=execute,
+                     version=2)  # 2: findings, glossary, shared colours

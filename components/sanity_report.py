@@ -569,4 +569,5 @@ def execute(p: SanityReportParams, inputs, out: Path, ctx):
 SPEC = ComponentSpec(name="SanityReport", inputs={"searches": "Tickets*", "baselines": "Trained*?",
                                                   "correlation": "Table*?", "well_trained": "Tickets*?",
                                                   "longer": "Tickets*?", "tuning": "Tuning?"},
-                     output="Report", params=SanityReportParams, executor=execute)
+                     output="Report", params=SanityReportParams, executor=execute,
+                     version=2)  # 2: findings paragraph, glossary, shared colours

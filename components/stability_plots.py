@@ -59,7 +59,7 @@ def plot_interpolation(curves: pd.DataFrame, path: Path, configs, split: str = "
     noise = curves[curves.kind == "noise"]
     cols = min(4, len(configs))
     rows = int(np.ceil(len(configs) / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 3 * rows), squeeze=False, sharey=True)
+    fig, axes = plt.subplots(rows, cols, figsize=(max(3.6 * cols, 6.0), 3 * rows + 0.6), squeeze=False, sharey=True)
     for ax, config in zip(axes.flat, configs):
         group = noise[noise.config == config]
         colors = _level_colors(group.level.unique())
@@ -74,7 +74,7 @@ def plot_interpolation(curves: pd.DataFrame, path: Path, configs, split: str = "
         ax.axis("off")
     for ax in axes[:, 0]:
         ax.set_ylabel(f"{split} error")
-    fig.suptitle("Error along αW1 + (1−α)W2 between two copies trained with different SGD noise", fontsize=10)
+    fig.suptitle("Error along αW1 + (1−α)W2\nbetween two copies trained with different SGD noise", fontsize=10)
     _save(fig, path)
 
 
@@ -123,11 +123,13 @@ def plot_probes(probes: pd.DataFrame, path: Path, configs):
 def plot_few_shot(few: pd.DataFrame, path: Path, colors=None):
     """Colour: configuration (the report's colours); line style: level."""
     colors = colors or _colors(few.config)
+    # Line style and marker: level (a single fraction draws points only, so the marker must tell).
     styles = {level: ("-", "--", ":", "-.")[i % 4] for i, level in enumerate(sorted(few.level.unique()))}
+    markers = {level: "os^Dv"[i % 5] for i, level in enumerate(sorted(few.level.unique()))}
     fig, ax = plt.subplots(figsize=(6, 4.5))
     for (config, level), group in few.groupby(["config", "level"]):
         mean = group.groupby("fraction")["test_accuracy"].mean()
-        ax.plot(100 * mean.index, mean.to_numpy(), styles[level], marker="o", color=colors.get(config),
+        ax.plot(100 * mean.index, mean.to_numpy(), styles[level], marker=markers[level], color=colors.get(config),
                 label=f"{config} L{level}")
     ax.set_xscale("log")
     # Label the fractions themselves (1%, 2%, 5%, 10%), not powers of ten.

@@ -652,4 +652,5 @@ SPEC = ComponentSpec(
             "disentangle": "Trained*?", "dynamics": "Dynamics*?", "instability": "Instability*?",
             "rewind_search": "RewindSearch*?", "probes": "Probes*?", "few_shot": "FewShot*?", "transfer": "Transfer*?",
             "transfer_searches": "Tickets*?"},
-    output="Report", params=StabilityReportParams, executor=execute)
+    output="Report", params=StabilityReportParams, executor=execute,
+    version=2)  # 2: findings, glossary, fixed colours, unreached sparsities shown as —
