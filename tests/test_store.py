@@ -231,7 +231,9 @@ def test_cli_ctrl_c_is_one_line_and_exit_130(tmp_path):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=f"{REPO / 'tests'}{os.pathsep}{REPO}")
     process = subprocess.Popen([sys.executable, "-m", "pipelines.run", "--config", str(config), "--output_dir",
                                 str(tmp_path / "out")], cwd=REPO, env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
+                               stderr=subprocess.PIPE, text=True,
+                               # a shell's background jobs start with SIGINT ignored; a user's Ctrl-C does not
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     started = tmp_path / "count.started"
     deadline = time.time() + 180
     while not started.exists() and time.time() < deadline and process.poll() is None:
