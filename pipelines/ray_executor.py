@@ -159,11 +159,10 @@ class RayExecutor:
 
     def __call__(self, runner, plan, bar=None):
         import ray
-        pending = [e for e in plan.executions if e.fingerprint not in plan.finished and e.fingerprint not in runner._done]
-        for e in plan.executions:  # finished when planned: reused, as in-process
-            if e.fingerprint in plan.finished and e.fingerprint not in runner._done:
-                runner.reused.append(e.artifact)
-                runner._done.add(e.fingerprint)
+        for e in plan.executions:  # finished when planned: reused (verified) here, as in-process
+            if e.fingerprint in plan.finished:
+                runner.execute_one(e)
+        pending = [e for e in plan.pending if not runner.is_done(e)]
         if not pending:
             return
         connect(self.address, self.workers)
@@ -184,18 +183,18 @@ class RayExecutor:
         by_ref = {ref: fp for fp, ref in refs.items()}
         executions = {e.fingerprint: e for e in pending}
         waiting = list(refs.values())
-        started = time.time()
+        shown = time.time()
         try:
             while waiting:
                 done, waiting = ray.wait(waiting, num_returns=1, timeout=1.0)
                 for ref in done:
                     fp, executed = ray.get(ref)
-                    (runner.executed if executed else runner.reused).append(executions[fp].artifact)
-                    runner._done.add(fp)
-                    runner._verified.add(fp)
+                    runner.mark_done(executions[fp], executed)
                     if bar is not None:
                         bar.update(1)
-                self._show(runner, bar, executions, len(waiting), started)
+                if bar is not None or time.time() - shown >= 30:  # without a bar: a line every 30 s
+                    self._show(runner, bar, executions, len(waiting))
+                    shown = time.time()
         except ray.exceptions.RayTaskError as e:
             for ref in waiting:
                 ray.cancel(ref)
@@ -207,12 +206,12 @@ class RayExecutor:
             raise
 
     @staticmethod
-    def _show(runner, bar, executions, left, started):
+    def _show(runner, bar, executions, left):
         running = sum((runner.output_dir / ".running" / fp).exists() for fp in executions)
         line = f"ray: {len(executions) - left} done, {running} running, {left - running} waiting"
         if bar is not None:
             bar.set_postfix_str(line)
-        elif int(time.time() - started) % 30 == 0:
+        else:
             print(line, file=sys.stderr, flush=True)
 
 

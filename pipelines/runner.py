@@ -271,11 +271,21 @@ class Runner:
         self._verified.add(fp)
         return True
 
+    def is_done(self, execution: Execution) -> bool:
+        """Executed or reused by this run (its artifact still there)."""
+        return execution.fingerprint in self._done and (execution.path / "artifact.json").exists()
+
+    def mark_done(self, execution: Execution, executed: bool):
+        """Records an execution another process (an executor's worker) computed or reused."""
+        (self.executed if executed else self.reused).append(execution.artifact)
+        self._done.add(execution.fingerprint)
+        self._verified.add(execution.fingerprint)
+
     def execute_one(self, execution: Execution):
         """Reuses or computes one execution under its lock (what a worker of another executor
         calls once the execution's inputs are finished)."""
         fp, path = execution.fingerprint, execution.path
-        if fp in self._done and (path / "artifact.json").exists():
+        if self.is_done(execution):
             return
         with file_lock(self._lock_path(path), blocking=False) as held:
             if not held and execution.spec.exclusive:
