@@ -34,8 +34,8 @@ from lth_tf.data import DatasetHparams, load_dataset, steps_per_epoch
 from lth_tf.errors import ConfigError
 from lth_tf.io import atomic_path, load_npz, read_json, save_npz, unit_is_complete, write_csv, write_json
 from lth_tf.models import ModelHparams
+from lth_tf.sparsity import criteria, saliency, wrapping
 from lth_tf.sparsity import masks as M
-from lth_tf.sparsity import wrapping
 from lth_tf.sparsity.hparams import PruningHparams
 from lth_tf.training import TrainingHparams, best_validation_metrics, evaluate, to_steps, train
 
@@ -150,7 +150,8 @@ def check_levels(levels, tickets_path: Path, what: str):
 
 
 def variant_name(method: str, rewind_step: int) -> str:
-    return f"lt_{method}" + ("_rewind" if rewind_step > 0 else "")
+    """The tickets' results.csv variant: the criterion's (lth_tf/sparsity/criteria.py), e.g. 'lt_imp_rewind'."""
+    return criteria.criterion(method).variant_name(rewind_step)
 
 
 # results.csv columns come in this order, then the rest sorted. A fixed order matters: finished
@@ -166,13 +167,19 @@ def results_frame(rows) -> pd.DataFrame:
     return frame[first + sorted(c for c in frame.columns if c not in first)]
 
 
-def next_masks(p: MaskSearchParams, level: int, prev_masks, prev_trained, dense_trained, rng):
-    density = p.pruning.density(level)
-    if p.pruning.method == "imp":
-        return M.magnitude_prune(prev_trained, prev_masks, density, p.pruning.scope)
-    if p.pruning.method == "omp":
-        return M.magnitude_prune(dense_trained, M.ones_like(prev_masks), density, p.pruning.scope)
-    return M.random_prune(prev_masks, density, rng, p.pruning.scope)
+def next_masks(p: MaskSearchParams, level: int, prev_masks, prev_state, dense_state, rng, model, batch):
+    """Level `level`'s mask by the criterion PruningHparams.method names (lth_tf/sparsity/criteria.py),
+    from the previous level's mask and trained weights (`*_state`: get_state() dicts) and the
+    dense network's. A criterion that scores the model (SNIP, GraSP, SynFlow) gets `model` set
+    to the previous level's trained network and mask, and the batch `batch()` draws."""
+    rule = criteria.criterion(p.pruning.method)
+    inputs = criteria.ScoreInputs(prev_masks, _kernels(prev_state, model), level, _kernels(dense_state, model), rng)
+    if rule.uses_model:
+        wrapping.set_masks(model, prev_masks)
+        wrapping.set_state(model, prev_state)
+        x, y = batch()
+        inputs = dataclasses.replace(inputs, model=model, x=x, y=y)
+    return rule.prune(inputs, p.pruning.density(level), p.pruning.scope)
 
 
 def execute(p: MaskSearchParams, inputs, out: Path, ctx):
@@ -222,9 +229,9 @@ def execute(p: MaskSearchParams, inputs, out: Path, ctx):
             prev = level_dir(out, level - 1)
             rewind_state = load_rewind(out)
             rng = np.random.default_rng([p.seed, level])
-            masks = next_masks(p, level, M.load_masks(prev / "mask.npz"),
-                               _kernels(load_npz(prev / "trained.npz"), model),
-                               _kernels(load_npz(level_dir(out, 0) / "trained.npz"), model), rng)
+            masks = next_masks(p, level, M.load_masks(prev / "mask.npz"), load_npz(prev / "trained.npz"),
+                               load_npz(level_dir(out, 0) / "trained.npz"), rng, model,
+                               lambda: saliency.scoring_batch(ds, split, p.seed))
             wrapping.set_state(model, rewind_state)
             wrapping.set_masks(model, masks)
             result = train(model, ds, p.training, seed=p.seed, start_step=rewind_step, train_split=split,
@@ -279,14 +286,10 @@ def export_in_unit(model, ds, tmp: Path, masks, metrics: dict, unit: Path):
 
 def _search_steps(method, level, total, rewind_step, start_step=0, prefix_steps=0):
     """Training steps spent on the search that produced level `level`'s mask: what came before
-    it (pre-training, scoring), the dense run (from `start_step`), and for IMP every earlier
-    level's retraining. Random pruning needs no training for its masks."""
-    dense = prefix_steps + total - start_step
-    if method == "imp":
-        return dense + (level - 1) * (total - rewind_step)
-    if method == "omp":
-        return dense
-    return prefix_steps
+    it (pre-training, scoring) and what the criterion's cost rule counts of the dense run (from
+    `start_step`) and the levels' retraining (from `rewind_step`): for IMP every earlier level's
+    retraining, for OMP the dense run only, for random pruning nothing."""
+    return prefix_steps + criteria.criterion(method).search_steps(level, total - start_step, total - rewind_step)
 
 
 def _kernels(state, model):

@@ -1,6 +1,7 @@
 """SparseTraining: train tickets and their baselines from a Tickets artifact -> Trained artifact.
 
-Variants (each one short function from a ticket to (masks, weights, start step, seed)):
+Variants: the baselines registered in lth_tf/sparsity/baselines.py, each a mask rule, a weights
+rule ('rewind' or 'reinit'), a start step and a cost rule (register_baseline adds one):
 - lt: the ticket itself (its mask, its rewind weights), retrained; useful when the training
   hyperparameters differ from the search's (disentangling experiments) or for another seed.
 - rr: random reinitialization: the ticket's mask on freshly drawn initial weights, trained the
@@ -26,39 +27,16 @@ from components.mask_search import (check_levels, export_in_unit, finished_level
 from components.spec import ComponentSpec
 from lth_tf import networks
 from lth_tf.data import load_dataset
-from lth_tf.errors import unknown_name
 from lth_tf.io import atomic_path, read_json, save_npz, unit_is_complete, write_csv, write_json
 from lth_tf.models import ModelHparams
+from lth_tf.sparsity import baselines as B
 from lth_tf.sparsity import masks as M
 from lth_tf.sparsity import wrapping
 from lth_tf.training import TrainingHparams, best_validation_metrics, evaluate, train
 
 
-def _lt(ticket, rng):
-    return ticket["masks"], ticket["rewind"], ticket["rewind_step"], None
-
-
-def _rr(ticket, rng):
-    # Random reinitialization trains from step 0 for the full budget T, also for a ticket
-    # rewound to step t: "θ'_0 ⊙ m" is a fresh initialization, it has no step-t state to resume
-    # (002 Appendix B, condition 3; Table E.1 trains RR for the whole schedule).
-    return ticket["masks"], "reinit", 0, None
-
-
-def _random_mask(ticket, rng):
-    return M.random_mask_like(ticket["masks"], rng), ticket["rewind"], ticket["rewind_step"], None
-
-
-def _permuted_mask(ticket, rng):
-    return M.permuted(ticket["masks"], rng), ticket["rewind"], ticket["rewind_step"], None
-
-
-def _small_dense(ticket, rng):
-    return None, "reinit", 0, ticket["parameters"]
-
-
-VARIANTS = {"lt": _lt, "rr": _rr, "random_mask": _random_mask, "permuted_mask": _permuted_mask,
-            "small_dense": _small_dense}
+# The registry (name -> Baseline); kept under this name for readers such as tuning.SUBJECTS.
+VARIANTS = B.BASELINES
 
 
 @gin.configurable
@@ -74,17 +52,13 @@ class SparseTrainingParams:
 
     def __post_init__(self):
         for v in self.variants:
-            if v not in VARIANTS:
-                raise unknown_name("sparse-training variant", v, VARIANTS)
+            B.baseline(v)  # a ConfigError naming the registered baselines
         object.__setattr__(self, "variants", tuple(self.variants))
         object.__setattr__(self, "levels", tuple(int(l) for l in self.levels))
 
 
 def row_variant(variant: str, method: str, rewind_step: int) -> str:
-    suffix = "_rewind" if rewind_step > 0 else ""
-    if variant in ("lt", "rr"):
-        return f"{variant}_{method}{suffix}"
-    return variant + suffix
+    return B.baseline(variant).row_variant(method, rewind_step)
 
 
 def reinit_seed(seed: int, level: int) -> int:
@@ -112,18 +86,19 @@ def execute(p: SparseTrainingParams, inputs, out: Path, ctx):
             if unit_is_complete(unit):
                 rows.append(read_json(unit / "metrics.json"))
                 continue
-            rng = np.random.default_rng([p.seed, level, sorted(VARIANTS).index(variant)])
-            masks, weights, start, target_params = VARIANTS[variant](ticket, rng)
+            rule = B.baseline(variant)
+            rng = np.random.default_rng([p.seed, level, rule.rng_stream()])
+            masks, start, reinit = rule.mask(ticket, rng), rule.start(ticket), rule.weights == "reinit"
             init_seed = reinit_seed(p.seed, level)
             model_hp = search.model
-            if target_params is not None:
-                width = networks.width_for_parameter_count(search.model, ds.input_shape, ds.num_classes, target_params)
+            if rule.match_parameters:
+                width = networks.width_for_parameter_count(search.model, ds.input_shape, ds.num_classes,
+                                                           ticket["parameters"])
                 model_hp = ModelHparams(search.model.name, width, search.model.initializer)
             model = networks.build_network(model_hp, ds.input_shape, ds.num_classes,
-                                           init_seed if weights == "reinit" else search.seed,
-                                           search.pruning.prunable())
-            if weights != "reinit":
-                wrapping.set_state(model, weights)
+                                           init_seed if reinit else search.seed, search.pruning.prunable())
+            if not reinit:
+                wrapping.set_state(model, ticket["rewind"])
             if masks is not None:
                 wrapping.set_masks(model, masks)
             shown = row_variant(variant, search.pruning.method, ticket["rewind_step"])
@@ -132,15 +107,14 @@ def execute(p: SparseTrainingParams, inputs, out: Path, ctx):
                            log_dir=ctx.tensorboard_dir / shown / f"level_{level:02d}",
                            log_hparams={"variant": shown, "level": level, "rewind": search.pruning.rewind,
                                         "method": search.pruning.method,  # small_dense: the sparsity it matches
-                                        "sparsity": meta["sparsity"] if variant == "small_dense" else None})
+                                        "sparsity": meta["sparsity"] if rule.match_parameters else None})
             final_masks = wrapping.get_masks(model)
-            uses_search = variant in ("lt", "rr", "permuted_mask")
-            prefix = meta["train_steps"] - meta["own_steps"] if uses_search else (start if weights != "reinit" else 0)
+            prefix = rule.cost(ticket)
             metrics = {
                 "variant": row_variant(variant, search.pruning.method, ticket["rewind_step"]),
                 "seed": p.seed, "level": level, "search_seed": search.seed,
-                "sparsity": meta["sparsity"] if variant == "small_dense" else M.sparsity(final_masks),
-                "density": meta["density"] if variant == "small_dense" else M.density(final_masks),
+                "sparsity": meta["sparsity"] if rule.match_parameters else M.sparsity(final_masks),
+                "density": meta["density"] if rule.match_parameters else M.density(final_masks),
                 "val_accuracy": evaluate(model, ds, ds.val)["accuracy"] if len(ds.val) else float("nan"),
                 "test_accuracy": evaluate(model, ds, ds.test)["accuracy"],
                 **best_validation_metrics(model, ds, result),

@@ -5,17 +5,16 @@ from typing import Tuple
 import gin
 
 from lth_tf.errors import ConfigError, unknown_name
+from lth_tf.sparsity import criteria
 from lth_tf.sparsity.masks import SCOPES
 from lth_tf.sparsity.wrapping import PRUNABLE_KINDS, prunable_predicate
 from lth_tf.training.hparams import to_steps
-
-METHODS = ("imp", "omp", "random")
 
 
 @gin.configurable
 @dataclasses.dataclass(frozen=True)
 class PruningHparams:
-    method: str = "imp"  # imp: iterative magnitude; omp: one-shot magnitude; random
+    method: str = "imp"  # a registered criterion (lth_tf/sparsity/criteria.py): imp, omp, random, snip, grasp, synflow
     levels: int = 10  # level k keeps (1 - fraction)^k of the prunable weights
     fraction: float = 0.2  # pruned per level, of the weights still remaining
     scope: str = "global"  # global: one threshold over all layers; layerwise: per layer
@@ -24,8 +23,7 @@ class PruningHparams:
     prune_output_layer: bool = True
 
     def __post_init__(self):
-        if self.method not in METHODS:
-            raise unknown_name("pruning method", self.method, METHODS)
+        criteria.criterion(self.method)  # a ConfigError naming the registered criteria
         if self.scope not in SCOPES:
             raise unknown_name("pruning scope", self.scope, SCOPES)
         if not 0.0 < self.fraction < 1.0:

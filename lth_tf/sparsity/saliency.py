@@ -6,9 +6,12 @@ use) or after training, as the PrAC study's iterative baselines do between train
 
 Each scorer takes a wrapped model (lth_tf.sparsity.wrapping) whose masks are set and returns
 {layer name: score array} with the kernels' shapes; the highest scores are kept by
-`lth_tf.sparsity.masks.prune_by_score`. `iterative_prune` applies a scorer in several steps
-with an exponential density schedule, re-scoring the pruned network after each step (as
-SynFlow must, and as iterative SNIP does), and leaves the model's weights unchanged.
+`lth_tf.sparsity.masks.prune_by_score`. The three are registered as pruning criteria
+(lth_tf/sparsity/criteria.py, `uses_model`), so MaskSearch and SaliencyTickets find them in
+the one registry; any criterion registered with `uses_model=True` is a saliency method here.
+`iterative_prune` applies a scorer in several steps with an exponential density schedule,
+re-scoring the pruned network after each step (as SynFlow must, and as iterative SNIP does),
+and leaves the model's weights unchanged.
 
 - SNIP (Lee et al. 2019): |g ⊙ w|, g the loss gradient on a batch.
 - GraSP (Wang et al. 2020): removes the weights with the largest -w ⊙ Hg (those whose removal
@@ -23,6 +26,7 @@ import numpy as np
 import tensorflow as tf
 
 from lth_tf.errors import unknown_name
+from lth_tf.sparsity import criteria
 from lth_tf.sparsity import masks as M
 from lth_tf.sparsity import wrapping
 
@@ -84,13 +88,20 @@ def synflow_scores(model, x=None, y=None) -> Scores:
     return scores
 
 
-SCORERS: Dict[str, Callable] = {"snip": snip_scores, "grasp": grasp_scores, "synflow": synflow_scores}
+def _registered(name: str, score: Callable):
+    """Registers `score(model, x, y)` as the criterion `name` that scores ScoreInputs.model."""
+    criteria.register_criterion(name, uses_model=True)(lambda inputs: score(inputs.model, inputs.x, inputs.y))
 
 
-def scorer(name: str) -> Callable:
-    if name not in SCORERS:
-        raise unknown_name("saliency method", name, SCORERS)
-    return SCORERS[name]
+for _name, _score in (("snip", snip_scores), ("grasp", grasp_scores), ("synflow", synflow_scores)):
+    _registered(_name, _score)
+
+
+def scorer(name: str) -> criteria.Criterion:
+    """The registered criterion `name`, when it scores the model (a saliency method)."""
+    if name not in criteria.names(uses_model=True):
+        raise unknown_name("saliency method", name, criteria.names(uses_model=True))
+    return criteria.criterion(name)
 
 
 def iterative_prune(model, method: str, masks: M.Masks, target_density: float, x, y, iterations: int = 1,
@@ -98,7 +109,7 @@ def iterative_prune(model, method: str, masks: M.Masks, target_density: float, x
     """Prunes from `masks` down to `target_density` in `iterations` steps of geometrically
     decreasing density, re-scoring the pruned network at each step. The model ends with its
     original weights and masks (the caller sets the returned masks)."""
-    score = scorer(method)
+    rule = scorer(method)
     original_masks, state = wrapping.get_masks(model), wrapping.get_state(model)
     start = M.density(masks)
     current = masks
@@ -106,7 +117,8 @@ def iterative_prune(model, method: str, masks: M.Masks, target_density: float, x
         for k in range(1, iterations + 1):
             density = start * (target_density / start) ** (k / iterations)
             wrapping.set_masks(model, current)
-            current = M.prune_by_score(score(model, x, y), current, density, scope)
+            trained = {n: v.numpy() for n, v in _kernels(model).items()}
+            current = rule.prune(criteria.ScoreInputs(current, trained, model=model, x=x, y=y), density, scope)
     finally:
         wrapping.set_masks(model, original_masks)
         wrapping.set_state(model, state)
@@ -120,3 +132,11 @@ def balanced_sample(x: np.ndarray, y: np.ndarray, per_class: int, num_classes: i
     picks = [rng.permutation(np.flatnonzero(y == c))[:per_class] for c in range(num_classes)]
     positions = np.sort(np.concatenate(picks))
     return x[positions], y[positions]
+
+
+def scoring_batch(ds, split, seed: int, per_class: int = 10):
+    """`balanced_sample` of `split`, normalized as the input pipeline normalizes: the batch
+    MaskSearch scores with when its criterion scores the model (10 per class as in GraSP's
+    paper; SaliencyTickets draws the same way, with SaliencyParams.examples_per_class)."""
+    x, y = balanced_sample(split.x, split.y, per_class, ds.num_classes, seed)
+    return ((x.astype(np.float32) - ds.mean) / ds.std).astype(np.float32), y
