@@ -339,7 +339,7 @@ def cli_in_process(tmp_path, monkeypatch, capsys):
 BAD_INPUT = [
     ("DatasetHparams.name = 'mnist_2d'", ["Unknown dataset 'mnist_2d'", "mnist1d", "digits", "cifar10"]),
     ("ModelHparams.name = 'resnet21'", ["Unknown model 'resnet21'", "lenet_300_100", "resnet20"]),
-    ("PruningHparams.method = 'snip'", ["Unknown pruning method 'snip'", "imp, omp, random"]),
+    ("PruningHparams.method = 'magnitude'", ["Unknown pruning method 'magnitude'", "grasp, imp, omp, random, snip, synflow"]),
     ("PruningHparams.fraction = 1.5", ["PruningHparams.fraction=1.5", "out of range", "(0, 1)"]),
     ("TrainingHparams.lrr = 0.1", ["Bad gin binding", "TrainingHparams.lrr", "lrr"]),
     ("NoSuchThing.value = 1", ["Bad gin binding", "NoSuchThing"]),
