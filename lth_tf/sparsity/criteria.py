@@ -4,14 +4,16 @@ A criterion is a scoring function and a search-cost rule. At pruning step L the 
 function gets a `ScoreInputs` and returns {layer name: score array} with the kernels' shapes;
 `masks.prune_by_score` keeps the highest scores among the weights the mask still keeps,
 globally or per layer (PruningHparams.scope), down to the level's density. Built in:
-- imp: iterative magnitude pruning, |w| of the previous level's trained weights (002 §2:
-  "prune p% of the parameters in θ_j ... [then] reset the remaining parameters to θ_0").
-- omp: one-shot magnitude pruning, |w| of the trained dense network, cut from the dense
-  network at every level (`one_shot`), not from the previous level's mask.
+- imp: iterative magnitude pruning (mask m_I of 002 Appendix B), |w| of the previous level's
+  trained weights, pruning from the previous level's mask.
+- omp: one-shot magnitude pruning (mask m_O, 002 Appendix B; Appendix A: "We also train the
+  LT-OMP with the same sparsity levels as IMP"), |w| of the trained dense network, cut from
+  the dense network at every level (`one_shot`), not from the previous level's mask.
 - random: uniform random scores drawn from the level's generator (no training for the mask).
 - snip, grasp, synflow (lth_tf/sparsity/saliency.py): scores of the network in `model`, with
   a scoring batch for SNIP and GraSP. In MaskSearch they score the previous level's trained
-  network, as IMP does (001 §4.3 runs them "in an iterative manner").
+  network, as IMP does (001 §4.3 runs them "in an iterative manner"), on 10 examples per class
+  of the training split (saliency.scoring_batch), at IMP's cost.
 
 The cost rule says how many training steps the search spent to obtain level L's mask,
 beside work done upstream (pre-training, data scoring: the caller adds those):
