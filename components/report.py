@@ -18,6 +18,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from components import plotting, report_text  # noqa: E402
+from components.reports.section import markdown  # noqa: E402  (re-exported: report.markdown)
 from components.spec import ComponentSpec  # noqa: E402
 from lth_tf.io import write_csv, write_text  # noqa: E402
 from lth_tf.metrics.verdicts import VerdictRule  # noqa: E402
@@ -104,19 +105,6 @@ def findings(verdict: pd.DataFrame) -> str:
                               if has and miss not in why) for why, rr, sd in zip(
                               verdict.why_not, verdict.A_RR.notna(), verdict.A_SD.notna())])
     return report_text.level_findings(rows[rows.level > 0])
-
-
-def markdown(frame: pd.DataFrame, floatfmt=".4f") -> str:
-    if frame.empty:
-        return "_(no rows)_\n"
-    cols = list(frame.columns)
-    def fmt(v):
-        if isinstance(v, (float, np.floating)):
-            return "" if np.isnan(v) else format(v, floatfmt)
-        return str(v)
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    lines += ["| " + " | ".join(fmt(v) for v in row) + " |" for row in frame.itertuples(index=False)]
-    return "\n".join(lines) + "\n"
 
 
 def execute(p: ReportParams, inputs, out: Path, ctx):
