@@ -18,6 +18,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from components import plotting, report_text  # noqa: E402
+from components.reports import names
 from components.reports.section import markdown  # noqa: E402  (re-exported: report.markdown)
 from components.spec import ComponentSpec  # noqa: E402
 from lth_tf.io import write_csv, write_text  # noqa: E402
@@ -57,11 +58,10 @@ def verdicts(frame: pd.DataFrame, metric: str, rule: VerdictRule) -> pd.DataFram
         return pd.DataFrame()
     rows = []
     for variant in sorted(v for v in frame.variant.unique() if v.startswith("lt_")):
-        suffix = variant[3:]
         for level, lt in frame[frame.variant == variant].groupby("level"):
             def other(name):
                 return frame[(frame.variant == name) & (frame.level == level)][metric]
-            rr, sd = other(f"rr_{suffix}"), other("small_dense" + ("_rewind" if suffix.endswith("_rewind") else ""))
+            rr, sd = other(names.rr_of(variant)), other(names.small_dense_of(variant))
             matches = rule.matches(lt[metric], dense)
             beats_rr = rr.empty or rule.clear_gap(lt[metric], rr)
             beats_sd = sd.empty or rule.clear_gap(lt[metric], sd)
