@@ -7,7 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from components import plotting, prac_figures
+from components import plotting
+from components.reports.prac import figures as prac_figures
 from components.reports.stability import instability, tickets
 from lth_tf.data.dataset import Split
 from lth_tf.io import save_npz
