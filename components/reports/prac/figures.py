@@ -207,5 +207,3 @@ def plot_forgetting(panels: Dict[str, List[dict]], path: Path, title: str, top: 
     axes[-1][0].set_xlabel("forgetting events per example")
     fig.suptitle(title, fontsize=10)
     plotting.save(fig, path)
-
-

@@ -173,5 +173,3 @@ def cep_table(sizes: pd.DataFrame, variant: str) -> pd.DataFrame:
     rows = sizes[sizes.variant == variant]
     return rows[["round", "CEP subnetwork sparsity", "CEP", "CET", "next set", "overlap_rate"]].rename(
         columns={"CEP subnetwork sparsity": "sparsity of the subnetwork", "next set": "PrAC"})
-
-

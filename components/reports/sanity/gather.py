@@ -95,7 +95,6 @@ def omp_masks_shared(searches) -> Tuple[bool, int]:
     return bool(equal), compared
 
 
-
 def empty_layers(searches) -> pd.DataFrame:
     """(variant, lr, level, layer, seeds) of ticket layers that keep none of their weights (a
     global magnitude threshold can prune a whole layer), from each level's sparsity.csv."""
@@ -112,7 +111,6 @@ def empty_layers(searches) -> pd.DataFrame:
                                  "seed": search.seed})
     frame = pd.DataFrame(rows, columns=["variant", "lr", "level", "layer", "seed"])
     return frame.groupby(["variant", "lr", "level", "layer"], as_index=False).agg(seeds=("seed", "nunique"))
-
 
 
 @dataclasses.dataclass(frozen=True)

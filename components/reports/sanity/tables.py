@@ -80,5 +80,3 @@ def distance_from_p(summary: pd.DataFrame, network: str, variant: str = None, le
     if level is not None:
         rows = rows[rows.level == level]
     return {float(r): float(np.mean(np.abs(g.R_p - g.p))) for r, g in rows.groupby("lr")}
-
-

@@ -114,7 +114,6 @@ def _concat(artifacts, name) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-
 def config_order(frame: pd.DataFrame):
     """The report's order of configurations: rewind to init first, then by rewind point,
     momentum, batch size."""

@@ -145,4 +145,3 @@ def plot_barriers(barriers: pd.DataFrame, threshold: float, path: Path, colors=N
         ax.set_title(titles[kind], fontsize=10)
         ax.legend(fontsize=7)
     plotting.save(fig, path)
-

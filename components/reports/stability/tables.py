@@ -131,4 +131,3 @@ def split_words(frame: pd.DataFrame) -> str:
     splits = sorted(set(frame["split"].dropna())) if "split" in frame.columns else ["test"]
     splits = splits or ["test"]
     return " and ".join({"val": "validation", "test": "test"}.get(s, s) for s in splits) + " split"
-

@@ -29,7 +29,6 @@ def _setup(grid: pd.DataFrame) -> str:
             f"to {100 * grid.sparsity.max():.2f}% sparsity.\n")
 
 
-
 def header(d: StabilityData) -> Section:
     grid = d.grid
     return section(f"Study `{d.p.study}`: {len(d.results)} networks; {grid.config.nunique()} configurations "
@@ -226,5 +225,3 @@ def late_rewinding_finding(grid: pd.DataFrame, rule: VerdictRule, metric: str = 
     return (words + "Unlike CIFAR-10 in the papers, IMP from initialization does not fall behind late rewinding on "
             "this run, so the late-rewinding arms here say little about why late rewinding helps; run the "
             "`*_cifar10.gin` configs for that.\n")
-
-
