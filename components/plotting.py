@@ -6,7 +6,16 @@
 - `label_colors(labels)`: a deterministic label → colour mapping, built once per report from
   every label the report draws, and passed to all its plots, so a configuration has the same
   colour in each of them. The dense network is always black.
+- `level_colors(values)`: a sequential colour per level / round / learning rate (viridis, densest
+  or smallest dark, never pale yellow), so an ordered quantity is never mistaken for a
+  configuration.
+- `VARIANT_STYLES`: the sanity study's fixed (colour, line style, marker) per variant: a ticket
+  and its random reinitialization share a colour (solid vs. dotted).
+- `log_axis(ax, values, fmt)`: any other log-scaled x axis (learning rates, data fractions) with
+  ticks at exactly `values`, labelled `fmt(value)`.
 - `save(fig, path)`: tight layout, PNG, figure closed.
+
+No other module sets a log scale, a colour map or a per-configuration colour by hand.
 """
 from pathlib import Path
 from typing import Dict, Iterable
@@ -36,6 +45,21 @@ def label_colors(labels: Iterable) -> Dict[str, tuple]:
     colors = {l: PALETTE[i % len(PALETTE)] for i, l in enumerate(others)}
     colors.update({l: DENSE_COLOR for l in labels if l.startswith("dense")})
     return colors
+
+
+def level_colors(values, top: float = 0.85) -> Dict:
+    """{value: colour} along viridis from 0 to `top` in sorted order (`top` < 1 avoids the pale
+    yellow end)."""
+    values = sorted(values)
+    cmap = plt.get_cmap("viridis")
+    return {v: cmap(top * i / max(1, len(values) - 1)) for i, v in enumerate(values)}
+
+
+VARIANT_STYLES = {"lt_imp": ("tab:red", "-", "o"), "lt_omp": ("tab:blue", "-", "s"),
+                  "lt_imp_rewind": ("tab:orange", "-", "^"), "lt_omp_rewind": ("tab:cyan", "-", "v"),
+                  "rr_imp": ("tab:red", ":", "o"), "rr_omp": ("tab:blue", ":", "s"),
+                  "rr_imp_rewind": ("tab:orange", ":", "^"), "rr_omp_rewind": ("tab:cyan", ":", "v"),
+                  "small_dense": ("tab:green", "--", "D")}
 
 
 def percent_label(value: float) -> str:
@@ -70,6 +94,16 @@ def remaining_axis(ax, remaining=None, label: str = "weights remaining (%)"):
     ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
     ax.set_xlabel(label)
     ax.grid(True, which="major", alpha=0.3)
+
+
+def log_axis(ax, values, fmt=lambda v: f"{v:g}"):
+    """Log-scaled x axis with ticks at `values` (none when empty), labelled `fmt(value)`, no
+    minor ticks."""
+    ax.set_xscale("log")
+    values = sorted(values)
+    if values:
+        ax.set_xticks(values, [fmt(v) for v in values])
+        ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
 
 
 def remaining_of(sparsity) -> np.ndarray:

@@ -18,10 +18,12 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from components import plotting, report_text  # noqa: E402
+from components.reports import names  # noqa: E402
+from components.reports import section as S  # noqa: E402
+from components.reports.section import Section, markdown, section  # noqa: E402  (report.markdown: re-exported)
 from components.spec import ComponentSpec  # noqa: E402
 from lth_tf.io import write_csv, write_text  # noqa: E402
 from lth_tf.metrics.verdicts import VerdictRule  # noqa: E402
-from lth_tf.sparsity import baselines  # noqa: E402
 
 
 @gin.configurable
@@ -60,7 +62,7 @@ def verdicts(frame: pd.DataFrame, metric: str, rule: VerdictRule) -> pd.DataFram
         for level, lt in frame[frame.variant == variant].groupby("level"):
             def other(name):
                 return frame[(frame.variant == name) & (frame.level == level)][metric]
-            rr, sd = (other(baselines.row_for_ticket(b, variant)) for b in ("rr", "small_dense"))
+            rr, sd = other(names.rr_of(variant)), other(names.small_dense_of(variant))
             matches = rule.matches(lt[metric], dense)
             beats_rr = rr.empty or rule.clear_gap(lt[metric], rr)
             beats_sd = sd.empty or rule.clear_gap(lt[metric], sd)
@@ -106,42 +108,46 @@ def findings(verdict: pd.DataFrame) -> str:
     return report_text.level_findings(rows[rows.level > 0])
 
 
-def markdown(frame: pd.DataFrame, floatfmt=".4f") -> str:
-    if frame.empty:
-        return "_(no rows)_\n"
-    cols = list(frame.columns)
-    def fmt(v):
-        if isinstance(v, (float, np.floating)):
-            return "" if np.isnan(v) else format(v, floatfmt)
-        return str(v)
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    lines += ["| " + " | ".join(fmt(v) for v in row) + " |" for row in frame.itertuples(index=False)]
-    return "\n".join(lines) + "\n"
+def header(d: dict) -> Section:
+    frame = d["frame"]
+    return section(f"Study `{d['p'].study}`: {len(frame)} networks, seeds {sorted(frame.seed.unique().tolist())}.\n")
+
+
+def accuracy(d: dict) -> Section:
+    p, summary = d["p"], d["summary"]
+    plot_accuracy(summary, p.metric, d["out"] / "accuracy_vs_sparsity.png", p.title)
+    table = summary.pivot_table(index="level", columns="variant", values="mean")
+    table.insert(0, "weights remaining %", 100 * (1 - summary.groupby("level")["sparsity"].max()))
+    return section(f"## {p.metric.replace('_', ' ')} (mean over seeds) by level\n", markdown(table.reset_index()),
+                   "![accuracy vs sparsity](accuracy_vs_sparsity.png)\n")
+
+
+def winning(d: dict) -> Section:
+    p, verdict = d["p"], verdicts(d["frame"], d["p"].metric, d["p"].rule)
+    if not verdict.empty:
+        write_csv(d["out"] / "verdicts.csv", verdict)
+    return section("## Winning-ticket verdicts\n",
+                   "A ticket wins when it matches the dense network and has a clear gap over RR and small-dense "
+                   "(where trained). " + p.rule.describe() + "\n",
+                   markdown(verdict), findings=[findings(verdict)],
+                   winning_levels=int(verdict["winning"].sum()) if not verdict.empty else 0)
+
+
+def all_variants(d: dict) -> Section:
+    return section("## All variants (mean ± std over seeds, training steps per network)\n", markdown(d["summary"]))
+
+
+SECTIONS = (header, accuracy, winning, all_variants)
 
 
 def execute(p: ReportParams, inputs, out: Path, ctx):
     frame = gather(inputs["results"])
     frame.insert(0, "study", p.study)
     write_csv(out / "results.csv", frame)
-    summary = summary_table(frame, p.metric)
-    plot_accuracy(summary, p.metric, out / "accuracy_vs_sparsity.png", p.title)
-    table = summary.pivot_table(index="level", columns="variant", values="mean")
-    table.insert(0, "weights remaining %", 100 * (1 - summary.groupby("level")["sparsity"].max()))
-    verdict = verdicts(frame, p.metric, p.rule)
-    sections = [f"# {p.title}\n", report_text.findings_section([findings(verdict)]),
-                f"Study `{p.study}`: {len(frame)} networks, seeds {sorted(frame.seed.unique().tolist())}.\n",
-                f"## {p.metric.replace('_', ' ')} (mean over seeds) by level\n", markdown(table.reset_index()),
-                "![accuracy vs sparsity](accuracy_vs_sparsity.png)\n",
-                "## Winning-ticket verdicts\n",
-                "A ticket wins when it matches the dense network and has a clear gap over RR and small-dense "
-                "(where trained). " + p.rule.describe() + "\n",
-                markdown(verdict),
-                "## All variants (mean ± std over seeds, training steps per network)\n", markdown(summary)]
-    text = "\n".join(sections)
-    write_text(out / "report.md", text + "\n" + report_text.glossary(text))
-    if not verdict.empty:
-        write_csv(out / "verdicts.csv", verdict)
-    return {"rows": len(frame), "winning_levels": int(verdict["winning"].sum()) if not verdict.empty else 0}
+    data = {"p": p, "out": out, "frame": frame, "summary": summary_table(frame, p.metric)}
+    sections = [make(data) for make in SECTIONS]
+    write_text(out / "report.md", S.compose(p.title, sections))
+    return {"rows": len(frame), **S.summary(sections)}
 
 
 SPEC = ComponentSpec(name="Report", inputs={"results": "*"}, output="Report", params=ReportParams, executor=execute,

@@ -7,7 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from components import plotting, prac_figures, stability_plots
+from components import plotting
+from components.reports.prac import figures as prac_figures
+from components.reports.stability import instability, tickets
 from lth_tf.data.dataset import Split
 from lth_tf.io import save_npz
 from lth_tf.metrics.forgetting import NEVER_LEARNED
@@ -42,8 +44,8 @@ def test_one_colour_per_configuration_in_two_plots(figures, tmp_path):
                               "level": l, "sparsity": s, "barrier": 0.01}
                              for c, m in configs.items() for l, s in ((0, 0.0), (2, 0.84))])
     colors = plotting.label_colors(configs)
-    stability_plots.plot_accuracy(grid, tmp_path / "a.png", colors)
-    stability_plots.plot_barriers(barriers, 0.02, tmp_path / "b.png", colors)
+    tickets.plot_accuracy(grid, tmp_path / "a.png", colors)
+    instability.plot_barriers(barriers, 0.02, tmp_path / "b.png", colors)
 
     def line_colors(fig):
         return {line.get_label(): matplotlib.colors.to_hex(line.get_color())

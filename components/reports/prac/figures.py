@@ -1,6 +1,4 @@
-"""The PrAC report's plots. Accuracy / search cost / mask similarity against weights remaining
-(one colour per variant, the report's `plotting.label_colors`), class ratios, and the papers'
-pictures, from what a PracMaskSearch artifact stores (round_RR/ mask.npz, sets.npz,
+"""The PrAC papers' pictures, from what a PracMaskSearch artifact stores (round_RR/ mask.npz, sets.npz,
 round.json), each a gather function (arrays from the artifact) and a plot function:
 
 - Examples outside and inside the final PrAC set (001 Fig. 9: "Visualization of examples out
@@ -27,7 +25,6 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
 
 from components import plotting  # noqa: E402
 from lth_tf.data import DatasetHparams, load_dataset  # noqa: E402
@@ -41,7 +38,7 @@ def rounds_of(path: Path) -> List[int]:
     return sorted(int(d.name[6:]) for d in Path(path).glob("round_[0-9][0-9]") if (d / "round.json").exists())
 
 
-def _round(path: Path, r: int) -> Path:
+def round_dir(path: Path, r: int) -> Path:
     return Path(path) / f"round_{r:02d}"
 
 
@@ -101,7 +98,7 @@ def plot_examples(examples: Dict[str, tuple], path: Path, title: str, class_name
 
 def round_masks(path: Path) -> Dict[int, dict]:
     """{r: m_r} for the rounds of a search, with r = 0 the dense all-ones mask."""
-    masks = {r: M.load_masks(_round(path, r) / "mask.npz") for r in rounds_of(path)}
+    masks = {r: M.load_masks(round_dir(path, r) / "mask.npz") for r in rounds_of(path)}
     if masks:
         first = next(iter(masks.values()))
         masks[0] = {n: np.ones_like(m) for n, m in first.items()}
@@ -121,7 +118,7 @@ def hamming_matrix(masks: List[dict]) -> np.ndarray:
 
 def epoch_distances(path: Path) -> Dict[int, list]:
     """{round: early-bird distances between the prospective masks of successive epochs}."""
-    return {r: list(read_json(_round(path, r) / "round.json").get("distances", [])) for r in rounds_of(path)}
+    return {r: list(read_json(round_dir(path, r) / "round.json").get("distances", [])) for r in rounds_of(path)}
 
 
 def plot_hamming(masks: Dict[int, dict], epochs: Dict[int, list], path: Path, title: str):
@@ -142,11 +139,11 @@ def plot_hamming(masks: Dict[int, dict], epochs: Dict[int, list], path: Path, ti
     fig.colorbar(image, ax=ax, fraction=0.046, label="Hamming distance / prunable weights")
     ax.set_title("masks of all rounds (m_r, weights remaining)", fontsize=9)
     ax = axes[1]
-    cmap = plt.get_cmap("viridis")
     drawn = [r for r in epochs if epochs[r]]
+    colors = plotting.level_colors(range(len(drawn)), top=0.9)
     for i, r in enumerate(drawn):
         ax.plot(range(2, len(epochs[r]) + 2), epochs[r], marker="o", markersize=3,
-                color=cmap(0.9 * i / max(1, len(drawn) - 1)), label=f"round {r}")
+                color=colors[i], label=f"round {r}")
     ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     ax.set_xlabel("epoch of the round")
     ax.set_ylabel("distance to the previous epoch's mask\n(/ weights the round keeps)")
@@ -165,8 +162,8 @@ def forgetting_by_round(path: Path) -> List[dict]:
     events of every example the round trained on; NEVER_LEARNED for never learned)}."""
     out = []
     for r in rounds_of(path):
-        sets = load_npz(_round(path, r) / "sets.npz")
-        info = read_json(_round(path, r) / "round.json")
+        sets = load_npz(round_dir(path, r) / "sets.npz")
+        info = read_json(round_dir(path, r) / "round.json")
         counts = np.asarray(sets["forgetting"])
         counts = counts[np.asarray(sets["trained_on"], np.int64)]
         out.append({"round": r, "sparsity": float(info.get("cep_subnetwork_sparsity", 0.0)),
@@ -192,13 +189,13 @@ def plot_forgetting(panels: Dict[str, List[dict]], path: Path, title: str, top: 
     most = max([int(c.max()) for c in learned if len(c)] + [0])
     top = max(2, min(top, most + 1))
     fig, axes = plt.subplots(len(names), 1, figsize=(8, 2.8 * len(names) + 0.6), squeeze=False, sharex=True)
-    cmap = plt.get_cmap("viridis")
     for ax, name in zip(axes[:, 0], names):
         rounds = panels[name]
+        colors = plotting.level_colors(range(len(rounds)), top=0.9)
         width = 0.8 / max(1, len(rounds))
         for i, r in enumerate(rounds):
             ax.bar(np.arange(top + 2) - 0.4 + (i + 0.5) * width, count_histogram(r["counts"], top), width,
-                   color=cmap(0.9 * i / max(1, len(rounds) - 1)),
+                   color=colors[i],
                    label=f"{plotting.percent_label(100 * (1 - r['sparsity']))}% remaining (round {r['round']}, "
                          f"{len(r['counts'])} ex.)")
         ax.set_ylabel("fraction of examples")
@@ -210,85 +207,3 @@ def plot_forgetting(panels: Dict[str, List[dict]], path: Path, title: str, top: 
     axes[-1][0].set_xlabel("forgetting events per example")
     fig.suptitle(title, fontsize=10)
     plotting.save(fig, path)
-
-
-# --- accuracy, search cost, similarity, class ratios ------------------------------------------
-
-def _remaining_axis(ax, sparsity=None):
-    plotting.remaining_axis(ax, None if sparsity is None else plotting.remaining_of(sparsity))
-
-
-def _save(fig, path: Path):
-    plotting.save(fig, path)
-
-
-def plot_bands(summary: pd.DataFrame, variants, metric: str, path: Path, title: str, colors=None):
-    """Mean over seeds with a ±1 std band per variant; dense as a horizontal line and band."""
-    colors = colors or plotting.label_colors(summary.variant)
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for variant in variants:
-        group = summary[summary.variant == variant].sort_values("sparsity")
-        if group.empty:
-            continue
-        if variant == "dense":
-            mean, std = group["mean"].mean(), group["std"].mean()
-            ax.axhline(mean, color="black", linestyle="--", label="dense")
-            ax.axhspan(mean - std, mean + std, color="black", alpha=0.1)
-            continue
-        remaining = 100.0 * (1.0 - group["sparsity"].to_numpy())
-        line, = ax.plot(remaining, group["mean"], marker="o", markersize=3, label=variant, color=colors.get(variant))
-        ax.fill_between(remaining, group["mean"] - group["std"], group["mean"] + group["std"],
-                        color=line.get_color(), alpha=0.2)
-    _remaining_axis(ax, summary.sparsity)
-    ax.set_ylabel(metric.replace("_", " "))
-    ax.set_title(title)
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
-    _save(fig, path)
-
-
-def plot_steps(summary: pd.DataFrame, path: Path, colors=None):
-    colors = colors or plotting.label_colors(summary.variant)
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for variant, group in summary[summary.level > 0].groupby("variant"):
-        if variant.startswith(("snip", "grasp", "synflow", "random_ticket", "lt_imp_other_order")):
-            continue  # no search, or the search of another variant (or the same as lt_imp's)
-        group = group.sort_values("sparsity")
-        ax.plot(100.0 * (1.0 - group["sparsity"]), group["search_steps"], marker="o", markersize=3, label=variant,
-                color=colors.get(variant))
-    _remaining_axis(ax, summary.sparsity)
-    ax.set_ylabel("training steps to find the ticket")
-    ax.set_title("Search cost per ticket (mean over seeds)")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
-    _save(fig, path)
-
-
-def plot_similarity(table: pd.DataFrame, path: Path, colors=None):
-    colors = colors or {}
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for pair, group in table.groupby("pair"):
-        mean = group.groupby("level").agg(sparsity=("sparsity", "mean"), similarity=("similarity", "mean"))
-        ax.plot(100.0 * (1.0 - mean["sparsity"]), mean["similarity"], marker="o", markersize=3, label=pair,
-                color=colors.get(pair.split(" vs ")[0]))
-    ref = table.groupby("level")[["sparsity", "random_expectation"]].mean()
-    ax.plot(100.0 * (1.0 - ref["sparsity"]), ref["random_expectation"], color="gray", linestyle=":",
-            label="two random masks")
-    _remaining_axis(ax, table.sparsity)
-    ax.set_ylabel(r"$|m_i \cap m_j|\ /\ |m_i \cup m_j|$")
-    ax.set_title("Mask similarity with vanilla IMP tickets (same init)")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
-    _save(fig, path)
-
-
-def plot_class_ratios(table: pd.DataFrame, path: Path, variant: str):
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for column in [c for c in table.columns if c.startswith("class_")]:
-        ax.plot(table["round"], table[column], marker="o", markersize=3, label=column.replace("_", " "))
-    ax.set_xlabel("round (the set chosen after it)")
-    ax.set_ylabel("fraction of the class in the set")
-    ax.set_title(f"Class-wise ratios of the {variant} set (mean over seeds)")
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=7, ncol=2)
-    _save(fig, path)

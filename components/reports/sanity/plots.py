@@ -1,41 +1,18 @@
 """The sanity report's plots (paper 002): accuracy vs. weights remaining at each learning rate
-(Fig. A.1 / D.*; one fixed colour and line style per variant, STYLE), R_p against p (Fig. G.1),
-the findings along the sweep, and the tuner's trials. LABELS / STYLE / SWEEP_ORDER name and
-draw the variants the same way in every plot and table.
-"""
+(Fig. A.1 / D.*; one fixed colour and line style per variant, plotting.VARIANT_STYLES), R_p
+against p (Fig. G.1), the findings along the sweep, and the tuner's trials."""
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-import matplotlib.ticker  # noqa: E402,F401
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from components import plotting  # noqa: E402
+from components.reports.names import SANITY_SWEEP_ORDER as SWEEP_ORDER, sanity_label as label  # noqa: E402
 from lth_tf.io import save_png  # noqa: E402
-
-LABELS = {"dense": "dense", "lt_imp": "LT-IMP", "lt_omp": "LT-OMP", "lt_imp_rewind": "WR-IMP",
-          "lt_omp_rewind": "WR-OMP", "rr_imp": "RR-IMP", "rr_omp": "RR-OMP", "rr_imp_rewind": "RR-WR-IMP",
-          "rr_omp_rewind": "RR-WR-OMP", "small_dense": "SD", "dense_well_trained": "dense (well-trained)",
-          "dense_well_trained_2T": "dense (well-trained, 2T)", "tuning_trial": "tuner trial"}
-STYLE = {"lt_imp": ("tab:red", "-", "o"), "lt_omp": ("tab:blue", "-", "s"), "lt_imp_rewind": ("tab:orange", "-", "^"),
-         "lt_omp_rewind": ("tab:cyan", "-", "v"), "rr_imp": ("tab:red", ":", "o"), "rr_omp": ("tab:blue", ":", "s"),
-         "rr_imp_rewind": ("tab:orange", ":", "^"), "rr_omp_rewind": ("tab:cyan", ":", "v"),
-         "small_dense": ("tab:green", "--", "D")}
-SWEEP_ORDER = ("lt_imp", "lt_omp", "lt_imp_rewind", "lt_omp_rewind", "rr_imp", "rr_omp", "rr_imp_rewind",
-               "rr_omp_rewind", "small_dense")
-
-
-def label(variant: str) -> str:
-    return LABELS.get(variant, variant)
-
-
-
-def _rate_colors(rates):
-    cmap = plt.get_cmap("viridis")
-    return {r: cmap(0.85 * i / max(1, len(rates) - 1)) for i, r in enumerate(sorted(rates))}  # no pale yellow
 
 
 def plot_accuracy(sweep: pd.DataFrame, metric: str, well: pd.Series, path: Path):
@@ -48,7 +25,7 @@ def plot_accuracy(sweep: pd.DataFrame, metric: str, well: pd.Series, path: Path)
             if group.empty:
                 continue
             stats = group.groupby("level").agg(s=("sparsity", "mean"), m=(metric, "mean"), d=(metric, "std")).fillna(0.0)
-            color, line, marker = STYLE[variant]
+            color, line, marker = plotting.VARIANT_STYLES[variant]
             remaining = 100 * (1 - stats.s.to_numpy())
             ax.errorbar(remaining, stats.m, yerr=stats.d, color=color, linestyle=line, marker=marker, markersize=3,
                         capsize=2, linewidth=1.2, label=label(variant))
@@ -57,7 +34,7 @@ def plot_accuracy(sweep: pd.DataFrame, metric: str, well: pd.Series, path: Path)
             ax.axhline(dense.mean(), color="black", linestyle="--", linewidth=1, label="dense at this lr")
         if len(well):
             ax.axhline(well.mean(), color="gray", linestyle="-.", linewidth=1, label="dense, well-trained")
-        _remaining_axis(ax, 100 * (1 - at[at.level > 0].groupby("level").sparsity.mean().to_numpy()))
+        plotting.remaining_axis(ax, 100 * (1 - at[at.level > 0].groupby("level").sparsity.mean().to_numpy()))
         ax.set_title(f"lr = {rate:g}")
     axes[0][0].set_ylabel(metric.replace("_", " "))
     handles, labels = axes[0][0].get_legend_handles_labels()
@@ -71,11 +48,6 @@ def plot_accuracy(sweep: pd.DataFrame, metric: str, well: pd.Series, path: Path)
     save_png(fig, path, dpi=110)
 
 
-def _remaining_axis(ax, remaining):
-    """Log-scaled 'weights remaining (%)', decreasing to the right, ticks at the levels."""
-    plotting.remaining_axis(ax, remaining)
-
-
 def plot_correlation(summary: pd.DataFrame, level: int, path: Path) -> bool:
     panels = [("dense", "dense", None, "dense: R_p(θ_0, θ_T)")]
     for network, prefix in (("ticket", "lt_"), ("rr", "rr_")):
@@ -86,7 +58,7 @@ def plot_correlation(summary: pd.DataFrame, level: int, path: Path) -> bool:
                 panels.append((network, variant, level, f"{label(variant)}: {what}"))
     if len(panels) == 1 and not (summary.network == "dense").any():
         return False
-    colors = _rate_colors(summary.lr.unique())
+    colors = plotting.level_colors(summary.lr.unique())
     fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels), 3.6), sharey=True, squeeze=False)
     sparsity = summary[summary.level == level].sparsity.mean() if (summary.level == level).any() else float("nan")
     for ax, (network, variant, lvl, title) in zip(axes[0], panels):
@@ -129,20 +101,11 @@ def plot_findings(gaps: dict, distances: dict, path: Path):
     axes[1].set_title("distance of R_p from p (0: no correlation)")
     rates = sorted({r for d in (*gaps.values(), *distances.values()) for r in d})
     for ax in axes:
-        _rate_axis(ax, rates)
+        plotting.log_axis(ax, rates)
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8)
     fig.tight_layout()
     save_png(fig, path, dpi=110)
-
-
-def _rate_axis(ax, rates):
-    """Log-scaled learning rate with the sweep's rates as ticks."""
-    ax.set_xscale("log")
-    if rates:
-        ax.set_xticks(rates)
-        ax.set_xticklabels([f"{r:g}" for r in rates])
-        ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
 
 
 def plot_tuning(trials: pd.DataFrame, rates, objective: str, path: Path):
@@ -157,7 +120,7 @@ def plot_tuning(trials: pd.DataFrame, rates, objective: str, path: Path):
     ax.scatter([best.lr], [best.objective], s=160, facecolors="none", edgecolors="red", label="best trial")
     for rate in rates:
         ax.axvline(rate, color="gray", linestyle=":", linewidth=0.8)
-    _rate_axis(ax, sorted(rates))
+    plotting.log_axis(ax, rates)
     ax.set_xlabel("learning rate (dotted: the sweep's rates; numbers: trial order)")
     ax.set_ylabel(f"trial {objective.replace('_', ' ')} (mean over seeds)")
     ax.set_title("keras-tuner trials")

@@ -1,0 +1,151 @@
+"""The stability report's rows: every evaluated network of the study, labelled from the
+artifacts' own parameters (momentum, batch size, rewind point), so nothing depends on the order
+the pipeline passed them in; and `StabilityData`, what every section of the report reads."""
+import dataclasses
+from pathlib import Path
+from typing import Dict
+
+import pandas as pd
+
+from components import plotting
+from components.mask_search import from_description, search_params  # Tickets I/O (one import line)
+from components.spec import Artifact
+from components.stability import config_columns, training_label
+from lth_tf.data import load_dataset, steps_per_epoch
+from lth_tf.training import TrainingHparams
+
+LEADING = ("study", "experiment", "config", "variant", "seed", "level", "sparsity", "val_accuracy",
+           "test_accuracy", "train_steps")
+
+
+def _tickets_of(trained: Artifact) -> Artifact:
+    path = Path(trained.metadata["inputs"]["tickets"])
+    return Artifact("Tickets", path, "")
+
+
+def _training_of(trained: Artifact, search) -> TrainingHparams:
+    d = trained.metadata["parameters"].get("training")
+    if d is None:
+        return search.training
+    return from_description(TrainingHparams, d)
+
+
+def _read(artifact: Artifact, name: str = "results.csv") -> pd.DataFrame:
+    path = artifact.path / name
+    return pd.read_csv(path) if path.exists() else pd.DataFrame()
+
+
+def _num_classes(search, cache={}) -> int:  # noqa: B006  (a per-process cache of dataset sizes)
+    key = search.dataset
+    if key not in cache:
+        cache[key] = load_dataset(search.dataset).num_classes
+    return cache[key]
+
+
+def _with(frame: pd.DataFrame, **columns) -> pd.DataFrame:
+    frame = frame.copy()
+    for k, v in columns.items():
+        frame[k] = v
+    return frame
+
+
+def _search_rows(tickets: Artifact, experiment: str, prefix: str = "") -> pd.DataFrame:
+    search = search_params(tickets)
+    frame = _read(tickets)
+    if frame.empty:
+        return frame
+    frame = _with(frame, experiment=experiment, num_classes=_num_classes(search), **config_columns(search))
+    if prefix:
+        frame["variant"] = prefix + frame["variant"]
+    return frame
+
+
+def _trained_rows(trained: Artifact, experiment: str) -> pd.DataFrame:
+    tickets = _tickets_of(trained)
+    search = search_params(tickets)
+    hp = _training_of(trained, search)
+    frame = _read(trained)
+    if frame.empty:
+        return frame
+    frame = _with(frame, experiment=experiment, num_classes=_num_classes(search), **config_columns(search))
+    frame["train_config"] = training_label(hp)
+    if experiment == "aimp":
+        frame["variant"] = f"{aimp_label(search, hp)}_" + frame["variant"]
+    if experiment == "disentangle":
+        frame["variant"] = f"search_{training_label(search.training)}_train_{training_label(hp)}"
+    return frame
+
+
+def aimp_label(search, full: TrainingHparams) -> str:
+    """'aimp10' for a search that trained 10% of the full training's steps."""
+    ds = load_dataset(search.dataset)
+    short = search.training.total_steps(steps_per_epoch(len(ds.train), search.training.batch_size))
+    whole = full.total_steps(steps_per_epoch(len(ds.train), full.batch_size))
+    return f"aimp{100.0 * short / whole:.0f}"
+
+
+def gather_results(inputs, p) -> pd.DataFrame:
+    frames = [_search_rows(t, "grid") for t in inputs["searches"]]
+    frames += [_trained_rows(t, "baseline") for t in inputs.get("baselines", [])]
+    for trained in inputs.get("aimp", []):
+        frames.append(_trained_rows(trained, "aimp"))
+    for tickets in inputs.get("aimp_searches", []):
+        search = search_params(tickets)
+        full = [_training_of(t, search) for t in inputs.get("aimp", []) if _tickets_of(t).path == tickets.path]
+        prefix = f"{aimp_label(search, full[0])}_search_" if full else "aimp_search_"
+        frames.append(_search_rows(tickets, "aimp_search", prefix))
+    frames += [_trained_rows(t, "disentangle") for t in inputs.get("disentangle", [])]
+    for few in inputs.get("few_shot", []):
+        frame = _read(few)
+        if not frame.empty:
+            search = search_params(Artifact("Tickets", Path(few.metadata["inputs"]["tickets"]), ""))
+            frames.append(_with(frame, experiment="few_shot", num_classes=_num_classes(search)))
+    frames += [_search_rows(t, "transfer_search") for t in inputs.get("transfer_searches", [])]
+    frame = pd.concat([f for f in frames if not f.empty], ignore_index=True)
+    frame["study"] = p.study
+    frame["flagged"] = frame["test_accuracy"] < p.chance_factor / frame["num_classes"]
+    first = [c for c in LEADING if c in frame.columns]
+    return frame[first + sorted(c for c in frame.columns if c not in first)]
+
+
+def _concat(artifacts, name) -> pd.DataFrame:
+    frames = [_read(a, name) for a in artifacts]
+    frames = [f for f in frames if not f.empty]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def config_order(frame: pd.DataFrame):
+    """The report's order of configurations: rewind to init first, then by rewind point,
+    momentum, batch size."""
+    keys = frame.groupby("config")[["momentum", "batch_size"]].first()
+    rewinds = frame.groupby("config")["rewind"].first()
+    return sorted(keys.index, key=lambda c: (rewinds[c] != "0it", rewinds[c], keys.loc[c, "momentum"],
+                                             keys.loc[c, "batch_size"]))
+
+
+@dataclasses.dataclass(frozen=True)
+class StabilityData:
+    """What the sections read: the params, the inputs by role, the output directory, every
+    network's row (`results`) and the report's colour per configuration."""
+    p: object  # StabilityReportParams
+    inputs: Dict
+    out: Path
+    results: pd.DataFrame
+    colors: Dict
+
+    @classmethod
+    def of(cls, p, inputs, out: Path) -> "StabilityData":
+        results = gather_results(inputs, p)
+        colors = plotting.label_colors(results.config.dropna()) if "config" in results else {}
+        return cls(p, inputs, out, results, colors)
+
+    def experiment(self, name: str) -> pd.DataFrame:
+        return self.results[self.results.experiment == name]
+
+    @property
+    def grid(self) -> pd.DataFrame:
+        return self.experiment("grid")
+
+    def concat(self, role: str, name: str) -> pd.DataFrame:
+        """The `name` csv of every input artifact of `role`, concatenated."""
+        return _concat(self.inputs.get(role, []), name)
