@@ -105,7 +105,7 @@ def test_streamed_tfds_equals_the_in_memory_dataset():
         xm = np.concatenate([b[0] for b in _collect(pipeline.eval_batches(memory, memory.val, 4))])
         xs = np.concatenate([b[0] for b in _collect(pipeline.eval_batches(stream, stream.val, 4))])
         np.testing.assert_allclose(xm, xs, rtol=1e-6)
-        model = networks.build_network(ModelHparams(name="conv2", width=0.25), memory.input_shape, 10, 0)
+        model = networks.build_network(ModelHparams(name="lenet_300_100", width=0.1), memory.input_shape, 10, 0)
         a, b = evaluate(model, memory, memory.test), evaluate(model, stream, stream.test)
         assert a["accuracy"] == b["accuracy"] and a["loss"] == pytest.approx(b["loss"], rel=1e-5)
 
@@ -115,7 +115,7 @@ def test_training_forgetting_and_scores_on_a_streamed_split(tmp_path):
     hp = TrainingHparams(budget="2ep", batch_size=8, lr=0.05)
 
     def run():
-        model = networks.build_network(ModelHparams(name="conv2", width=0.25), ds.input_shape, 4, 0)
+        model = networks.build_network(ModelHparams(name="lenet_300_100", width=0.1), ds.input_shape, 4, 0)
         tracker = ForgettingTracker(40)
         result = train(model, ds, hp, seed=0, on_batch=tracker.on_batch, verbose=False)
         return model, result, tracker
@@ -198,3 +198,55 @@ def test_streamed_split_answers_len_labels_and_take():
     np.testing.assert_array_equal(taken.index, split.index[[0, 5]])
     np.testing.assert_array_equal(taken.y, split.y[[0, 5]])
     assert isinstance(taken, StreamedSplit)
+
+
+def test_imagenet_config_is_table_e1_and_plans(tmp_path):
+    """configs/sanity_imagenet.gin: Table E.1's ImageNet column (paper 002), planned up to its
+    first execution on mock data; without the data, the usual not-prepared error."""
+    from pathlib import Path
+
+    import gin
+    import tensorflow_datasets as tfds
+
+    import pipelines.run  # noqa: F401  (registers run_pipeline)
+    from pipeline_stubs import FirstRunStops, Stop
+    from pipelines.sanity import sanity
+
+    config = str(Path(__file__).resolve().parents[1] / "configs" / "sanity_imagenet.gin")
+
+    def plan(bindings):
+        gin.clear_config()
+        try:
+            gin.parse_config_files_and_bindings([config], bindings, finalize_config=False)
+            bound = {name: gin.query_parameter(name) for name in (
+                "TrainingHparams.budget", "TrainingHparams.batch_size", "TrainingHparams.schedule",
+                "TrainingHparams.momentum", "TrainingHparams.weight_decay", "TrainingHparams.warmup",
+                "PruningHparams.levels", "PruningHparams.fraction", "sanity.rewind", "ModelHparams.name")}
+            runner = FirstRunStops()
+            with pytest.raises(Stop):
+                sanity(runner)
+            return bound, runner.first
+        finally:
+            gin.clear_config()
+
+    with pytest.raises(ConfigError, match="is not prepared in"):
+        plan([f"DatasetHparams.data_dir = '{tmp_path}'"])
+    with tfds.testing.mock_data(num_examples=6):
+        bound, (name, params) = plan([f"DatasetHparams.data_dir = '{tmp_path}'", "DatasetHparams.image_size = 32",
+                                      "DatasetHparams.val_fraction = 0.5"])
+    assert bound == {"TrainingHparams.budget": "90ep", "TrainingHparams.batch_size": 1024,
+                     "TrainingHparams.schedule": "cosine", "TrainingHparams.momentum": 0.875,
+                     "TrainingHparams.weight_decay": 3.05e-5, "TrainingHparams.warmup": "8ep",
+                     "PruningHparams.levels": 11, "PruningHparams.fraction": 0.2, "sanity.rewind": "5ep",
+                     "ModelHparams.name": "resnet50"}
+    assert params.dataset.name == "imagenet2012" and params.model.name == "resnet50"
+
+
+def test_resnet50_is_the_bottleneck_resnet():
+    from lth_tf.models.registry import build_model
+    model = build_model(ModelHparams(name="resnet50"), (224, 224, 3), 1000)
+    # torchvision's ResNet-50 has 25,557,032 parameters; Keras also counts BatchNorm's moving mean
+    # and variance (2 x 26,560 BN channels).
+    assert model.count_params() == 25_557_032 + 2 * 26_560
+    blocks = [layer.name for layer in model.layers if layer.name.startswith("block") and "_" not in layer.name]
+    assert len(blocks) == 3 + 4 + 6 + 3 and model.get_layer("block16").output.shape[-1] == 2048
