@@ -5,3 +5,4 @@ from lth_tf.data import tfds_source  # noqa: F401  (registers mnist, cifar10, ..
 from lth_tf.data.dataset import (Dataset, DatasetHparams, RawData, Split, known_datasets,  # noqa: F401
                                  load_dataset, register)
 from lth_tf.data.pipeline import eval_batches, steps_per_epoch, train_batches  # noqa: F401
+from lth_tf.data.streaming import StreamedSplit, is_streamed  # noqa: F401

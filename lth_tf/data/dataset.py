@@ -1,9 +1,10 @@
-"""In-memory datasets with stable example indices, and the registry of dataset sources.
+"""Datasets with stable example indices, and the registry of dataset sources.
 
-Every dataset we support fits in host memory as numpy arrays (CIFAR-10 is 150 MB as uint8),
-so a dataset is three numpy splits. Each training example keeps its position in the source's
-train split as its *stable index*: scores, subsets and forgetting counts refer to it, whatever
-validation split or subset is taken later.
+A dataset that fits in host memory (CIFAR-10 is 150 MB as uint8) is three numpy splits; one
+larger than `DatasetHparams.stream_above_bytes` (ImageNet) streams its images from disk
+(lth_tf/data/streaming.py: same indices, labels in memory), when its source can stream. Each
+training example keeps its position in the source's train split as its *stable index*: scores,
+subsets and forgetting counts refer to it, whatever validation split or subset is taken later.
 """
 import dataclasses
 import functools
@@ -23,6 +24,13 @@ class Split:
 
     def __len__(self):
         return len(self.y)
+
+    @property
+    def example_shape(self) -> Tuple[int, ...]:
+        return tuple(self.x.shape[1:])
+
+    def with_labels(self, y) -> "Split":
+        return Split(self.x, np.asarray(y, np.int64), self.index)
 
     def take(self, positions) -> "Split":
         positions = np.asarray(positions, dtype=np.int64)
@@ -54,10 +62,11 @@ class Dataset:
     std: np.ndarray
     augment: str  # 'none' | 'crop' | 'crop_flip'
     class_names: Tuple[str, ...] = ()  # label -> name, where the source names its classes
+    shuffle_buffer: int = 10000  # streamed splits only: examples per shuffle window
 
     @property
     def input_shape(self) -> Tuple[int, ...]:
-        return tuple(self.train.x.shape[1:])
+        return self.train.example_shape
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,6 +83,9 @@ class RawData:
 
 # name -> loader(hparams) -> RawData. Sources register themselves on import (see __init__).
 _SOURCES: Dict[str, Callable[["DatasetHparams"], RawData]] = {}
+# name -> (estimated bytes of its images in memory (hparams) -> int, streamed loader (hparams) -> Dataset),
+# for the sources that can stream (tfds, image folders).
+_STREAMS: Dict[str, Tuple[Callable[["DatasetHparams"], int], Callable[["DatasetHparams"], "Dataset"]]] = {}
 
 
 def register(name: str):
@@ -83,11 +95,16 @@ def register(name: str):
     return wrap
 
 
+def register_stream(name: str, estimate_bytes, load):
+    _STREAMS[name] = (estimate_bytes, load)
+
+
 def known_datasets():
     return sorted(_SOURCES)
 
 
 AUGMENTATIONS = ("auto", "none", "crop", "crop_flip")
+STORAGES = ("auto", "memory", "stream")
 
 
 @gin.configurable
@@ -99,7 +116,13 @@ class DatasetHparams:
     split_seed: int = 0
     augment: str = "auto"  # 'auto' = the dataset's standard augmentation
     num_samples: int = 10000  # size of generated datasets (mnist1d); ignored by others
-    image_size: int = 64  # side length images of an image folder are resized to
+    image_size: int = 64  # side length images of an image folder (or ImageNet) are resized to
+    # 'memory': load whole into numpy; 'stream': read from disk with tf.data on every pass;
+    # 'auto': stream when the images would take more than `stream_above_bytes` in memory.
+    storage: str = "auto"
+    stream_above_bytes: int = 8 * 2 ** 30
+    shuffle_buffer: int = 10000  # streamed: examples per shuffle window (held in memory, encoded)
+    stats_examples: int = 50000  # streamed: training images the normalization statistics use
 
     def __post_init__(self):
         if self.name not in _SOURCES:
@@ -108,20 +131,46 @@ class DatasetHparams:
             raise ConfigError(f"DatasetHparams.val_fraction={self.val_fraction} must be in [0, 1).")
         if self.augment not in AUGMENTATIONS:
             raise unknown_name("augmentation", self.augment, AUGMENTATIONS)
+        if self.storage not in STORAGES:
+            raise unknown_name("storage", self.storage, STORAGES)
+        if self.storage == "stream" and self.name not in _STREAMS:
+            raise ConfigError(
+                f"DatasetHparams.storage='stream', but dataset {self.name!r} cannot stream (only tfds datasets "
+                f"and image folders can: {', '.join(sorted(_STREAMS))}). Set DatasetHparams.storage = 'memory'.")
+        if self.shuffle_buffer < 1 or self.stats_examples < 1:
+            raise ConfigError(f"DatasetHparams.shuffle_buffer={self.shuffle_buffer} and stats_examples="
+                              f"{self.stats_examples} must be positive counts of examples.")
+
+
+def storage(hp: DatasetHparams) -> str:
+    """'memory' or 'stream': hp.storage, or for 'auto' the choice by the estimated size in memory
+    (a source that cannot stream, or whose size is unknown, e.g. data not prepared, is 'memory')."""
+    if hp.storage != "auto":
+        return hp.storage
+    if hp.name not in _STREAMS:
+        return "memory"
+    return "stream" if _STREAMS[hp.name][0](hp) > hp.stream_above_bytes else "memory"
 
 
 def load_dataset(hp: DatasetHparams) -> Dataset:
     return _load_dataset(hp)
 
 
+def train_val_positions(n: int, hp: DatasetHparams) -> Tuple[np.ndarray, np.ndarray]:
+    """Positions (sorted) of the training and validation examples in the source's train split."""
+    n_val = int(round(hp.val_fraction * n))
+    perm = np.random.default_rng(hp.split_seed).permutation(n)
+    return np.sort(perm[n_val:]), np.sort(perm[:n_val])
+
+
 @functools.lru_cache(maxsize=4)
 def _load_dataset(hp: DatasetHparams) -> Dataset:
+    if storage(hp) == "stream":
+        return _STREAMS[hp.name][1](hp)
     raw = _SOURCES[hp.name](hp)
     x_train, y_train = raw.x_train, np.asarray(raw.y_train, np.int64)
     index = np.arange(len(y_train), dtype=np.int64)
-    n_val = int(round(hp.val_fraction * len(y_train)))
-    perm = np.random.default_rng(hp.split_seed).permutation(len(y_train))
-    val_pos, train_pos = np.sort(perm[:n_val]), np.sort(perm[n_val:])
+    train_pos, val_pos = train_val_positions(len(y_train), hp)
     full = Split(x_train, y_train, index)
     train, val = full.take(train_pos), full.take(val_pos)
     test = Split(raw.x_test, np.asarray(raw.y_test, np.int64), np.arange(len(raw.y_test), dtype=np.int64))

@@ -9,7 +9,9 @@ Layout under `DatasetHparams.data_dir`:
     test/<class>/**/*
 
 Images are converted to RGB and resized to `image_size` x `image_size`. File order is sorted, so
-the stable example indices are the same on every load.
+the stable example indices are the same on every load. A large folder streams (`stream_image_folder`,
+lth_tf/data/streaming.py): file paths and labels in memory, images decoded by TensorFlow in each
+pass (TensorFlow's JPEG decoder and resize, not PIL's: pixels may differ by rounding).
 """
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -18,7 +20,7 @@ from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 
-from lth_tf.data.dataset import RawData, register
+from lth_tf.data.dataset import RawData, register, register_stream
 from lth_tf.errors import ConfigError
 
 IMAGE_EXTENSIONS = (".jpeg", ".jpg", ".png", ".bmp")
@@ -161,7 +163,7 @@ def decode_images(files: Sequence[Path], size: int) -> np.ndarray:
     return out
 
 
-def load_image_folder(hp, name: str = "image_folder") -> RawData:
+def _checked_root(hp, name: str) -> Path:
     if not hp.data_dir:
         raise ConfigError(
             f"Dataset {name!r} reads images from a folder, but DatasetHparams.data_dir is not set. "
@@ -173,12 +175,58 @@ def load_image_folder(hp, name: str = "image_folder") -> RawData:
     if not root.is_dir():
         raise ConfigError(f"Dataset {name!r}: DatasetHparams.data_dir={hp.data_dir!r} is not a directory. "
                           f"{_FIX_DIR} with an existing folder ({_LAYOUT}).")
+    return root
+
+
+def load_image_folder(hp, name: str = "image_folder") -> RawData:
+    root = _checked_root(hp, name)
     classes, train_files, train_labels = _train_files(root, name)
     class_index = {c: i for i, c in enumerate(classes)}
     test_files, test_labels = _test_files(root, class_index, name)
     return RawData(decode_images(train_files, hp.image_size), np.asarray(train_labels, np.int64),
                    decode_images(test_files, hp.image_size), np.asarray(test_labels, np.int64),
                    num_classes=len(classes), default_augment="crop_flip", class_names=tuple(classes))
+
+
+def _stream_source(files: Sequence[Path], size: int):
+    import tensorflow as tf
+
+    from lth_tf.data.streaming import StreamSource
+
+    paths = np.asarray([str(f) for f in files], dtype=object)
+
+    def records():
+        return tf.data.Dataset.from_tensor_slices(tf.constant(paths, tf.string)).enumerate().map(lambda i, p: (p, i))
+
+    def decode(path):
+        image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
+        image = tf.image.resize(image, (size, size), method="bilinear", antialias=True)
+        return tf.ensure_shape(tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8), (size, size, 3))
+
+    return StreamSource(records, decode, len(files), (size, size, 3))
+
+
+def estimate_bytes(hp, name: str) -> int:
+    """Bytes of the decoded train and test images as uint8 arrays (counts the files); 0 when
+    the folder is unusable (the in-memory loader then says why)."""
+    try:
+        root = _checked_root(hp, name)
+        classes, train_files, _ = _train_files(root, name)
+        test_files, _ = _test_files(root, {c: i for i, c in enumerate(classes)}, name)
+    except ConfigError:
+        return 0
+    return (len(train_files) + len(test_files)) * hp.image_size * hp.image_size * 3
+
+
+def stream_image_folder(hp, name: str = "image_folder"):
+    from lth_tf.data.streaming import streamed_dataset
+
+    root = _checked_root(hp, name)
+    classes, train_files, train_labels = _train_files(root, name)
+    test_files, test_labels = _test_files(root, {c: i for i, c in enumerate(classes)}, name)
+    return streamed_dataset(hp, _stream_source(train_files, hp.image_size), np.asarray(train_labels, np.int64),
+                            _stream_source(test_files, hp.image_size), np.asarray(test_labels, np.int64),
+                            len(classes), "crop_flip", classes)
 
 
 @register("image_folder")
@@ -190,3 +238,8 @@ def _image_folder(hp) -> RawData:
 def _tiny_imagenet(hp) -> RawData:
     """Tiny ImageNet 200 (train/<wnid>/images/, val/images/ + val_annotations.txt), 64x64."""
     return load_image_folder(hp, "tiny_imagenet")
+
+
+for _name in ("image_folder", "tiny_imagenet"):
+    register_stream(_name, lambda hp, _name=_name: estimate_bytes(hp, _name),
+                    lambda hp, _name=_name: stream_image_folder(hp, _name))

@@ -12,6 +12,7 @@ import math
 import numpy as np
 import tensorflow as tf
 
+from lth_tf.data import streaming
 from lth_tf.data.dataset import Dataset, Split
 
 AUTOTUNE = tf.data.AUTOTUNE
@@ -86,6 +87,8 @@ def split_data(ds: Dataset, split: Split):
 def train_batches(ds: Dataset, split: Split, batch_size: int, seed: int, start_step: int,
                   end_step: int) -> tf.data.Dataset:
     """Batches (x, y, index) for global steps [start_step, end_step)."""
+    if streaming.is_streamed(split):  # read from disk: see lth_tf/data/streaming.py for the order
+        return streaming.train_batches(ds, split, batch_size, seed, start_step, end_step)
     n = len(split)
     spe = steps_per_epoch(n, batch_size)
     first_epoch, skip = divmod(start_step, spe)
@@ -114,6 +117,9 @@ def eval_batches(ds: Dataset, split: Split, batch_size: int = 1000):
     """Batches (x, y, index) in split order, normalized. A plain generator over the in-memory
     arrays: building a tf.data pipeline for every evaluation cost ~55 ms, more than a LeNet
     forward pass over the whole validation split."""
+    if streaming.is_streamed(split):
+        yield from streaming.eval_batches(ds, split, batch_size)
+        return
     for start in range(0, len(split), batch_size):
         stop = start + batch_size
         x = (split.x[start:stop].astype(np.float32) - ds.mean) / ds.std

@@ -154,4 +154,4 @@ def relabel(split: Split, index, labels) -> Split:
     order = np.argsort(index)
     found = order[np.clip(np.searchsorted(index, split.index, sorter=order), 0, len(index) - 1)]
     hit = index[found] == split.index
-    return Split(split.x, np.where(hit, labels[found], split.y).astype(np.int64), split.index)
+    return split.with_labels(np.where(hit, labels[found], split.y).astype(np.int64))  # streamed splits too

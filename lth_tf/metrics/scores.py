@@ -121,3 +121,54 @@ def _grand_function(model, jit_compile: Optional[bool]):
     norms = tf.function(lambda x, y: run_sliced(model.distribute_strategy, replica_norms, x, y))
     cache[jit_compile] = norms
     return norms
+
+
+SCORE_KINDS = ("el2n", "grand", "entropy")
+
+
+def write_scores(model: keras.Model, ds: Dataset, split, path: str, kinds=("el2n",), batch_size: int = 512,
+                 jit_compile: Optional[bool] = None) -> int:
+    """Per-example scores of `split` in one streaming pass, appended to the CSV file `path` batch
+    by batch (columns: index, then one per kind): the same numbers as el2n_scores / grand_scores /
+    entropy_scores, but neither the images (a streamed split, lth_tf/data/streaming.py) nor the
+    scores or logits are ever held whole. Rows are in split order. Written to `path`.partial and
+    renamed when complete, so a file at `path` is always a whole pass. Returns the row count."""
+    from lth_tf.training.streamed import logits_step
+
+    kinds = tuple(kinds)
+    unknown = sorted(set(kinds) - set(SCORE_KINDS))
+    if unknown or not kinds:
+        from lth_tf.errors import ConfigError
+        raise ConfigError(f"Unknown score kinds {unknown or kinds!r}; choose from {', '.join(SCORE_KINDS)}.")
+    logits_of = logits_step(model)
+    norms = _grand_function(model, jit_compile) if "grand" in kinds else None
+    rows = 0
+    partial = path + ".partial"
+    with tf.io.gfile.GFile(partial, "w") as out:
+        out.write(",".join(("index",) + kinds) + "\n")
+        for x, y, index in eval_batches(ds, split, batch_size):
+            columns = [index.numpy()]
+            if "el2n" in kinds or "entropy" in kinds:
+                probs = softmax(logits_of(x).numpy())
+            for kind in kinds:
+                if kind == "el2n":
+                    columns.append(el2n_of_probabilities(probs, y.numpy()))
+                elif kind == "entropy":
+                    columns.append(predictive_entropy(probs))
+                else:
+                    columns.append(norms(x, y).numpy().astype(np.float64))
+            out.write("".join(f"{int(i)}," + ",".join(repr(float(c[r])) for c in columns[1:]) + "\n"
+                              for r, i in enumerate(columns[0])))
+            out.flush()
+            rows += len(columns[0])
+    tf.io.gfile.rename(partial, path, overwrite=True)
+    return rows
+
+
+def read_scores(path: str) -> dict:
+    """The columns of a write_scores file: {"index": int64 array, kind: float64 array, ...}."""
+    with tf.io.gfile.GFile(path) as f:
+        header = f.readline().strip().split(",")
+        table = np.loadtxt(f, delimiter=",", ndmin=2, dtype=np.float64)
+    table = table.reshape(-1, len(header))
+    return {name: (table[:, k].astype(np.int64) if name == "index" else table[:, k]) for k, name in enumerate(header)}

@@ -16,7 +16,7 @@ import tf_keras as keras
 
 from lth_tf.data.dataset import Dataset, Split
 from lth_tf.errors import ConfigError
-from lth_tf.data import pipeline
+from lth_tf.data import pipeline, streaming
 from lth_tf.data.pipeline import epoch_order, eval_batches, split_data, steps_per_epoch, train_batches
 from lth_tf.sparsity import wrapping
 from lth_tf.training.hparams import TrainingHparams, to_steps
@@ -197,6 +197,9 @@ def predict(model: keras.Model, ds: Dataset, split: Split, batch_size: int = 100
 
 
 def evaluate(model: keras.Model, ds: Dataset, split: Split) -> Dict[str, float]:
+    if streaming.is_streamed(split):  # accumulated batch by batch, never all logits at once
+        from lth_tf.training.streamed import evaluate_streamed
+        return evaluate_streamed(model, ds, split)
     logits = predict(model, ds, split)
     loss = float(np.mean(_loss(split.y, logits).numpy()))
     return {"accuracy": float(np.mean(logits.argmax(-1) == split.y)), "loss": loss}
@@ -211,7 +214,7 @@ class _Batches:
                  start_step: int, end_step: int):
         self.n, self.spe, self.seed = len(split), steps_per_epoch(len(split), batch_size), seed
         self.iterator, self.epoch, self.order = None, None, None
-        if trainer.in_graph:
+        if trainer.in_graph and not streaming.is_streamed(split):  # a streamed split reads tf.data
             self.data, self.augment = split_data(ds, split), ds.augment
         else:
             self.iterator = iter(trainer.strategy.experimental_distribute_dataset(
