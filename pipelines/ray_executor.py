@@ -10,7 +10,8 @@ lock, damage checks, units resumed), in a worker that parsed the study's gin con
 are identical. Workers are reused from task to task (TensorFlow imported, gin parsed, datasets
 cached once per worker process), and prepared while the runner plans: `RayExecutor(...)` starts
 or joins the cluster and sends each CPU slot a warm-up task. Workers share the output directory
-(a shared filesystem). A worker that dies mid-execution is retried by Ray (`max_retries`); the retry resumes after the last finished unit.
+(a shared filesystem). A worker that dies mid-execution is retried by Ray (`max_retries`); the
+retry resumes after the last finished unit.
 """
 import contextlib
 import dataclasses
