@@ -61,6 +61,10 @@ def same_results(a: Path, b: Path) -> str:
     return "identical in every metric column" if not diff else f"differ in {diff}"
 
 
+def count_executions(out: Path) -> int:
+    return len(list(out.glob("artifacts/*/*/artifact.json")))
+
+
 def overhead(workers: int, count: int = 24) -> float:
     """Seconds Ray adds per execution: trivial executions (no TensorFlow) through both executors."""
     code = f"""
@@ -74,8 +78,8 @@ def study(r):
         r.run(store_stubs.SPEC, store_stubs.CountParams(value=v, units=1))
 out = sys.argv[1]
 t = time.time(); Runner(out + '/a', verbose=False).study(study); here = time.time() - t
-ray_executor.connect('', {workers})
-t = time.time(); Runner(out + '/b', verbose=False, executor=ray_executor.RayExecutor()).study(study)
+import ray; executor = ray_executor.RayExecutor('', {workers}); ray.get(executor.warming)  # workers up
+t = time.time(); Runner(out + '/b', verbose=False, executor=executor).study(study)
 print((time.time() - t - here) / {count})
 """
     with tempfile.TemporaryDirectory() as out:
@@ -97,7 +101,7 @@ def main():
             out = root / f"{name}_{round_}"
             shutil.rmtree(out, ignore_errors=True)
             times[name].append(run_study(out, args.workers if name == "ray" else 0))
-            print(f"round {round_}: {name} {times[name][-1]:.0f} s", flush=True)
+            print(f"round {round_}: {name} {times[name][-1]:.0f} s (load average {os.getloadavg()[0]:.1f})", flush=True)
     here, there = sorted(times["in_process"])[len(times["in_process"]) // 2], sorted(times["ray"])[len(times["ray"]) // 2]
     print(f"in-process {here:.0f} s, ray ({args.workers} workers) {there:.0f} s: speedup {here / there:.2f}x "
           f"(target >= 1.3x)")
@@ -105,9 +109,14 @@ def main():
     # 1-thread in-process run bit for bit, not a run on all cores.
     one = root / "in_process_1thread"
     shutil.rmtree(one, ignore_errors=True)
-    print(f"in-process with 1 TensorFlow thread {run_study(one, threads=1):.0f} s; results.csv of ray vs it: "
+    single = run_study(one, threads=1)
+    print(f"in-process with 1 TensorFlow thread {single:.0f} s; results.csv of ray vs it: "
           f"{same_results(one, root / 'ray_0')}; of in-process (all cores) vs it: {same_results(one, root / 'in_process_0')}")
-    print(f"Ray overhead per execution: {overhead(args.workers):.2f} s (trivial executions, first tasks start workers)")
+    # What Ray costs beyond splitting the 1-thread run's work evenly over its workers: cluster
+    # start, workers' imports and datasets, the critical path's idle worker, shutdown.
+    print(f"ray beyond an even split of the 1-thread run: {there - single / args.workers:.0f} s "
+          f"({(there - single / args.workers) / count_executions(root / 'ray_0'):.2f} s per execution)")
+    print(f"Ray overhead per execution: {overhead(args.workers):.2f} s (trivial executions, workers up)")
     print(f"load average: {os.getloadavg()[0]:.1f}")
     if not args.keep:
         shutil.rmtree(root, ignore_errors=True)

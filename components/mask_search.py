@@ -261,7 +261,7 @@ def write_ticket(unit: Path, model, ds, masks, rewind_state, result, export: boo
                **best_validation_metrics(model, ds, result),
                "parameters": wrapping.count_parameters(model, masks)}
     with atomic_path(unit, is_dir=True) as tmp:
-        save_npz(tmp / "mask.npz", masks)
+        M.save_masks(tmp / "mask.npz", masks)
         if rewind_state is not None:
             save_npz(tmp / "rewind.npz", rewind_state)
         save_npz(tmp / "trained.npz", wrapping.get_state(model))

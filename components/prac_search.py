@@ -321,7 +321,7 @@ def _run_round(p, r, model, ds, spe, rewind_step, masks, trained_on, rewind_stat
             "best_val_accuracy": float(result.best_row["val_accuracy"]) if result.best_row else float("nan"),
             "best_val_epoch": float(result.best_row["epoch"]) if result.best_row else float("nan")}
     with atomic_path(round_dir(out, r), is_dir=True) as tmp:
-        save_npz(tmp / "mask.npz", new_masks)
+        M.save_masks(tmp / "mask.npz", new_masks)
         save_npz(tmp / "sets.npz", {"trained_on": P.as_set(trained_on), "cet": cet, "cep": cep,
                                     "selected": selected, "forgetting": counts,
                                     "dense_prediction": dense_classes, "subnetwork_prediction": subnetwork_classes})

@@ -126,7 +126,7 @@ def execute(p: SparseTrainingParams, inputs, out: Path, ctx):
             }
             with atomic_path(unit, is_dir=True) as tmp:
                 write_csv(tmp / "history.csv", pd.DataFrame(result.history))
-                save_npz(tmp / "mask.npz", final_masks)
+                M.save_masks(tmp / "mask.npz", final_masks)
                 save_npz(tmp / "trained.npz", wrapping.get_state(model))
                 if p.export:
                     export_in_unit(model, ds, tmp, final_masks, metrics, unit)

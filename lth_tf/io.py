@@ -171,18 +171,57 @@ def read_json(path):
         raise UnreadableFile(path, e) from e
 
 
-def save_npz(path, arrays: dict):
+# save_npz(..., pack_bits=True) stores 0/1 arrays (masks) as bits: np.packbits, then deflate,
+# which deflate on float32 0/1 values does not match (a stability run's 437 mask.npz files:
+# 3.2 -> 2.4 MB on disk). The PACKED key lists the packed arrays' dtype and shape as JSON; files
+# without it (written before, or without pack_bits) load as plain npz.
+PACKED = "__packed_bits__"
+
+
+def save_npz(path, arrays: dict, pack_bits: bool = False):
+    """Writes `arrays` as a compressed npz, atomically. `pack_bits`: arrays whose values are all
+    exactly 0 or 1 (masks) are stored bit-packed; `load_npz` gives them back identical (same
+    dtype, shape and values), other arrays are stored as they are."""
+    stored, packed = {}, {}
+    for key, value in arrays.items():
+        value = np.asarray(value)
+        if pack_bits and _is_binary(value):
+            stored[key] = np.packbits(value.reshape(-1) != 0)
+            packed[key] = [value.dtype.str, list(value.shape)]
+        else:
+            stored[key] = value
+    if packed:
+        if PACKED in arrays:
+            raise ValueError(f"{PACKED!r} is reserved (save_npz(pack_bits=True) lists the packed arrays under it)")
+        stored[PACKED] = np.array(json.dumps(packed, sort_keys=True))
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as f:
-            np.savez_compressed(f, **arrays)
+            np.savez_compressed(f, **stored)
 
 
 def load_npz(path) -> dict:
+    """The arrays of an npz written by save_npz (bit-packed ones unpacked) or by np.savez."""
     try:
         with np.load(path) as data:
-            return {k: data[k] for k in data.files}
-    except (ValueError, EOFError, zipfile.BadZipFile, zipfile.LargeZipFile) as e:
+            arrays = {k: data[k] for k in data.files}
+        packed = json.loads(str(arrays.pop(PACKED))) if PACKED in arrays else {}
+        for key, (dtype, shape) in packed.items():
+            count = int(np.prod(shape, dtype=np.int64))
+            arrays[key] = np.unpackbits(arrays[key], count=count).astype(np.dtype(dtype)).reshape(shape)
+    except (ValueError, EOFError, KeyError, TypeError, zipfile.BadZipFile, zipfile.LargeZipFile) as e:
         raise UnreadableFile(path, e) from e
+    return arrays
+
+
+def _is_binary(value: np.ndarray) -> bool:
+    """Every entry exactly 0 or 1 (for floats: no -0.0, whose sign bit packing would lose)."""
+    if value.dtype == bool:
+        return True
+    if value.dtype.kind not in "iuf" or value.size == 0:
+        return False
+    if value.dtype.kind == "f" and np.signbit(value).any():
+        return False
+    return bool(np.all((value == 0) | (value == 1)))
 
 
 def write_csv(path, frame):

@@ -126,13 +126,19 @@ def hamming_distance(a: Masks, b: Masks) -> float:
 
 
 def save_masks(path, masks: Masks):
+    """Stores a mask set bit-packed (lth_tf/io.py save_npz); only 0/1 masks are accepted."""
     from lth_tf.io import save_npz
-    save_npz(path, masks)
+    for name, mask in masks.items():
+        if not np.all((np.asarray(mask) == 0) | (np.asarray(mask) == 1)):
+            raise ValueError(f"mask {name!r} has entries other than 0 and 1; a mask keeps (1) or prunes (0) a weight")
+    save_npz(path, masks, pack_bits=True)
 
 
 def load_masks(path) -> Masks:
-    with np.load(path) as data:
-        return {k: data[k].astype(np.float32) for k in data.files}
+    """A mask set stored by save_masks (bit-packed) or as a plain npz of 0/1 arrays (older
+    artifacts, exported tickets' mask.npz); float32 arrays."""
+    from lth_tf.io import load_npz
+    return {k: v.astype(np.float32) for k, v in load_npz(path).items()}
 
 
 def matching(masks: Masks, other: Optional[Masks]) -> bool:
