@@ -50,9 +50,7 @@ import pandas as pd  # noqa: E402
 
 from components import plotting, report_text  # noqa: E402
 from components.report import markdown, plot_accuracy, summary_table  # noqa: E402
-from components.mask_search import search_params  # noqa: E402
 from components.spec import ComponentSpec  # noqa: E402
-from lth_tf.data import load_dataset  # noqa: E402
 from lth_tf.errors import ConfigError  # noqa: E402
 from lth_tf.io import read_json, write_csv, write_text  # noqa: E402
 from lth_tf.metrics.verdicts import Stats, VerdictRule  # noqa: E402
@@ -90,7 +88,7 @@ def scheme_info(tickets, scheme: str) -> dict:
         s = read_json(Path(pretrained) / "artifact.json")["summary"]
         return {"scheme": scheme, "subset_size": s["subset_size"], "subset_fraction": s["subset_fraction"],
                 "label_noise": s["label_noise"], "pretrain_steps": s["steps"], "scoring_steps": s["train_steps"] - s["steps"]}
-    n = len(load_dataset(search_params(tickets).dataset).train)
+    n = tickets.train_examples
     rewind_step = int(pd.read_csv(tickets.path / "results.csv")["rewind_step"].iloc[0])
     return {"scheme": scheme, "subset_size": n if rewind_step else 0, "subset_fraction": 1.0 if rewind_step else 0.0,
             "label_noise": 0.0, "pretrain_steps": rewind_step, "scoring_steps": 0}

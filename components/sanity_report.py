@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from components import mask_search  # noqa: E402
+from components.artifacts import tickets as T  # noqa: E402
 from components import report_text  # noqa: E402
 from components.sanity_plots import (LABELS, STYLE, SWEEP_ORDER, label, plot_accuracy,  # noqa: E402,F401
                                      plot_correlation, plot_findings, plot_tuning)
@@ -65,7 +66,7 @@ class SanityReportParams:
 # ---------------------------------------------------------------------------------------------
 
 def _search_rows(artifact, **extra) -> pd.DataFrame:
-    search = mask_search.search_params(artifact)
+    search = T.search_params(artifact)
     frame = pd.read_csv(artifact.path / "results.csv")
     frame["lr"] = search.training.lr
     frame["weight_decay"] = search.training.weight_decay
@@ -122,17 +123,17 @@ def omp_masks_shared(searches) -> Tuple[bool, int]:
     compared). One-shot masks come from the same dense θ_T, so they should be."""
     by_key = {}
     for artifact in searches:
-        search = mask_search.search_params(artifact)
+        search = T.search_params(artifact)
         if search.pruning.method == "omp":
             by_key.setdefault((search.training.lr, search.seed), {})[search.pruning.rewind != "0it"] = artifact
     compared, equal = 0, True
     for pair in by_key.values():
         if False in pair and True in pair:
-            for level in mask_search.finished_levels(pair[False].path):
-                if level == 0 or level not in mask_search.finished_levels(pair[True].path):
+            for level in T.finished_levels(pair[False].path):
+                if level == 0 or level not in T.finished_levels(pair[True].path):
                     continue
-                a = M.load_masks(mask_search.level_dir(pair[False].path, level) / "mask.npz")
-                b = M.load_masks(mask_search.level_dir(pair[True].path, level) / "mask.npz")
+                a = M.load_masks(T.level_dir(pair[False].path, level) / "mask.npz")
+                b = M.load_masks(T.level_dir(pair[True].path, level) / "mask.npz")
                 equal &= all(np.array_equal(a[k], b[k]) for k in a)
                 compared += 1
     return bool(equal), compared
@@ -292,10 +293,10 @@ def empty_layers(searches) -> pd.DataFrame:
     global magnitude threshold can prune a whole layer), from each level's sparsity.csv."""
     rows = []
     for artifact in searches:
-        search = mask_search.search_params(artifact)
+        search = T.search_params(artifact)
         variant = mask_search.variant_name(search.pruning.method, int(search.pruning.rewind != "0it"))
-        for level in mask_search.finished_levels(artifact.path):
-            table = mask_search.level_dir(artifact.path, level) / "sparsity.csv"
+        for level in T.finished_levels(artifact.path):
+            table = T.level_dir(artifact.path, level) / "sparsity.csv"
             if level and table.exists():
                 layers = pd.read_csv(table)
                 for layer in layers[(layers.layer != "total") & (layers.kept == 0)].layer:
@@ -392,13 +393,13 @@ def definitions(p: SanityReportParams, rewind_words: str, fraction: float) -> st
 
 def execute(p: SanityReportParams, inputs, out: Path, ctx):
     results, checks = gather(inputs)
-    ordered = mask_search.results_frame(results)  # the contract's columns first, the rest sorted
+    ordered = T.results_frame(results)  # the contract's columns first, the rest sorted
     ordered.insert(0, "study", p.study)
     write_csv(out / "results.csv", ordered)
     metric = p.metric
     sweep = results[results.variant.isin(("dense",) + SWEEP_ORDER)].copy()
     rates = sorted(sweep.lr.unique())
-    first = mask_search.search_params(inputs["searches"][0])
+    first = T.search_params(inputs["searches"][0])
     total_epochs = first.training.budget
     tuned = results[results.variant == "dense_well_trained"]
     longer = results[results.variant == "dense_well_trained_2T"]

@@ -46,8 +46,9 @@ from components.stability_plots import (plot_accuracy, plot_barriers, plot_few_s
                                        plot_interpolation, plot_probes)
 from components.report import markdown  # noqa: E402
 from components.spec import Artifact, ComponentSpec  # noqa: E402
-from components.mask_search import from_description, search_params  # noqa: E402
-from components.stability import config_columns, training_label  # noqa: E402
+from components.artifacts.base import from_description  # noqa: E402
+from components.artifacts.tickets import search_params  # noqa: E402
+from components.stability_common import config_columns, training_label  # noqa: E402
 from lth_tf.data import load_dataset, steps_per_epoch  # noqa: E402
 from lth_tf.errors import ConfigError  # noqa: E402
 from lth_tf.io import write_csv, write_text  # noqa: E402
