@@ -1,6 +1,7 @@
 """PracMaskSearch: lottery tickets found while training on a shrinking Pruning-Aware Critical
 (PrAC) set (Algorithm 1 of Zhang et al., "Efficient Lottery Ticket Finding: Less Data is More",
-ICML 2021) -> a Tickets artifact.
+ICML 2021) -> a Tickets artifact. (Over 300 lines: Algorithm 1's rounds, selections, early
+stop and ledger are one procedure, read top to bottom.)
 
 Round r = 1..levels trains the mask m_{r-1} (rewound weights) on the example set D_{r-1}
 (D_0 = the full training set), tracking forgetting; then
