@@ -2,7 +2,6 @@
 the Tickets layout, lineage round trips (parameters -> artifact.json -> typed parameters), the
 recorded facts and the cost ledger."""
 import ast
-import json
 import re
 from pathlib import Path
 
