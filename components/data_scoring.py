@@ -15,10 +15,10 @@ Methods:
 - svp: selection via proxy (Coleman et al. 2020): `proxy_score` computed with a smaller proxy
   network (`proxy_model` at `proxy_width` times the model's width).
 
-With a `labels` input (label noise), the networks train on and are scored against the
+With a `labels` input (a Labels artifact, from LabelNoise), the networks train on and are scored against the
 corrupted labels.
 
-Payload: scores.csv (index, label, score, ...), networks/network_KK.npz (one atomic unit per
+Payload (components.artifacts.Scores): scores.csv (index, label, score, ...), networks/network_KK.npz (one atomic unit per
 network, reused on rerun), histogram.png.
 """
 import dataclasses
@@ -33,8 +33,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from components.artifacts.base import train_steps, unit_name  # noqa: E402
+from components.artifacts.examples import training_split  # noqa: E402
+from components.artifacts.scores import Scores  # noqa: E402
 from components.spec import ComponentSpec  # noqa: E402
-from components.subset_slimming import training_split, upstream_steps  # noqa: E402
 from lth_tf import networks  # noqa: E402
 from lth_tf.data import DatasetHparams, load_dataset, steps_per_epoch  # noqa: E402
 from lth_tf.errors import ConfigError, unknown_name  # noqa: E402
@@ -97,7 +99,7 @@ def score_network(p: DataScoringParams, ds, split, k: int, steps: int, ctx) -> d
     tracker = ForgettingTracker(int(split.index.max()) + 1) if kind == "forgetting" else None
     train(model, ds, p.training, seed=seed, end_step=steps, train_split=split,
           on_batch=tracker.on_batch if tracker else None, label=f"scoring {p.method} network {k}",
-          log_dir=ctx.tensorboard_dir / f"scoring_{p.method}" / f"network_{k:02d}",
+          log_dir=ctx.tensorboard_dir / f"scoring_{p.method}" / unit_name("network", k),
           log_hparams={"variant": f"scoring_{p.method}", "level": 0}, verbose=ctx.verbose)
     if kind == "el2n":
         return {"score": S.el2n_scores(model, ds, split, p.batch_size)}
@@ -141,7 +143,7 @@ def execute(p: DataScoringParams, inputs, out: Path, ctx):
     steps = to_steps(p.steps, spe, "DataScoringParams.steps") if p.steps else p.training.total_steps(spe)
     per_network = []
     for k in range(p.networks):
-        unit = out / "networks" / f"network_{k:02d}.npz"
+        unit = Scores.network_unit(out, k)
         if not unit.exists():
             save_npz(unit, score_network(p, ds, split, k, steps, ctx))
         per_network.append(load_npz(unit))
@@ -153,16 +155,11 @@ def execute(p: DataScoringParams, inputs, out: Path, ctx):
                    out / "histogram.png")
     score = frame["score"]
     return {"method": p.method, "score_kind": p.score_kind(), "networks": p.networks, "steps": steps,
-            "train_steps": p.networks * steps + upstream_steps(inputs.get("labels")), "examples": len(frame),
+            "train_steps": p.networks * steps + train_steps(inputs.get("labels")), "examples": len(frame),
+            "num_classes": int(ds.num_classes),
             "score_mean": float(score.mean()), "score_std": float(score.std()),
             "score_min": float(score.min()), "score_max": float(score.max())}
 
 
-def load_scores(artifact):
-    """(index, score) arrays of a Scores artifact."""
-    frame = pd.read_csv(Path(artifact.path) / "scores.csv")
-    return frame["index"].to_numpy(np.int64), frame["score"].to_numpy(np.float64)
-
-
-SPEC = ComponentSpec(name="DataScoring", inputs={"labels": "Indices?"}, output="Scores",
+SPEC = ComponentSpec(name="DataScoring", inputs={"labels": "Labels?"}, output="Scores",
                      params=DataScoringParams, executor=execute)

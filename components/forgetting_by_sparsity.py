@@ -44,7 +44,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from components import plotting  # noqa: E402
-from components.mask_search import check_levels, load_ticket, report_levels, search_params  # noqa: E402
+from components.artifacts.base import level_name  # noqa: E402
+from components.mask_search import report_levels  # noqa: E402
 from components.sparse_training import reinit_seed  # noqa: E402
 from components.spec import ComponentSpec  # noqa: E402
 from lth_tf import networks  # noqa: E402
@@ -92,26 +93,26 @@ def histogram(counts: np.ndarray) -> dict:
             "never_learned": np.sum(never) / n}
 
 
-def starting_point(arm: str, level: int, tickets_path: Path, search, ds):
+def starting_point(arm: str, level: int, tickets, search, ds):
     """(model, start step) of an arm at a level >= 1 (see the module docstring)."""
-    ticket = load_ticket(tickets_path, level)
+    ticket = tickets.load(level)
     seed = reinit_seed(search.seed, level) if arm == "random_ticket" else search.seed
     model = networks.build_network(search.model, ds.input_shape, ds.num_classes, seed, search.pruning.prunable())
     if arm == "lt":
         wrapping.set_state(model, ticket["rewind"])
     elif arm == "imp_finetune":
-        wrapping.set_state(model, load_ticket(tickets_path, level - 1)["trained"])
+        wrapping.set_state(model, tickets.load(level - 1)["trained"])
     wrapping.set_masks(model, ticket["masks"])
     return model, (ticket["meta"]["rewind_step"] if arm == "lt" else 0)
 
 
-def train_unit(arm: str, level: int, tickets_path: Path, search, ds, unit: Path, ctx) -> dict:
+def train_unit(arm: str, level: int, tickets, search, ds, unit: Path, ctx) -> dict:
     if level == 0:
         model = networks.build_network(search.model, ds.input_shape, ds.num_classes, search.seed,
                                        search.pruning.prunable())
         start = 0
     else:
-        model, start = starting_point(arm, level, tickets_path, search, ds)
+        model, start = starting_point(arm, level, tickets, search, ds)
     split = ds.train
     tracker = ForgettingTracker(int(split.index.max()) + 1)
     result = train(model, ds, search.training, seed=search.seed, start_step=start, train_split=split,
@@ -126,7 +127,7 @@ def train_unit(arm: str, level: int, tickets_path: Path, search, ds, unit: Path,
 
 
 def unit_of(out: Path, arm: str, level: int) -> Path:
-    return Path(out) / ("dense" if level == 0 else arm) / f"level_{level:02d}"
+    return Path(out) / ("dense" if level == 0 else arm) / level_name(level)
 
 
 def plot_arms(frame: pd.DataFrame, path: Path, title: str):
@@ -183,8 +184,8 @@ def check_full_data(tickets):
 def execute(p: ForgettingBySparsityParams, inputs, out: Path, ctx):
     tickets = inputs["tickets"]
     check_full_data(tickets)
-    search = search_params(tickets)
-    levels = check_levels(p.levels or report_levels(search.pruning), tickets.path, "ForgettingBySparsityParams.levels")
+    search = tickets.params
+    levels = tickets.check_levels(p.levels or report_levels(search.pruning), "ForgettingBySparsityParams.levels")
     ds = load_dataset(search.dataset)
     rows = []
     for level in levels:
@@ -193,7 +194,7 @@ def execute(p: ForgettingBySparsityParams, inputs, out: Path, ctx):
             if unit_is_complete(unit):
                 metrics = read_json(unit / "metrics.json")
             else:
-                metrics = train_unit(arm, level, tickets.path, search, ds, unit, ctx)
+                metrics = train_unit(arm, level, tickets, search, ds, unit, ctx)
             counts = load_npz(unit / "counts.npz")["count"]
             rows.append({**metrics, "arm": arm, "examples": int(np.sum(counts >= 0)), **histogram(counts)})
     frame = pd.DataFrame(rows)
@@ -212,7 +213,7 @@ def validate(p: ForgettingBySparsityParams, inputs):
     tickets = inputs.get("tickets")
     if tickets is None or not (Path(tickets.path) / "artifact.json").exists():
         return
-    search = search_params(tickets)
+    search = tickets.params
     bad = [l for l in p.levels if not 0 <= l <= search.pruning.levels]
     if bad:
         raise ConfigError(f"ForgettingBySparsityParams.levels has {bad}, outside 0..{search.pruning.levels} "

@@ -7,15 +7,16 @@ its own atomic unit `level_LL/`; an interrupted search resumes after the last fi
 
 level_LL/: mask.npz, trained.npz, metrics.json, history.csv, sparsity.csv; in level_00/ also
            rewind.npz (the weights at the rewind step, which every level rewinds to: stored once
-           per search, `load_rewind`); in the levels `export_levels` names (default: those the
+           per search, `Tickets.rewind`); in the levels `export_levels` names (default: those the
            report shows) saved_model/ + ticket.json (the deployable trained ticket, lth_tf.exporting)
 results.csv: one row per level (variant 'dense' at level 0, 'lt_<method>[_rewind]' after).
+The layout, its reading and writing are components.artifacts.tickets' (the Tickets class).
 
 Optional inputs (absent: the search is exactly as without them):
 - pretrained (Weights, from Pretraining): level 0 starts at step t_r from the pre-trained
   weights, and every level rewinds to them (PruningHparams.rewind must then be '0it').
 - train_indices (Indices, from SubsetSlimming): train on these examples only.
-- labels (Indices, SubsetSlimming rule 'corrupt'): train on these (noisy) labels.
+- labels (Labels, from LabelNoise): train on these (noisy) labels.
 train_steps then include the upstream cost: pre-training steps and scoring steps.
 """
 import dataclasses
@@ -24,20 +25,20 @@ from typing import Tuple, Union
 
 import gin
 import numpy as np
-import pandas as pd
 
-from components.pretraining import load_weights
+from components.artifacts.base import level_name, train_steps
+from components.artifacts.examples import training_split
+from components.artifacts.tickets import finished_levels, level_dir, load_rewind, results_frame, search_facts, write_ticket
 from components.spec import ComponentSpec
-from components.subset_slimming import training_split, upstream_steps
-from lth_tf import exporting, networks
+from lth_tf import networks
 from lth_tf.data import DatasetHparams, load_dataset, steps_per_epoch
 from lth_tf.errors import ConfigError
-from lth_tf.io import atomic_path, load_npz, read_json, save_npz, unit_is_complete, write_csv, write_json
+from lth_tf.io import load_npz, read_json, write_csv
 from lth_tf.models import ModelHparams
 from lth_tf.sparsity import criteria, saliency, wrapping
 from lth_tf.sparsity import masks as M
 from lth_tf.sparsity.hparams import PruningHparams
-from lth_tf.training import TrainingHparams, best_validation_metrics, evaluate, to_steps, train
+from lth_tf.training import TrainingHparams, to_steps, train
 
 
 @gin.configurable
@@ -92,79 +93,9 @@ def report_levels(pruning: PruningHparams, sparsities=REPORT_SPARSITIES) -> Tupl
     return tuple(sorted({int(np.abs(nominal - s).argmin()) for s in sparsities}))
 
 
-def from_description(cls, described: dict):
-    """A parameter dataclass back from its artifact.json description (lists become tuples)."""
-    return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in described.items() if k != "__class__"})
-
-
-def search_params(tickets) -> MaskSearchParams:
-    """The parameters a Tickets artifact was searched with (so baselines and analyses use the
-    same data, model and pruning as the search)."""
-    params = tickets.metadata["parameters"]
-    return MaskSearchParams(dataset=from_description(DatasetHparams, params["dataset"]),
-                            model=from_description(ModelHparams, params["model"]),
-                            training=from_description(TrainingHparams, params["training"]),
-                            pruning=from_description(PruningHparams, params["pruning"]),
-                            seed=params["seed"], export=params["export"],
-                            # searches stored before export_levels existed exported every level
-                            export_levels=from_list(params.get("export_levels", "all")))
-
-
-def from_list(value):
-    return tuple(value) if isinstance(value, list) else value
-
-
-def level_dir(root: Path, level: int) -> Path:
-    return Path(root) / f"level_{level:02d}"
-
-
-def finished_levels(root: Path):
-    return sorted(int(p.name[6:]) for p in Path(root).glob("level_[0-9][0-9]") if unit_is_complete(p))
-
-
-def load_rewind(tickets_path: Path, level: int = 0) -> dict:
-    """The weights level `level` rewinds to: its own rewind.npz where it has one (artifacts
-    without a level 0, such as SaliencyTickets, and those stored before rewind.npz was stored
-    once), else the search's one in level_00/."""
-    own = level_dir(tickets_path, level) / "rewind.npz"
-    return load_npz(own if own.exists() else level_dir(tickets_path, 0) / "rewind.npz")
-
-
-def load_ticket(tickets_path: Path, level: int) -> dict:
-    """A finished level's mask, rewind and trained weights, and metrics."""
-    unit = level_dir(tickets_path, level)
-    return {"masks": M.load_masks(unit / "mask.npz"), "rewind": load_rewind(tickets_path, level),
-            "trained": load_npz(unit / "trained.npz"), "meta": read_json(unit / "metrics.json")}
-
-
-def check_levels(levels, tickets_path: Path, what: str):
-    """The requested levels (all finished ones when none are named); a ConfigError names the
-    levels the artifact lacks."""
-    available = finished_levels(tickets_path)
-    levels = tuple(levels) or tuple(available)
-    missing = sorted(set(levels) - set(available))
-    if missing:
-        raise ConfigError(f"{what} asks for levels {missing}, but the ticket artifact has levels {available}; "
-                          f"raise PruningHparams.levels or drop them.")
-    return levels
-
-
 def variant_name(method: str, rewind_step: int) -> str:
     """The tickets' results.csv variant: the criterion's (lth_tf/sparsity/criteria.py), e.g. 'lt_imp_rewind'."""
     return criteria.criterion(method).variant_name(rewind_step)
-
-
-# results.csv columns come in this order, then the rest sorted. A fixed order matters: finished
-# rows come back from metrics.json (sorted keys) on resume, fresh ones in insertion order.
-LEADING_COLUMNS = ("variant", "seed", "level", "sparsity", "val_accuracy", "test_accuracy", "train_steps")
-
-
-def results_frame(rows) -> pd.DataFrame:
-    """One row per network with a fixed column order, so a resumed execution writes the same
-    results.csv as an uninterrupted one."""
-    frame = pd.DataFrame(rows)
-    first = [c for c in LEADING_COLUMNS if c in frame.columns]
-    return frame[first + sorted(c for c in frame.columns if c not in first)]
 
 
 def next_masks(p: MaskSearchParams, level: int, prev_masks, prev_state, dense_state, rng, model, batch):
@@ -189,14 +120,14 @@ def execute(p: MaskSearchParams, inputs, out: Path, ctx):
     total = p.training.total_steps(spe)
     rewind_step = to_steps(p.pruning.rewind, spe, "PruningHparams.rewind")
     # Steps spent before this search (pre-training, scoring) and the step level 0 starts at.
-    prefix_steps, start_step = upstream_steps(inputs.get("train_indices"), inputs.get("labels")), 0
+    prefix_steps, start_step = train_steps(inputs.get("train_indices"), inputs.get("labels")), 0
     pretrained = inputs.get("pretrained")
     if pretrained is not None:
         if rewind_step != 0:
             raise ConfigError(f"PruningHparams.rewind={p.pruning.rewind!r} conflicts with the pretrained input: "
                               f"the search rewinds to the pre-trained weights; set PruningHparams.rewind = '0it'.")
-        start_step = rewind_step = int(pretrained.metadata["summary"]["steps"])
-        prefix_steps += upstream_steps(pretrained)
+        start_step = rewind_step = pretrained.steps
+        prefix_steps += pretrained.train_steps
         if rewind_step >= total:
             raise ConfigError(f"The pre-training lasts {rewind_step} steps, not fewer than the search's budget "
                               f"({total} steps); shorten the pre-training or raise TrainingHparams.budget.")
@@ -213,12 +144,12 @@ def execute(p: MaskSearchParams, inputs, out: Path, ctx):
             continue
         label = f"{variant} seed {p.seed} level {level}"
         tb_variant = "dense" if level == 0 else variant
-        log_dir = ctx.tensorboard_dir / tb_variant / f"level_{level:02d}"
+        log_dir = ctx.tensorboard_dir / tb_variant / level_name(level)
         log_hparams = {"variant": tb_variant, "level": level, "seed": p.seed, "method": p.pruning.method,
                        "rewind": p.pruning.rewind if pretrained is None else "pretrained"}
         if level == 0:
             if pretrained is not None:
-                wrapping.set_state(model, load_weights(pretrained))
+                wrapping.set_state(model, pretrained.weights())
             result = train(model, ds, p.training, seed=p.seed, start_step=start_step, train_split=split,
                            snapshot_steps=[rewind_step], log_dir=log_dir, log_hparams=log_hparams,
                            label=label, verbose=ctx.verbose)
@@ -248,40 +179,9 @@ def execute(p: MaskSearchParams, inputs, out: Path, ctx):
     frame = results_frame(rows)
     frame["artifact"] = [str(level_dir(out, int(r))) for r in frame["level"]]
     write_csv(out / "results.csv", frame)
-    return {"levels": len(rows), "final_sparsity": rows[-1]["sparsity"], "final_test_accuracy": rows[-1]["test_accuracy"]}
-
-
-def write_ticket(unit: Path, model, ds, masks, rewind_state, result, export: bool, metrics: dict) -> dict:
-    """A ticket's atomic unit: mask, trained weights, the rewind weights (None: the level
-    rewinds to level_00's), history, per-layer sparsity, the deployable SavedModel (`export`),
-    and metrics.json (with accuracies and sparsity added), which marks it finished."""
-    metrics = {**metrics, "sparsity": M.sparsity(masks), "density": M.density(masks),
-               "val_accuracy": evaluate(model, ds, ds.val)["accuracy"] if len(ds.val) else float("nan"),
-               "test_accuracy": evaluate(model, ds, ds.test)["accuracy"],
-               **best_validation_metrics(model, ds, result),
-               "parameters": wrapping.count_parameters(model, masks)}
-    with atomic_path(unit, is_dir=True) as tmp:
-        M.save_masks(tmp / "mask.npz", masks)
-        if rewind_state is not None:
-            save_npz(tmp / "rewind.npz", rewind_state)
-        save_npz(tmp / "trained.npz", wrapping.get_state(model))
-        write_csv(tmp / "history.csv", pd.DataFrame(result.history))
-        write_csv(tmp / "sparsity.csv", pd.DataFrame(M.layer_report(masks)))
-        if export:
-            export_in_unit(model, ds, tmp, masks, metrics, unit)
-        write_json(tmp / "metrics.json", metrics)
-    return metrics
-
-
-def export_in_unit(model, ds, tmp: Path, masks, metrics: dict, unit: Path):
-    """The deployable SavedModel (raw inputs, named signature) and ticket.json of a trained
-    network, written into the unit being written (`tmp`, renamed to `unit` when complete)."""
-    parts = unit.parts
-    where = "/".join(parts[len(parts) - 1 - parts[::-1].index("artifacts"):]) if "artifacts" in parts else str(unit)
-    source = {"unit": where, **{k: metrics[k] for k in ("variant", "seed", "level", "sparsity", "val_accuracy",
-                                                        "test_accuracy", "train_steps") if k in metrics}}
-    exporting.export(model, tmp, "saved_model", masks=masks, dataset=ds.name, source=source,
-                     probabilities_out=False, **exporting.dataset_facts(ds))
+    return {"levels": len(rows), "final_sparsity": rows[-1]["sparsity"], "final_test_accuracy": rows[-1]["test_accuracy"],
+            "train_steps": prefix_steps + sum(int(r["own_steps"]) for r in rows),  # the cost ledger (Tickets.train_steps)
+            **search_facts(ds, spe, total, rewind_step, len(split))}
 
 
 def _search_steps(method, level, total, rewind_step, start_step=0, prefix_steps=0):
@@ -314,6 +214,6 @@ def validate(p: MaskSearchParams, inputs):
         _check_rewind(p, to_steps(p.pruning.rewind, spe, "PruningHparams.rewind"), p.training.total_steps(spe))
 
 
-SPEC = ComponentSpec(name="MaskSearch", inputs={"pretrained": "Weights?", "train_indices": "Indices?", "labels": "Indices?"},
+SPEC = ComponentSpec(name="MaskSearch", inputs={"pretrained": "Weights?", "train_indices": "Indices?", "labels": "Labels?"},
                      output="Tickets", params=MaskSearchParams, executor=execute, version=3, validate=validate)
 # version 3: rewind.npz stored once, in level_00/; SavedModels only for export_levels.

@@ -1,6 +1,7 @@
 """PracMaskSearch: lottery tickets found while training on a shrinking Pruning-Aware Critical
 (PrAC) set (Algorithm 1 of Zhang et al., "Efficient Lottery Ticket Finding: Less Data is More",
-ICML 2021) -> a Tickets artifact.
+ICML 2021) -> a Tickets artifact. (Over 300 lines: Algorithm 1's rounds, selections, early
+stop and ledger are one procedure, read top to bottom.)
 
 Round r = 1..levels trains the mask m_{r-1} (rewound weights) on the example set D_{r-1}
 (D_0 = the full training set), tracking forgetting; then
@@ -52,8 +53,11 @@ import gin
 import numpy as np
 import pandas as pd
 
-from components.mask_search import finished_levels, level_dir, load_rewind, results_frame, write_ticket
+from components.artifacts.base import level_name, unit_name
+from components.artifacts.tickets import (finished_levels, level_dir, load_rewind, round_dir, round_done, search_facts,
+                                          write_results, write_ticket)
 from components.spec import ComponentSpec
+from components.ticket_training import load_state, round_schedule, train_ticket
 from lth_tf import networks
 from lth_tf.data import DatasetHparams, load_dataset, steps_per_epoch
 from lth_tf.errors import ConfigError, unknown_name
@@ -140,28 +144,6 @@ class PracSearchParams:
         return name
 
 
-def round_dir(root: Path, r: int) -> Path:
-    return Path(root) / f"round_{r:02d}"
-
-
-def round_done(root: Path, r: int) -> bool:
-    return unit_is_complete(round_dir(root, r))
-
-
-def round_schedule(training: TrainingHparams, subset_size: int, full_size: int, spe: int, rewind_step: int,
-                   first: bool, dynamic: bool = True):
-    """(hparams, start step) of a round that trains on `subset_size` of `full_size` examples.
-    The budget is always in iterations of the full set (`spe` = its steps per epoch), so a
-    round on a subset never trains fewer steps than its factor says. The first round trains
-    from step 0; later ones resume from the rewind point, at the same fraction of their
-    (scaled) schedule."""
-    factor = subset_size / full_size if dynamic else 1.0
-    hp = training.scaled(factor, spe)
-    total = hp.total_steps(spe)
-    start = 0 if first else min(int(round(rewind_step * factor)), total - 1)
-    return hp, start
-
-
 def _entropy(logits: np.ndarray) -> np.ndarray:
     """Prediction entropy (nats) per row of logits."""
     return scores.predictive_entropy(scores.softmax(logits))
@@ -205,7 +187,7 @@ def _svp_proxy(p: PracSearchParams, ds, spe: int, out: Path, ctx):
         proxy_hp = ModelHparams(p.model.name, p.model.width * p.svp_width, p.model.initializer)
         proxy = networks.build_network(proxy_hp, ds.input_shape, ds.num_classes, p.seed, p.pruning.prunable())
         result = train(proxy, ds, hp, seed=p.seed, label=f"svp proxy seed {p.seed}", verbose=ctx.verbose,
-                       log_dir=ctx.tensorboard_dir / "svp_proxy" / "level_00",
+                       log_dir=ctx.tensorboard_dir / "svp_proxy" / level_name(0),
                        log_hparams={"variant": "svp_proxy", "level": 0, "rewind": "0it"})
         entropy = scores.entropy_scores(proxy, ds, ds.train)
         with atomic_path(unit, is_dir=True) as tmp:
@@ -235,12 +217,6 @@ def _select(p, r, cet, cep, logits, reference_sets, proxy_scores, full):
     return _top(full, proxy_scores, count)  # svp
 
 
-def _load(model, state, masks):
-    """Masks first, then the weights (set_state re-applies the masks)."""
-    wrapping.set_masks(model, masks)
-    wrapping.set_state(model, state)
-
-
 def _best_or_last(result, model):
     """The round's network selected by validation (000 A1): its best-validation weights, or the
     current (last) ones without a validation split."""
@@ -256,7 +232,7 @@ def _run_round(p, r, model, ds, spe, rewind_step, masks, trained_on, rewind_stat
     first = r == 1
     hp, start = round_schedule(p.training, len(trained_on), len(full), spe, rewind_step, first, p.dynamic_iterations)
     if not first:
-        _load(model, rewind_state, masks)
+        load_state(model, rewind_state, masks)
     split = ds.train if len(trained_on) == len(full) else ds.train.with_indices(trained_on)
     tracker = ForgettingTracker(int(full.max()) + 1)
     density = p.pruning.density(r)
@@ -279,7 +255,7 @@ def _run_round(p, r, model, ds, spe, rewind_step, masks, trained_on, rewind_stat
     result = train(model, ds, hp, seed=p.seed, start_step=start, train_split=split,
                    snapshot_steps=[rewind_step] if first else [], on_batch=tracker.on_batch,
                    on_epoch=on_epoch if stop_early else None,
-                   log_dir=ctx.tensorboard_dir / f"{p.variant()}_search" / f"round_{r:02d}",
+                   log_dir=ctx.tensorboard_dir / f"{p.variant()}_search" / unit_name("round", r),
                    log_hparams={"variant": f"{p.variant()}_search", "round": r, "rewind": p.pruning.rewind,
                                 "method": "prac"}, label=label, verbose=ctx.verbose)
     budget = hp.total_steps(spe) - start
@@ -338,19 +314,6 @@ def _common(p):
             "scope": p.pruning.scope, "model": p.model.name, "dataset": p.dataset.name}
 
 
-def train_ticket(model, ds, training: TrainingHparams, masks, rewind_state, rewind_step: int, seed: int,
-                 unit: Path, export: bool, metrics: dict, ctx, label: str, store_rewind: bool = True):
-    """Trains a ticket on the full data from its rewind point to the end of the budget and
-    writes its unit; `metrics` must hold search_steps (own_steps/train_steps are added).
-    store_rewind=False: the unit keeps no rewind.npz (the artifact's level_00/ has it)."""
-    _load(model, rewind_state, masks)
-    result = train(model, ds, training, seed=seed, start_step=rewind_step, label=label, verbose=ctx.verbose,
-                   log_dir=ctx.tensorboard_dir / metrics["variant"] / unit.name,
-                   log_hparams={k: metrics[k] for k in ("variant", "level", "seed", "rewind", "method") if k in metrics})
-    metrics = {**metrics, "own_steps": result.steps, "train_steps": metrics["search_steps"] + result.steps}
-    return write_ticket(unit, model, ds, masks, rewind_state if store_rewind else None, result, export, metrics)
-
-
 def execute(p: PracSearchParams, inputs, out: Path, ctx):
     ds = load_dataset(p.dataset)
     full = ds.train.index
@@ -403,13 +366,13 @@ def execute(p: PracSearchParams, inputs, out: Path, ctx):
         rows.append(metrics)
         ledger.append({"kind": "ticket", "round": r, "level": r, "examples": len(full),
                        "steps": metrics["own_steps"], "search_steps": metrics["search_steps"]})
-    frame = results_frame(rows)  # a fixed column order, resumed or not
-    frame["artifact"] = [str(level_dir(out, int(l))) for l in frame["level"]]
-    write_csv(out / "results.csv", frame)
+    write_results(out, rows)  # a fixed column order, resumed or not
     write_csv(out / "rounds.csv", pd.DataFrame(rounds))
     write_csv(out / "ledger.csv", pd.DataFrame(ledger))
     return {"levels": p.pruning.levels, "search_steps": search_steps, "final_sparsity": rounds[-1]["sparsity"],
-            "final_test_accuracy": rows[-1]["test_accuracy"]}
+            "final_test_accuracy": rows[-1]["test_accuracy"],
+            "train_steps": int(sum(e["steps"] for e in ledger)),  # the cost ledger: every training run once
+            **search_facts(ds, spe, total, rewind_step, len(full))}
 
 
 # version 2: CEP against the round-1 dense network (was: the round's network before pruning);
@@ -423,4 +386,4 @@ def validate(p: PracSearchParams, inputs):
 
 SPEC = ComponentSpec(name="PracMaskSearch", inputs={"reference": "Tickets?"}, output="Tickets",
                      params=PracSearchParams, executor=execute, version=3, validate=validate)
-# version 3: rewind.npz stored once, in level_00/ (components.mask_search.load_rewind reads it).
+# version 3: rewind.npz stored once, in level_00/ (components.artifacts.Tickets.rewind reads it).

@@ -4,11 +4,11 @@ The network is initialized from `seed` (the same initialization as a MaskSearch 
 seed) and trained with its own recipe (`training`; the data-diet paper pre-trains with a larger
 learning rate) for `steps` steps on the examples of the `subset` input (default: the whole
 training split), repeating passes over S as often as the step budget needs. A `labels` input
-(SubsetSlimming rule 'corrupt') replaces the training labels: label noise during pre-training
+(a Labels artifact, from LabelNoise) replaces the training labels: label noise during pre-training
 only. MaskSearch takes the artifact as its `pretrained` input: it starts at step t_r from these
 weights and rewinds to them.
 
-Payload: weights.npz (wrapping.get_state), history.csv, metrics.json. The summary records
+Payload (components.artifacts.Weights): weights.npz (wrapping.get_state), history.csv, metrics.json. The summary records
 `steps` (t_r) and `train_steps` (t_r plus the scoring steps that chose S).
 """
 import dataclasses
@@ -17,11 +17,12 @@ from pathlib import Path
 import gin
 import pandas as pd
 
+from components.artifacts.base import level_name, train_steps
+from components.artifacts.examples import training_split
 from components.spec import ComponentSpec
-from components.subset_slimming import training_split, upstream_steps
 from lth_tf import networks
 from lth_tf.data import DatasetHparams, load_dataset, steps_per_epoch
-from lth_tf.io import load_npz, save_npz, write_csv, write_json
+from lth_tf.io import save_npz, write_csv, write_json
 from lth_tf.models import ModelHparams
 from lth_tf.sparsity import wrapping
 from lth_tf.training import TrainingHparams, evaluate, to_steps, train
@@ -47,14 +48,14 @@ def execute(p: PretrainingParams, inputs, out: Path, ctx):
     # The schedule spans the pre-training itself (milestones in 'ep' count passes over S).
     hp = dataclasses.replace(p.training, budget=f"{t_r}it")
     model = networks.build_network(p.model, ds.input_shape, ds.num_classes, p.seed)
-    result = train(model, ds, hp, seed=p.seed, train_split=split, log_dir=ctx.tensorboard_dir / "pretrain" / "level_00",
+    result = train(model, ds, hp, seed=p.seed, train_split=split, log_dir=ctx.tensorboard_dir / "pretrain" / level_name(0),
                    log_hparams={"variant": "pretrain", "level": 0, "fraction": len(split) / len(ds.train)},
                    label=f"pretrain {len(split)} examples", verbose=ctx.verbose)
     labels = inputs.get("labels")
     summary = {
-        "steps": t_r, "train_steps": t_r + upstream_steps(inputs.get("subset"), labels),
+        "steps": t_r, "train_steps": t_r + train_steps(inputs.get("subset"), labels),
         "subset_size": len(split), "subset_fraction": len(split) / len(ds.train),
-        "label_noise": float(labels.metadata["summary"].get("noise", 0.0)) if labels is not None else 0.0,
+        "label_noise": labels.noise if labels is not None else 0.0,
         "val_accuracy": evaluate(model, ds, ds.val)["accuracy"] if len(ds.val) else float("nan"),
         "test_accuracy": evaluate(model, ds, ds.test)["accuracy"], "seed": p.seed,
     }
@@ -64,9 +65,5 @@ def execute(p: PretrainingParams, inputs, out: Path, ctx):
     return summary
 
 
-def load_weights(artifact):
-    return load_npz(Path(artifact.path) / "weights.npz")
-
-
-SPEC = ComponentSpec(name="Pretraining", inputs={"subset": "Indices?", "labels": "Indices?"}, output="Weights",
+SPEC = ComponentSpec(name="Pretraining", inputs={"subset": "Indices?", "labels": "Labels?"}, output="Weights",
                      params=PretrainingParams, executor=execute)

@@ -36,9 +36,9 @@ import numpy as np
 import pandas as pd
 import tf_keras as keras
 
-from components.mask_search import check_levels, load_ticket, search_params
+from components.artifacts.base import level_name
 from components.spec import ComponentSpec
-from components.stability import config_columns, search_network
+from components.stability_common import config_columns, search_network
 from lth_tf import networks
 from lth_tf.data import DatasetHparams, eval_batches, load_dataset
 from lth_tf.data.dataset import Dataset, RawData, known_datasets, register
@@ -113,9 +113,9 @@ class ProbingParams:
 
 def execute_probing(p: ProbingParams, inputs, out: Path, ctx):
     tickets = inputs["tickets"]
-    search = search_params(tickets)
+    search = tickets.params
     ds = load_dataset(search.dataset)
-    levels = check_levels(p.levels, tickets.path, "ProbingParams.levels")
+    levels = tickets.check_levels(p.levels, "ProbingParams.levels")
     model = search_network(search, ds)
     columns = {**config_columns(search), "seed": search.seed}
     probe_args = dict(epochs=p.epochs, lr=p.lr, weight_decay=p.weight_decay, batch_size=p.batch_size, seed=p.seed)
@@ -136,21 +136,21 @@ def execute_probing(p: ProbingParams, inputs, out: Path, ctx):
                   flush=True)
 
     for level in levels:
-        ticket = load_ticket(tickets.path, level)
+        ticket = tickets.load(level)
         sparsity = ticket["meta"]["sparsity"]
         if "ticket" in p.networks:
             wrapping.set_masks(model, ticket["masks"])
             wrapping.set_state(model, ticket["rewind"])
-            probe(model, "ticket", level, sparsity, out / "ticket" / f"level_{level:02d}")
+            probe(model, "ticket", level, sparsity, out / "ticket" / level_name(level))
         if "permuted_mask" in p.networks and level > 0:  # at level 0 the mask is all ones
             rng = np.random.default_rng([p.seed, level])
             wrapping.set_masks(model, M.permuted(ticket["masks"], rng))
             wrapping.set_state(model, ticket["rewind"])
-            probe(model, "permuted_mask", level, sparsity, out / "permuted_mask" / f"level_{level:02d}")
+            probe(model, "permuted_mask", level, sparsity, out / "permuted_mask" / level_name(level))
         if "trained_ticket" in p.networks:
             wrapping.set_masks(model, ticket["masks"])
             wrapping.set_state(model, ticket["trained"])
-            probe(model, "trained_ticket", level, sparsity, out / "trained_ticket" / f"level_{level:02d}")
+            probe(model, "trained_ticket", level, sparsity, out / "trained_ticket" / level_name(level))
     if "random_dense" in p.networks:
         fresh = search_network(dataclasses.replace(search, seed=RANDOM_DENSE_SEED + search.seed), ds)
         probe(fresh, "random_dense", 0, 0.0, out / "random_dense")
@@ -230,11 +230,11 @@ def new_head_accuracy(model: keras.Model, target, **head_args) -> dict:
 
 def execute_transfer(p: TransferParams, inputs, out: Path, ctx):
     tickets = inputs["tickets"]
-    search = search_params(tickets)
+    search = tickets.params
     source = load_dataset(search.dataset)
     original_shape = load_dataset(p.target).input_shape
     target = transfer_target(p.target, source.input_shape)
-    levels = check_levels(p.levels, tickets.path, "TransferParams.levels")
+    levels = tickets.check_levels(p.levels, "TransferParams.levels")
     model = search_network(search, source)
     columns = {**config_columns(search), "seed": search.seed, "source": search.dataset.name, "target": p.target.name,
                "target_shape": "x".join(map(str, original_shape)), "resized": original_shape != source.input_shape}
@@ -267,16 +267,16 @@ def execute_transfer(p: TransferParams, inputs, out: Path, ctx):
         return measure
 
     for level in levels:
-        ticket = load_ticket(tickets.path, level)
+        ticket = tickets.load(level)
         meta = ticket["meta"]
         if "ticket" in p.networks:
-            record("ticket", level, meta["sparsity"], meta["test_accuracy"], out / "ticket" / f"level_{level:02d}",
+            record("ticket", level, meta["sparsity"], meta["test_accuracy"], out / "ticket" / level_name(level),
                    frozen(ticket["masks"], ticket["rewind"]))
         if "trained_ticket" in p.networks and level > 0:
             record("trained_ticket", level, meta["sparsity"], meta["test_accuracy"],
-                   out / "trained_ticket" / f"level_{level:02d}", frozen(ticket["masks"], ticket["trained"]))
+                   out / "trained_ticket" / level_name(level), frozen(ticket["masks"], ticket["trained"]))
     if "frozen_dense" in p.networks:
-        dense = load_ticket(tickets.path, 0)
+        dense = tickets.load(0)
         record("frozen_dense", 0, 0.0, dense["meta"]["test_accuracy"], out / "frozen_dense",
                frozen(dense["masks"], dense["trained"]))
     if "random_dense" in p.networks:
@@ -289,7 +289,7 @@ def execute_transfer(p: TransferParams, inputs, out: Path, ctx):
             net = networks.build_network(search.model, target.input_shape, target.num_classes, search.seed,
                                          search.pruning.prunable())
             result = train(net, target, search.training, seed=search.seed, label=f"retrained dense on {p.target.name}",
-                           verbose=ctx.verbose, log_dir=ctx.tensorboard_dir / "retrained_dense" / "level_00",
+                           verbose=ctx.verbose, log_dir=ctx.tensorboard_dir / "retrained_dense" / level_name(0),
                            log_hparams={"variant": "retrained_dense", "level": 0, "rewind": "0it"})
             return {"train_accuracy": evaluate(net, target, target.train)["accuracy"],
                     "test_accuracy": evaluate(net, target, target.test)["accuracy"], "train_steps": result.steps}

@@ -40,9 +40,10 @@ import gin
 import numpy as np
 import pandas as pd
 
-from components.mask_search import finished_levels, level_dir, load_rewind, results_frame
-from components.prac_search import round_dir, round_done, round_schedule, train_ticket
+from components.artifacts.base import unit_name
+from components.artifacts.tickets import finished_levels, level_dir, round_dir, round_done, write_results
 from components.spec import ComponentSpec
+from components.ticket_training import round_schedule, train_ticket
 from lth_tf import networks
 from lth_tf.data import DatasetHparams, load_dataset, steps_per_epoch
 from lth_tf.errors import ConfigError
@@ -141,7 +142,7 @@ def _trained_between(p: SaliencyParams, ds, model, reference, out: Path, ctx):
     ref = Path(reference.path)
     full = ds.train.index
     spe = steps_per_epoch(len(full), p.training.batch_size)
-    rewind_state = load_rewind(ref)
+    rewind_state = reference.rewind()
     rewind_step = int(read_json(level_dir(ref, 0) / "metrics.json")["rewind_step"])
     dynamic = bool(reference.metadata["parameters"].get("dynamic_iterations", True))
     masks, rows, ledger, done = wrapping.get_masks(model), [], [], set(finished_levels(out))
@@ -172,7 +173,7 @@ def _trained_between(p: SaliencyParams, ds, model, reference, out: Path, ctx):
                 split = ds.train if len(trained_on) == len(full) else ds.train.with_indices(trained_on)
                 result = train(model, ds, hp, seed=p.seed, start_step=int(info["start_step"]),
                                end_step=int(info["end_step"]), train_split=split,
-                               log_dir=ctx.tensorboard_dir / f"{p.variant()}_search" / f"round_{level:02d}",
+                               log_dir=ctx.tensorboard_dir / f"{p.variant()}_search" / unit_name("round", level),
                                log_hparams={"variant": f"{p.variant()}_search", "round": level, "method": p.method},
                                label=f"{p.variant()} seed {p.seed} round {level} ({len(trained_on)} examples)",
                                verbose=ctx.verbose)
@@ -207,11 +208,10 @@ def execute(p: SaliencyParams, inputs, out: Path, ctx):
         rows, ledger = _trained_between(p, ds, model, reference, out, ctx)
     else:
         rows, ledger = _at_init(p, ds, model, out, ctx)
-    frame = results_frame(rows)  # a fixed column order, resumed or not
-    frame["artifact"] = [str(level_dir(out, int(l))) for l in frame["level"]]
-    write_csv(out / "results.csv", frame)
+    write_results(out, rows)  # a fixed column order, resumed or not
     write_csv(out / "ledger.csv", pd.DataFrame(ledger))
-    return {"levels": len(rows), "final_test_accuracy": rows[-1]["test_accuracy"] if rows else None}
+    return {"levels": len(rows), "final_test_accuracy": rows[-1]["test_accuracy"] if rows else None,
+            "train_steps": int(sum(e["steps"] for e in ledger))}  # the cost ledger: every training run once
 
 
 # version 2: trains between pruning steps with the reference PrAC search's budget (001 §4.3).

@@ -21,7 +21,7 @@ from typing import Tuple
 
 import gin
 
-from components import mask_search
+from components.artifacts import tickets as T
 from components.reports import section as S
 from components.reports.sanity.gather import SanityData
 from components.reports.sanity.sections import SECTIONS
@@ -53,7 +53,7 @@ class SanityReportParams:
 
 def execute(p: SanityReportParams, inputs, out: Path, ctx):
     data = SanityData.of(p, inputs, out)
-    ordered = mask_search.results_frame(data.results)  # the contract's columns first, the rest sorted
+    ordered = T.results_frame(data.results)  # the contract's columns first, the rest sorted
     ordered.insert(0, "study", p.study)
     write_csv(out / "results.csv", ordered)
     sections = [make(data) for make in SECTIONS]

@@ -22,8 +22,9 @@ import gin
 import numpy as np
 import pandas as pd
 
-from components.mask_search import (check_levels, export_in_unit, finished_levels, load_ticket, results_frame,
-                                    search_params)
+from components.artifacts.tables import Trained
+from components.artifacts.tickets import export_in_unit, results_frame
+from components.artifacts.base import level_name
 from components.spec import ComponentSpec
 from lth_tf import networks
 from lth_tf.data import load_dataset
@@ -69,20 +70,20 @@ def reinit_seed(seed: int, level: int) -> int:
 
 def execute(p: SparseTrainingParams, inputs, out: Path, ctx):
     tickets = inputs["tickets"]
-    search = search_params(tickets)
+    search = tickets.params
     ds = load_dataset(search.dataset)
     hp = p.training or search.training
     if p.levels:
-        levels = check_levels(p.levels, tickets.path, "SparseTrainingParams.levels")
+        levels = tickets.check_levels(p.levels, "SparseTrainingParams.levels")
     else:
-        levels = tuple(l for l in finished_levels(tickets.path) if l >= 1)
+        levels = tuple(l for l in tickets.finished_levels() if l >= 1)
     rows = []
     for level in levels:
-        ticket = load_ticket(tickets.path, level)
+        ticket = tickets.load(level)
         meta = ticket["meta"]
         ticket.update(rewind_step=meta["rewind_step"], parameters=meta["parameters"])
         for variant in p.variants:
-            unit = out / variant / f"level_{level:02d}"
+            unit = Trained.unit_dir(out, variant, level)
             if unit_is_complete(unit):
                 rows.append(read_json(unit / "metrics.json"))
                 continue
@@ -104,7 +105,7 @@ def execute(p: SparseTrainingParams, inputs, out: Path, ctx):
             shown = row_variant(variant, search.pruning.method, ticket["rewind_step"])
             label = f"{shown} seed {p.seed} level {level}"
             result = train(model, ds, hp, seed=p.seed, start_step=start, label=label, verbose=ctx.verbose,
-                           log_dir=ctx.tensorboard_dir / shown / f"level_{level:02d}",
+                           log_dir=ctx.tensorboard_dir / shown / level_name(level),
                            log_hparams={"variant": shown, "level": level, "rewind": search.pruning.rewind,
                                         "method": search.pruning.method,  # small_dense: the sparsity it matches
                                         "sparsity": meta["sparsity"] if rule.match_parameters else None})

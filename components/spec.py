@@ -1,33 +1,13 @@
 """What a component is (TFX-style): a spec naming its typed inputs, its output artifact type
 and its parameter dataclass, plus an executor function. Artifacts are directories holding an
 `artifact.json` (type, producer, parameters, fingerprint, input paths relative to the output
-directory, the manifest of its files, provenance, wall time) and their payload."""
+directory, the manifest of its files, provenance, wall time) and their payload; their typed
+classes (layout, payload, lineage, cost ledger) live in components.artifacts."""
 import dataclasses
 from pathlib import Path
 from typing import Callable, Dict, Mapping, Optional, Sequence, Union
 
-from lth_tf.io import read_json
-
-
-@dataclasses.dataclass(frozen=True)
-class Artifact:
-    type: str
-    path: Path
-    fingerprint: str
-
-    @property
-    def output_dir(self) -> Path:
-        """The run's output directory: artifacts live in <output_dir>/artifacts/<Component>/<name>/."""
-        return Path(self.path).parents[2]
-
-    @property
-    def metadata(self) -> dict:
-        """artifact.json, with input paths (stored relative, so a moved output directory still
-        works) resolved against this artifact's output directory."""
-        meta = read_json(Path(self.path) / "artifact.json")
-        meta["inputs"] = {k: ([str(self.output_dir / p) for p in v] if isinstance(v, list) else str(self.output_dir / v))
-                          for k, v in meta.get("inputs", {}).items()}
-        return meta
+from components.artifacts.base import Artifact  # noqa: F401  (re-exported: the base of every typed artifact)
 
 
 @dataclasses.dataclass(frozen=True)

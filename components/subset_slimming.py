@@ -7,15 +7,12 @@ Rules (sizes: a float in (0, 1] is a fraction of the candidates, an int a count)
 - threshold: scores > `threshold` (above=True; e.g. forgetting > E_F), else scores <= it.
 - random_balanced: `size` examples drawn by `seed`, equally many per class.
 - union / intersection: of the `sets` inputs.
-- corrupt: label noise: a fraction `noise` of the training labels re-drawn uniformly once
-  (by `seed`); the artifact keeps every candidate and records the new labels and which
-  examples were re-drawn / changed in labels.csv. Pass it as the `labels` input of training
-  components (Pretraining, MaskSearch, DataScoring).
 - all: every training example.
 With score rules, `sets` (if given) restrict the candidates to their union. A `labels` input
-replaces the dataset's labels (class balance and histograms then use the noisy labels).
+(a Labels artifact, from LabelNoise) replaces the dataset's labels (class balance and
+histograms then use the noisy labels).
 
-Payload: indices.csv (index, label), class_histogram.csv, labels.csv (rule 'corrupt').
+Payload (components.artifacts.Indices): indices.csv (index, label), class_histogram.csv.
 The summary carries `train_steps`: the training steps spent upstream (scoring networks), so
 networks trained on the subset can report their full cost.
 """
@@ -25,15 +22,15 @@ from typing import Union
 
 import gin
 import numpy as np
-import pandas as pd
 
+from components.artifacts.base import train_steps
+from components.artifacts.examples import Indices, training_split
 from components.spec import ComponentSpec
 from lth_tf.data import DatasetHparams, Split, load_dataset
 from lth_tf.data import subsets
 from lth_tf.errors import ConfigError, unknown_name
-from lth_tf.io import write_csv
 
-RULES = ("easiest", "hardest", "window", "threshold", "random_balanced", "union", "intersection", "corrupt", "all")
+RULES = ("easiest", "hardest", "window", "threshold", "random_balanced", "union", "intersection", "all")
 SCORE_RULES = ("easiest", "hardest", "window", "threshold")
 
 
@@ -47,60 +44,23 @@ class SubsetSlimmingParams:
     threshold: float = 0.0  # threshold
     above: bool = True  # threshold: keep scores above (else at or below)
     class_balanced: bool = False  # easiest, hardest: equally many examples per class
-    noise: float = 0.0  # corrupt: fraction p of labels re-drawn
-    seed: int = 0  # random_balanced, corrupt
+    seed: int = 0  # random_balanced
 
     def __post_init__(self):
+        if self.rule == "corrupt":
+            raise ConfigError("SubsetSlimming rule 'corrupt' is now its own component: run components.label_noise "
+                              "(LabelNoiseParams(dataset, noise=p, seed=s)) and pass its Labels artifact as the "
+                              "`labels` input of the training components.")
         if self.rule not in RULES:
             raise unknown_name("subset rule", self.rule, RULES)
-        if not 0.0 <= self.noise <= 1.0:
-            raise ConfigError(f"SubsetSlimmingParams.noise={self.noise} must be in [0, 1].")
-
-
-def load_indices(artifact) -> np.ndarray:
-    return pd.read_csv(Path(artifact.path) / "indices.csv")["index"].to_numpy(np.int64)
-
-
-def load_labels(artifact):
-    """(index, label) of a label-noise artifact (rule 'corrupt')."""
-    path = Path(artifact.path) / "labels.csv"
-    if not path.exists():
-        raise ConfigError(f"The labels input {artifact.path} has no labels.csv: labels come from "
-                          f"SubsetSlimming with rule 'corrupt'.")
-    frame = pd.read_csv(path)
-    return frame["index"].to_numpy(np.int64), frame["label"].to_numpy(np.int64)
-
-
-def training_split(ds, indices=None, labels=None) -> Split:
-    """The training split restricted to an Indices artifact's examples and with a label-noise
-    artifact's labels (either may be None)."""
-    split = ds.train
-    if labels is not None:
-        split = subsets.relabel(split, *load_labels(labels))
-    if indices is not None:
-        split = split.with_indices(load_indices(indices))
-        if len(split) == 0:
-            raise ConfigError(f"The training subset {indices.path} is empty; choose a larger size.")
-    return split
-
-
-def upstream_steps(*artifacts) -> int:
-    """Training steps recorded by artifacts (None and lists allowed): the cost of what they hold."""
-    total = 0
-    for item in artifacts:
-        for artifact in (item if isinstance(item, (list, tuple)) else [item]):
-            if artifact is not None:
-                total += int(artifact.metadata.get("summary", {}).get("train_steps", 0))
-    return total
 
 
 def _choose(p: SubsetSlimmingParams, inputs, split: Split, num_classes: int) -> np.ndarray:
-    sets = [load_indices(a) for a in inputs.get("sets", [])]
+    sets = [a.indices() for a in inputs.get("sets", [])]
     if p.rule in SCORE_RULES:
         if inputs.get("scores") is None:
             raise ConfigError(f"Subset rule {p.rule!r} needs a scores input (a DataScoring artifact).")
-        from components.data_scoring import load_scores  # here: data_scoring imports this module
-        index, scores = load_scores(inputs["scores"])
+        index, scores = inputs["scores"].scores()
         if sets:
             keep = np.isin(index, subsets.union(*sets))
             index, scores = index[keep], scores[keep]
@@ -121,7 +81,7 @@ def _choose(p: SubsetSlimmingParams, inputs, split: Split, num_classes: int) -> 
     candidates = split.with_indices(subsets.union(*sets)) if sets else split
     if p.rule == "random_balanced":
         return subsets.balanced_random(candidates.index, candidates.y, p.size, num_classes, p.seed)
-    return np.sort(candidates.index)  # all, corrupt
+    return np.sort(candidates.index)  # all
 
 
 def execute(p: SubsetSlimmingParams, inputs, out: Path, ctx):
@@ -129,23 +89,14 @@ def execute(p: SubsetSlimmingParams, inputs, out: Path, ctx):
     split = training_split(ds, labels=inputs.get("labels"))
     chosen = split.with_indices(_choose(p, inputs, split, ds.num_classes))
     summary = {"rule": p.rule, "size": len(chosen), "fraction": len(chosen) / len(ds.train)}
-    if p.rule == "corrupt":
-        new, redrawn = subsets.corrupt_labels(chosen.y, ds.num_classes, p.noise, p.seed)
-        was_redrawn = np.zeros(len(chosen), bool)
-        was_redrawn[redrawn] = True
-        write_csv(out / "labels.csv", pd.DataFrame({"index": chosen.index, "label": new, "original_label": chosen.y,
-                                                    "redrawn": was_redrawn, "changed": new != chosen.y}))
-        summary.update(noise=p.noise, redrawn=int(was_redrawn.sum()), changed_fraction=float(np.mean(new != chosen.y)))
-        chosen = Split(chosen.x, new, chosen.index)
     histogram = subsets.class_histogram(chosen.y, ds.num_classes)
-    write_csv(out / "indices.csv", pd.DataFrame({"index": chosen.index, "label": chosen.y}))
-    write_csv(out / "class_histogram.csv", pd.DataFrame({"class": np.arange(ds.num_classes), "count": histogram}))
-    summary.update(class_histogram=histogram.tolist(),
-                   train_steps=upstream_steps(inputs.get("scores"), inputs.get("sets"), inputs.get("labels")))
+    Indices.write(out, chosen.index, chosen.y, histogram)
+    summary.update(class_histogram=histogram.tolist(), num_classes=int(ds.num_classes),
+                   train_steps=train_steps(inputs.get("scores"), inputs.get("sets"), inputs.get("labels")))
     if inputs.get("scores") is not None:
-        summary["score_kind"] = inputs["scores"].metadata.get("summary", {}).get("score_kind")
+        summary["score_kind"] = inputs["scores"].score_kind
     if inputs.get("labels") is not None:
-        summary["noise"] = inputs["labels"].metadata.get("summary", {}).get("noise", 0.0)
+        summary["noise"] = inputs["labels"].noise
     return summary
 
 
@@ -157,5 +108,5 @@ def validate(p: SubsetSlimmingParams, inputs):
         raise ConfigError(f"Subset rule {p.rule!r} needs one or more `sets` inputs (Indices artifacts).")
 
 
-SPEC = ComponentSpec(name="SubsetSlimming", inputs={"scores": "Scores?", "sets": "Indices*?", "labels": "Indices?"},
+SPEC = ComponentSpec(name="SubsetSlimming", inputs={"scores": "Scores?", "sets": "Indices*?", "labels": "Labels?"},
                      output="Indices", params=SubsetSlimmingParams, executor=execute, validate=validate)

@@ -48,6 +48,8 @@ import numpy as np
 import pandas as pd
 
 from components import mask_search, sparse_training
+from components.artifacts.base import from_description
+from components.artifacts.tickets import results_frame
 from components.spec import ComponentSpec
 from lth_tf.data import DatasetHparams, load_dataset
 from lth_tf.errors import ConfigError, unknown_name
@@ -274,7 +276,7 @@ def _subject(p: TuningParams, inputs):
     tickets = inputs.get("tickets")
     if p.subject == "dense":
         if tickets is not None:
-            search = mask_search.search_params(tickets)
+            search = tickets.params
             return (p.dataset or search.dataset, p.model or search.model, p.training or search.training), None
         if p.dataset is None or p.model is None or p.training is None:
             raise ConfigError("Tuning the dense network needs TuningParams.dataset, model and training (the study "
@@ -284,8 +286,8 @@ def _subject(p: TuningParams, inputs):
         raise ConfigError(f"TuningParams.subject={p.subject!r} trains a ticket's {p.subject!r} network: the Tuning "
                           f"execution needs a tickets input (Runner.run(tuning.SPEC, params, tickets=...)), or "
                           f"subject 'dense'.")
-    mask_search.check_levels([p.level], tickets.path, "TuningParams.level")
-    search = mask_search.search_params(tickets)
+    tickets.check_levels([p.level], "TuningParams.level")
+    search = tickets.params
     return (search.dataset, search.model, p.training or search.training), tickets
 
 
@@ -379,7 +381,7 @@ def execute(p: TuningParams, inputs, out: Path, ctx):
                             **{f"tuned_{k}": float(v) for k, v in values.items()}})
     frame = pd.DataFrame(trials)
     write_csv(out / "trials.csv", frame)
-    write_csv(out / "results.csv", mask_search.results_frame(results))
+    write_csv(out / "results.csv", results_frame(results))
     completed = frame[frame.status.str.contains("COMPLETED")]
     if completed.empty:
         raise ConfigError(f"The tuning search finished no trial (see {out / 'keras_tuner'}); nothing to select.")
@@ -404,7 +406,7 @@ def _maybe_quiet(verbose: bool):
 def best_training(tuning) -> TrainingHparams:
     """The recipe of a Tuning artifact's best trial."""
     best = read_json(Path(tuning.path) / "best.json")
-    return mask_search.from_description(TrainingHparams, best["training"])
+    return from_description(TrainingHparams, best["training"])
 
 
 def best_values(tuning) -> dict:

@@ -24,7 +24,6 @@ from typing import Tuple
 import gin
 import pandas as pd
 
-from components import mask_search
 from components.spec import ComponentSpec
 from lth_tf import networks
 from lth_tf.data import load_dataset
@@ -83,10 +82,10 @@ def rr_weights(unit: Path, search, seed: int, level: int, masks: dict, model, ds
 
 def execute(p: CorrelationParams, inputs, out: Path, ctx):
     tickets = inputs["tickets"]
-    search = mask_search.search_params(tickets)
+    search = tickets.params
     ds = load_dataset(search.dataset)
     model = networks.build_network(search.model, ds.input_shape, ds.num_classes, search.seed, search.pruning.prunable())
-    levels = mask_search.check_levels(p.levels, tickets.path, "CorrelationParams.levels")
+    levels = tickets.check_levels(p.levels, "CorrelationParams.levels")
     common = {"search_seed": search.seed, "method": search.pruning.method, "lr": search.training.lr,
               "weight_decay": search.training.weight_decay, "model": search.model.name, "dataset": search.dataset.name}
     rows = []
@@ -98,7 +97,7 @@ def execute(p: CorrelationParams, inputs, out: Path, ctx):
                          **common})
 
     for level in levels:
-        ticket = mask_search.load_ticket(tickets.path, level)
+        ticket = tickets.load(level)
         meta = ticket["meta"]
         theta_0, theta_T = kernels(ticket["rewind"], model), kernels(ticket["trained"], model)
         masks = ticket["masks"] if level > 0 else None

@@ -242,7 +242,7 @@ def export_from_run(run_dir, level: int, search: Optional[str], fmt: str, out) -
     path: `paths`); returns the model's path. The network is rebuilt from the artifact's
     parameters (dataset, model, seed, prunable layers), given the level's mask and trained
     weights, and exported with the dataset's normalization and class names."""
-    from components.mask_search import check_levels, load_ticket, search_params
+    from components.artifacts.tickets import check_levels, load_ticket, search_params
     from components.spec import Artifact
     from lth_tf import networks
     from lth_tf.data import load_dataset

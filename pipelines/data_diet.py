@@ -14,7 +14,7 @@ For each seed:
   per class, e.g. 'el2n_easy_balanced'), the dense network pre-trained on S for each length in
   `pretrain_steps` (t*/2 and t*; recipe: gin scope `pretrain/`), then IMP on all (clean) data
   rewinding to those weights; scheme 'all' pre-trains on all data: the paper's w_{t*/2}, w_{t*};
-- label noise: for each p in `label_noise`, the training labels corrupted (fraction p re-drawn),
+- label noise: for each p in `label_noise`, the training labels corrupted (LabelNoise: fraction p re-drawn),
   scores computed on the corrupted data, and each of `noise_schemes` pre-trained on the
   corrupted labels for each length in `noise_pretrain_steps` (default: `pretrain_steps`;
   pre-training only: IMP itself sees clean labels).
@@ -31,7 +31,7 @@ from typing import Optional, Sequence
 
 import gin
 
-from components import data_diet_report, data_scoring, mask_search, pretraining, subset_slimming
+from components import data_diet_report, data_scoring, label_noise, mask_search, pretraining, subset_slimming
 from lth_tf.data import DatasetHparams
 from lth_tf.errors import ConfigError
 from lth_tf.metrics.verdicts import VerdictRule
@@ -136,8 +136,7 @@ def data_diet(runner, seeds: Sequence[int] = (0,), baselines: Sequence[str] = ("
             scheme_names.append("init" if at_init else "all_data")
         pretrain_schemes(seed, schemes, fractions, pretrain_steps, 0.0, None)
         for noise in label_noise:
-            corruption = runner.run(subset_slimming.SPEC, subset_slimming.SubsetSlimmingParams(
-                dataset, rule="corrupt", noise=float(noise), seed=seed))
+            corruption = runner.run(label_noise.SPEC, label_noise.LabelNoiseParams(dataset, noise=float(noise), seed=seed))
             pretrain_schemes(seed, noise_schemes, noise_fractions or fractions, noise_pretrain_steps, noise, corruption)
     report = runner.run(data_diet_report.SPEC, data_diet_report.DataDietReportParams(
         tuple(variants), tuple(scheme_names), study=study, reference=reference, reference_note=reference_note,

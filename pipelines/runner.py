@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 from typing import List, Mapping, Optional, Tuple, Union
 
+from components.artifacts import typed
 from components.spec import Artifact, ComponentSpec, Context
 from pipelines.publish import publish
 from lth_tf.io import (UnreadableFile, damaged_files, file_lock, invalidate_unit, manifest, read_json,
@@ -69,7 +70,8 @@ class Execution:
 
     @property
     def artifact(self) -> Artifact:
-        return Artifact(self.spec.output, self.path, self.fingerprint)
+        """The output as its typed class (components.artifacts.TYPES): what executors receive."""
+        return typed(self.spec.output, self.path, self.fingerprint)
 
 
 @dataclasses.dataclass

@@ -32,7 +32,11 @@ from typing import Sequence, Tuple
 import gin
 
 from components import mask_search, sparse_training
-from components import stability as S
+from components.stability_common import config_label, training_label
+from components.stability_dynamics import DYNAMICS, DynamicsParams
+from components.stability_few_shot import FEW_SHOT, FewShotParams
+from components.stability_instability import INSTABILITY, InstabilityParams
+from components.stability_rewind import REWIND_SEARCH, RewindSearchParams, rewind_points as candidate_points
 from components import stability_report
 from components.probing import PROBING, TRANSFER, ProbingParams, TransferParams, class_subset, transfer_target
 from lth_tf.data import DatasetHparams, load_dataset, steps_per_epoch
@@ -70,13 +74,13 @@ def stability(runner, seeds: Sequence[int] = (0, 1), momenta: Sequence[float] = 
               disentangle: Sequence[Tuple[str, str]] = (), disentangle_levels: Sequence[int] = (5, 10, 15, 20),
               secondary_seeds: Sequence[int] = (0,), study: str = "stability"):
     dataset, model, base_training, base_pruning = DatasetHparams(), ModelHparams(), TrainingHparams(), PruningHparams()
-    trainings = {S.training_label(t): t for t in (dataclasses.replace(base_training, momentum=float(m), batch_size=int(b))
+    trainings = {training_label(t): t for t in (dataclasses.replace(base_training, momentum=float(m), batch_size=int(b))
                                                   for m in momenta for b in batch_sizes)}
-    configs = {S.config_label(t, r): (t, r) for t in trainings.values() for r in rewind_points}
+    configs = {config_label(t, r): (t, r) for t in trainings.values() for r in rewind_points}
 
     # Check every name and level before the first search starts (the grid takes minutes).
-    instability_params, probe_params, few_shot_params = S.InstabilityParams(), ProbingParams(), S.FewShotParams()
-    rewind_params = S.RewindSearchParams()
+    instability_params, probe_params, few_shot_params = InstabilityParams(), ProbingParams(), FewShotParams()
+    rewind_params = RewindSearchParams()
     for what, used, split in (("InstabilityParams.split", instability, instability_params.split),
                               ("RewindSearchParams.split", bool(rewind_search_configs), rewind_params.split)):
         if used and split == "val" and dataset.val_fraction == 0:
@@ -107,7 +111,7 @@ def stability(runner, seeds: Sequence[int] = (0, 1), momenta: Sequence[float] = 
         _pick(labels, configs, "configuration")
     for training in _pick(rewind_search_configs, trainings, "training configuration"):
         spe = steps_per_epoch(len(load_dataset(dataset).train), training.batch_size)
-        S.rewind_points(rewind_params.candidates, spe, training.total_steps(spe))
+        candidate_points(rewind_params.candidates, spe, training.total_steps(spe))
     for search_label, train_label in disentangle:
         (search_training, rewind), = _pick([search_label], configs, "configuration")
         train_training, = _pick([train_label], trainings, "training configuration")
@@ -128,17 +132,17 @@ def stability(runner, seeds: Sequence[int] = (0, 1), momenta: Sequence[float] = 
         return [(label, seed, grid[label, seed]) for label in labels for seed in seed_list]
 
     if dynamics:
-        inputs["dynamics"] = [runner.run(S.DYNAMICS, S.DynamicsParams(dataset, model, t, seed))
+        inputs["dynamics"] = [runner.run(DYNAMICS, DynamicsParams(dataset, model, t, seed))
                               for t in trainings.values() for seed in seeds]
     if instability:
-        inputs["instability"] = [runner.run(S.INSTABILITY, instability_params, tickets=t) for t in grid.values()]
+        inputs["instability"] = [runner.run(INSTABILITY, instability_params, tickets=t) for t in grid.values()]
     if baselines and baseline_configs:
         inputs["baselines"] = [runner.run(sparse_training.SPEC, sparse_training.SparseTrainingParams(
             variants=tuple(baselines), levels=tuple(baseline_levels), seed=seed), tickets=t)
             for _, seed, t in tickets_of(baseline_configs, seeds)]
     if rewind_search_configs:
         first = rewind_points[0]
-        inputs["rewind_search"] = [runner.run(S.REWIND_SEARCH, rewind_params,
+        inputs["rewind_search"] = [runner.run(REWIND_SEARCH, rewind_params,
                                               tickets=[grid[f"{label}_rw{first}", seed] for seed in secondary_seeds])
                                    for label in rewind_search_configs]
     if probe_configs:
@@ -149,8 +153,8 @@ def stability(runner, seeds: Sequence[int] = (0, 1), momenta: Sequence[float] = 
         for label, seed, t in tickets_of(few_shot_configs, secondary_seeds):
             extra = {}
             if few_shot_params.selection != "random":
-                extra["dynamics"] = runner.run(S.DYNAMICS, S.DynamicsParams(dataset, model, configs[label][0], seed))
-            few.append(runner.run(S.FEW_SHOT, dataclasses.replace(few_shot_params, seed=seed), tickets=t, **extra))
+                extra["dynamics"] = runner.run(DYNAMICS, DynamicsParams(dataset, model, configs[label][0], seed))
+            few.append(runner.run(FEW_SHOT, dataclasses.replace(few_shot_params, seed=seed), tickets=t, **extra))
         inputs["few_shot"] = few
     if transfer_configs:
         levels = transfer_params[0].levels

@@ -32,7 +32,7 @@ def test_search_from_pretrained_weights(tmp_path):
     # Every level rewinds to the pre-trained weights, at step t_r = 10.
     pre = load_npz(weights.path / "weights.npz")
     for level in range(3):
-        rewind = mask_search.load_ticket(tickets.path, level)["rewind"]
+        rewind = tickets.load(level)["rewind"]
         assert all(np.array_equal(rewind[k], pre[k]) for k in pre)
     results = pd.read_csv(tickets.path / "results.csv")
     total = 3 * 21

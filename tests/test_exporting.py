@@ -170,7 +170,7 @@ def test_export_from_run_rebuilds_the_level_and_answers_raw_inputs(run_dir, tmp_
     # Its accuracy on the raw test split is the test accuracy the search recorded for the level.
     ds = load_dataset(TINY["dataset"])
     logits = _run(path, "saved_model", ds.test.x)["logits"]
-    level = read_json(mask_search.level_dir(searches[1].path, 1) / "metrics.json")
+    level = read_json(searches[1].level_dir(1) / "metrics.json")
     assert float(np.mean(logits.argmax(1) == ds.test.y)) == pytest.approx(level["test_accuracy"], abs=1e-12)
     assert record["sparsity"] == pytest.approx(level["sparsity"])
 

@@ -8,7 +8,7 @@ import pytest
 
 from components import forgetting_by_sparsity as F
 from components import mask_search
-from components.mask_search import MaskSearchParams, level_dir
+from components.mask_search import MaskSearchParams
 from lth_tf.data import DatasetHparams
 from lth_tf.errors import ConfigError
 from lth_tf.io import read_json
@@ -47,7 +47,7 @@ def test_lt_arm_trains_exactly_as_the_search_level(run):
     _, tickets, _, artifact = run
     frame = pd.read_csv(artifact.path / "forgetting_by_sparsity.csv").set_index(["arm", "level"])
     for level in (0, 2):
-        searched = read_json(level_dir(tickets.path, level) / "metrics.json")
+        searched = read_json(tickets.level_dir(level) / "metrics.json")
         assert frame.loc[("lt", level), "test_accuracy"] == pytest.approx(searched["test_accuracy"], abs=1e-7)
         assert frame.loc[("lt", level), "sparsity"] == pytest.approx(searched["sparsity"])
     # the other arms start elsewhere, so their networks differ from the ticket's

@@ -14,7 +14,8 @@ import pandas as pd
 import pytest
 
 from components import mask_search, sparse_training
-from components.mask_search import MaskSearchParams, level_dir
+from components.artifacts.tickets import level_dir
+from components.mask_search import MaskSearchParams
 from lth_tf import networks
 from lth_tf.data import DatasetHparams, load_dataset
 from lth_tf.io import load_npz, read_json
@@ -85,7 +86,7 @@ def test_imp_sparsity_is_one_minus_0_8_to_the_k(search):
     assert results["variant"].tolist() == ["dense"] + ["lt_imp_rewind"] * LEVELS
     total = None
     for k in range(LEVELS + 1):
-        unit = level_dir(artifact.path, k)
+        unit = artifact.level_dir(k)
         masks = M.load_masks(unit / "mask.npz")
         total = sum(m.size for m in masks.values())
         kept = sum(int(m.sum()) for m in masks.values())
@@ -110,7 +111,7 @@ def test_imp_sparsity_is_one_minus_0_8_to_the_k(search):
 def test_imp_prunes_the_smallest_trained_weights_of_the_previous_level(search):
     artifact, _ = search
     for k in range(1, LEVELS + 1):
-        prev, unit = level_dir(artifact.path, k - 1), level_dir(artifact.path, k)
+        prev, unit = artifact.level_dir(k - 1), artifact.level_dir(k)
         prev_masks = M.load_masks(prev / "mask.npz")
         trained = load_npz(prev / "trained.npz")
         kernels = {n: trained[f"{n}/kernel"] for n in prev_masks}
@@ -125,7 +126,7 @@ def test_imp_prunes_the_smallest_trained_weights_of_the_previous_level(search):
 
 def test_levels_start_from_the_rewind_weights(search):
     artifact, calls = search
-    rewind = load_npz(level_dir(artifact.path, 0) / "rewind.npz")
+    rewind = load_npz(artifact.level_dir(0) / "rewind.npz")
     init = calls[0]["state"]
     assert calls[0]["start_step"] == 0
     # Late rewinding: the rewind point is the dense run's weights at step 3, not the init.
@@ -135,7 +136,7 @@ def test_levels_start_from_the_rewind_weights(search):
     train(model, load_dataset(PARAMS.dataset), PARAMS.training, seed=PARAMS.seed, end_step=REWIND, verbose=False)
     assert all(np.array_equal(v, rewind[k]) for k, v in wrapping.get_state(model).items())
     for k in range(1, LEVELS + 1):
-        call, unit = calls[k], level_dir(artifact.path, k)
+        call, unit = calls[k], artifact.level_dir(k)
         masks = M.load_masks(unit / "mask.npz")
         assert call["start_step"] == REWIND
         assert M.matching(call["masks"], masks)
@@ -145,7 +146,7 @@ def test_levels_start_from_the_rewind_weights(search):
             expected = value * masks[layer] if kind == "kernel" else value
             assert np.array_equal(call["state"][key], expected), (k, key)
         assert not (unit / "rewind.npz").exists()  # stored once per search, in level_00/
-        saved = mask_search.load_ticket(artifact.path, k)["rewind"]
+        saved = artifact.load(k)["rewind"]
         assert all(np.array_equal(saved[key], rewind[key]) for key in rewind)
         trained = load_npz(unit / "trained.npz")
         for layer, m in masks.items():
@@ -158,7 +159,7 @@ def test_the_report_levels_are_exported_with_their_masks(search):
     # 3 levels at 20%: sparsities 0, .2, .36, .488; the report's 0% -> level 0, the rest -> level 3.
     assert PARAMS.exported_levels() == (0, LEVELS)
     for k in range(LEVELS + 1):
-        unit = level_dir(artifact.path, k)
+        unit = artifact.level_dir(k)
         assert (unit / "saved_model").exists() == (k in (0, LEVELS))
         if k not in (0, LEVELS):
             continue
@@ -176,7 +177,7 @@ def test_same_seed_gives_identical_masks_and_metrics(search, tmp_path):
     again = Runner(tmp_path / "again", verbose=False).run(mask_search.SPEC, PARAMS)
     assert again.fingerprint == artifact.fingerprint and again.path != artifact.path
     for k in range(LEVELS + 1):
-        _same_level(level_dir(artifact.path, k), level_dir(again.path, k))
+        _same_level(artifact.level_dir(k), again.level_dir(k))
 
 
 def test_rerun_reuses_the_finished_artifact(search, monkeypatch):
@@ -210,7 +211,7 @@ def test_interrupted_search_resumes_at_the_first_unfinished_level(search, tmp_pa
     assert [sum(int(m.sum()) for m in c["masks"].values()) for c in calls] == [round(1600 * 0.8 ** k) for k in (2, 3)]
     assert {n: t for n, t in ((n, p.stat().st_mtime_ns) for n, p in _files(path).items()) if n in finished} == finished
     for k in range(LEVELS + 1):
-        _same_level(level_dir(artifact.path, k), level_dir(path, k))
+        _same_level(artifact.level_dir(k), level_dir(path, k))
     a, b = pd.read_csv(artifact.path / "results.csv"), pd.read_csv(path / "results.csv")
     pd.testing.assert_frame_equal(a.drop(columns="artifact"), b.drop(columns="artifact"))
 
@@ -226,8 +227,8 @@ def test_sparse_training_variants(search, tmp_path, monkeypatch):
     assert sorted(rows.index) == sorted(["lt_imp_rewind", "rr_imp_rewind", "random_mask_rewind",
                                          "permuted_mask_rewind", "small_dense_rewind"])
     start = dict(zip(variants, calls))
-    ticket = level_dir(artifact.path, 2)
-    masks, rewind = M.load_masks(ticket / "mask.npz"), mask_search.load_ticket(artifact.path, 2)["rewind"]
+    ticket = artifact.level_dir(2)
+    masks, rewind = M.load_masks(ticket / "mask.npz"), artifact.load(2)["rewind"]
     meta = read_json(ticket / "metrics.json")
 
     # lt with the search's recipe and seed retrains the ticket exactly as the search did.

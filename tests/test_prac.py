@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import tf_keras as keras
 
-from components import mask_search, prac_report, prac_search, saliency_tickets
+from components import mask_search, prac_report, prac_search, saliency_tickets, ticket_training
 from lth_tf import networks
 from lth_tf.data import DatasetHparams, load_dataset
 from lth_tf.errors import ConfigError
@@ -100,12 +100,12 @@ def test_mask_distance_is_normalized_by_the_support():
 def test_round_schedule_scales_budget_and_milestones():
     hp = TrainingHparams(budget="20ep", schedule="multistep", milestones=("12ep", "16ep"), warmup="1ep")
     spe, rewind = 10, 10  # 200 steps on the full set; rewind to step 10
-    first, start = prac_search.round_schedule(hp, 100, 100, spe, rewind, first=True)
+    first, start = ticket_training.round_schedule(hp, 100, 100, spe, rewind, first=True)
     assert (first.budget, first.milestones, start) == ("200it", ("120it", "160it"), 0)
-    half, start = prac_search.round_schedule(hp, 50, 100, spe, rewind, first=False)
+    half, start = ticket_training.round_schedule(hp, 50, 100, spe, rewind, first=False)
     assert (half.budget, half.milestones, half.warmup, start) == ("100it", ("60it", "80it"), "5it", 5)
     assert half.total_steps(spe) - start == 95  # N = |P| / |D0| * (N0 - rewind)
-    static, start = prac_search.round_schedule(hp, 50, 100, spe, rewind, first=False, dynamic=False)
+    static, start = ticket_training.round_schedule(hp, 50, 100, spe, rewind, first=False, dynamic=False)
     assert (static.budget, static.milestones, start) == ("200it", ("120it", "160it"), 10)
     # The budget is in iterations: training on a subset does not shrink it a second time.
     assert half.total_steps(3) == 100
@@ -188,13 +188,13 @@ def test_prac_sets_follow_the_rules(searched):
     full = load_dataset(DATA).train.index
     trained_on = full
     for r in (1, 2):
-        sets = load_npz(prac_search.round_dir(artifact.path, r) / "sets.npz")
+        sets = load_npz(artifact.round_dir(r) / "sets.npz")
         np.testing.assert_array_equal(sets["trained_on"], trained_on)  # D_r is what round r+1 trains on
         assert set(sets["cet"]) <= set(trained_on)  # forgetting is counted where the round trained
         assert set(sets["cep"]) <= set(full)
         np.testing.assert_array_equal(sets["selected"], np.union1d(sets["cet"], sets["cep"]))
         assert np.isin(sets["cet"], np.flatnonzero(sets["forgetting"] > 0)).all()
-        info = read_json(prac_search.round_dir(artifact.path, r) / "round.json")
+        info = read_json(artifact.round_dir(r) / "round.json")
         assert (info["cet"], info["cep"], info["selected"]) == (len(sets["cet"]), len(sets["cep"]), len(sets["selected"]))
         trained_on = sets["selected"]
     assert 0 < len(trained_on) < len(full)  # the set actually shrank
@@ -206,13 +206,13 @@ def test_cep_is_the_disagreement_with_the_round_one_dense_network(searched):
     _, params, artifact, _ = searched
     ds = load_dataset(DATA)
     full = ds.train.index
-    round_sets = [load_npz(prac_search.round_dir(artifact.path, r) / "sets.npz") for r in (1, 2)]
+    round_sets = [load_npz(artifact.round_dir(r) / "sets.npz") for r in (1, 2)]
     # The reference: the round-1 dense network at its best-validation epoch, kept in round_01/.
     model = networks.build_network(MODEL, ds.input_shape, ds.num_classes, params.seed, PRUNING.prunable())
-    wrapping.set_state(model, load_npz(prac_search.round_dir(artifact.path, 1) / "dense_best.npz"))
+    wrapping.set_state(model, load_npz(artifact.round_dir(1) / "dense_best.npz"))
     assert M.density(wrapping.get_masks(model)) == 1.0
     dense_classes = predict(model, ds, ds.train).argmax(-1)
-    dense_meta = read_json(mask_search.level_dir(artifact.path, 0) / "metrics.json")
+    dense_meta = read_json(artifact.level_dir(0) / "metrics.json")
     assert evaluate(model, ds, ds.val)["accuracy"] == pytest.approx(dense_meta["best_val_accuracy"])
     for r, sets in enumerate(round_sets, start=1):
         np.testing.assert_array_equal(sets["dense_prediction"], dense_classes)  # the same reference every round
@@ -221,7 +221,7 @@ def test_cep_is_the_disagreement_with_the_round_one_dense_network(searched):
     assert len(round_sets[0]["cep"]) == 0
     np.testing.assert_array_equal(round_sets[0]["selected"], round_sets[0]["cet"])
     # Round 2's subnetwork (the level-1 mask, trained on D_1) is compared with the dense network.
-    info = read_json(prac_search.round_dir(artifact.path, 2) / "round.json")
+    info = read_json(artifact.round_dir(2) / "round.json")
     assert info["cep_subnetwork_sparsity"] == pytest.approx(1 - 0.7, abs=1e-3)
     rounds = pd.read_csv(artifact.path / "rounds.csv")
     assert list(rounds["cep"]) == [len(s["cep"]) for s in round_sets]  # CEP sizes recorded per round
@@ -236,7 +236,7 @@ def test_dynamic_iterations_and_ledger_add_up(searched):
     n0 = 4 * spe
     assert rounds.loc[0, "steps"] == n0
     factor = rounds.loc[1, "trained_on"] / 432
-    hp, start = prac_search.round_schedule(TRAINING, rounds.loc[1, "trained_on"], 432, spe, spe, first=False)
+    hp, start = ticket_training.round_schedule(TRAINING, rounds.loc[1, "trained_on"], 432, spe, spe, first=False)
     assert rounds.loc[1, "steps"] == hp.total_steps(spe) - start == pytest.approx(factor * (n0 - spe), abs=1)
     # every step the search ran is in the ledger exactly once
     assert ledger["steps"].sum() == sum(steps for _, steps in calls)
@@ -254,8 +254,8 @@ def test_interrupted_search_resumes_and_matches(searched, steps_counter):
     runner, params, artifact, _ = searched
     before = pd.read_csv(artifact.path / "results.csv")
     (artifact.path / "artifact.json").unlink()
-    shutil.rmtree(prac_search.round_dir(artifact.path, 2))
-    shutil.rmtree(mask_search.level_dir(artifact.path, 2))
+    shutil.rmtree(artifact.round_dir(2))
+    shutil.rmtree(artifact.level_dir(2))
     steps_counter.clear()
     again = runner.run(prac_search.SPEC, params)
     labels = [label for label, _ in steps_counter]
@@ -340,7 +340,7 @@ def test_saliency_trains_between_steps_with_the_prac_budget(searched, tmp_path):
     assert list(rounds["examples"]) == list(prac_rounds["trained_on"])
     # round 2 trained on PrAC's D_1 (round 1 is PrAC's own dense round, reused)
     assert len(calls) == 1
-    d1 = load_npz(prac_search.round_dir(artifact.path, 1) / "sets.npz")["selected"]
+    d1 = load_npz(artifact.round_dir(1) / "sets.npz")["selected"]
     np.testing.assert_array_equal(np.sort(calls[0][0].index), d1)
     assert calls[0][1] == prac_rounds.loc[1, "steps"]
     for level in (1, 2):

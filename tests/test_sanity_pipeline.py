@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from components import mask_search, sparse_training
+from components.artifacts import Tickets
 from components import weight_correlation as WC
 from lth_tf import networks
 from lth_tf.data import load_dataset
@@ -162,8 +163,7 @@ def test_rr_weights_for_rp_are_the_rr_networks_own(study):
     unit = units[0].parent
     trained = read_json(unit.parents[1] / "artifact.json")
     tickets_path = unit.parents[4] / trained["inputs"]["tickets"]  # relative to the output directory
-    tickets = type("A", (), {"path": tickets_path, "metadata": read_json(tickets_path / "artifact.json")})
-    search = mask_search.search_params(tickets)
+    search = Tickets.at(tickets_path).params
     ds = load_dataset(search.dataset)
     masks = M.load_masks(unit / "mask.npz")
     model = networks.build_network(search.model, ds.input_shape, ds.num_classes, search.seed, search.pruning.prunable())

@@ -12,7 +12,7 @@ import pytest
 
 from components import mask_search
 from components.probing import TRANSFER, TransferParams, class_subset, new_head_accuracy, transfer_target
-from components.stability import search_network
+from components.stability_common import search_network
 from components.stability_report import transfer_table
 from lth_tf.data import DatasetHparams, load_dataset
 from lth_tf.data import dataset as dataset_module
@@ -47,9 +47,9 @@ def class_split(tmp_path_factory):
 
 def _by_hand(tickets, source, target, level, weights):
     """The head accuracy of the search's network carrying level `level`'s mask and `weights`."""
-    search = mask_search.search_params(tickets)
+    search = tickets.params
     model = search_network(search, load_dataset(source))
-    ticket = mask_search.load_ticket(tickets.path, level)
+    ticket = tickets.load(level)
     wrapping.set_masks(model, ticket["masks"])
     wrapping.set_state(model, ticket[weights])
     return new_head_accuracy(model, load_dataset(target), **HEAD)["test_accuracy"]

@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from components import stability as S
+from components.stability_instability import InstabilityParams
+from components.stability_rewind import RewindSearchParams
 from components.stability_report import StabilityReportParams, ticket_table, verdict_metric
 from lth_tf.errors import ConfigError
 from lth_tf.metrics.verdicts import VerdictRule
@@ -73,8 +74,8 @@ def test_winning_is_judged_on_validation_accuracy():
 
 
 def test_barrier_split_defaults_to_validation_and_is_checked_at_construction():
-    assert S.InstabilityParams().split == "val" and S.RewindSearchParams().split == "val"
-    for params in (S.InstabilityParams, S.RewindSearchParams):
+    assert InstabilityParams().split == "val" and RewindSearchParams().split == "val"
+    for params in (InstabilityParams, RewindSearchParams):
         with pytest.raises(ConfigError, match="not an evaluation split"):
             params(split="train")
         assert params(split="test").split == "test"

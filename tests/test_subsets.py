@@ -117,17 +117,31 @@ def test_subset_slimming_component(tmp_path):
     histogram = pd.read_csv(balanced.path / "class_histogram.csv")["count"].to_numpy()
     np.testing.assert_array_equal(histogram, [10] * 10)
     assert balanced.metadata["summary"]["size"] == 100
-    noise = runner.run(S.SPEC, S.SubsetSlimmingParams(hp, rule="corrupt", noise=0.5, seed=2))
+    from components import label_noise
+    from components.artifacts import Indices, Labels, training_split
+    noise = runner.run(label_noise.SPEC, label_noise.LabelNoiseParams(hp, noise=0.5, seed=2))
+    assert isinstance(balanced, Indices) and isinstance(noise, Labels) and noise.noise == 0.5
     labels = pd.read_csv(noise.path / "labels.csv")
     assert labels["redrawn"].sum() == int(round(0.5 * len(ds.train)))
     assert (labels["changed"] == (labels["label"] != labels["original_label"])).all()
     assert not labels.loc[~labels["redrawn"], "changed"].any()
     # Training on the subset with the noisy labels.
-    split = S.training_split(ds, balanced, noise)
-    np.testing.assert_array_equal(split.index, S.load_indices(balanced))
+    split = training_split(ds, balanced, noise)
+    np.testing.assert_array_equal(split.index, balanced.indices())
     noisy = labels.set_index("index").loc[split.index, "label"].to_numpy()
     np.testing.assert_array_equal(split.y, noisy)
-    both = runner.run(S.SPEC, S.SubsetSlimmingParams(hp, rule="intersection"), sets=[balanced, noise])
-    np.testing.assert_array_equal(S.load_indices(both), S.load_indices(balanced))
+    # A subset chosen with the noisy labels balances (and records) them.
+    noisy_balanced = runner.run(S.SPEC, S.SubsetSlimmingParams(hp, rule="random_balanced", size=100, seed=1),
+                                labels=noise)
+    assert noisy_balanced.noise == 0.5
+    chosen = pd.read_csv(noisy_balanced.path / "indices.csv")
+    np.testing.assert_array_equal(chosen["label"], labels.set_index("index").loc[chosen["index"], "label"])
+    everything = runner.run(S.SPEC, S.SubsetSlimmingParams(hp, rule="all"))
+    both = runner.run(S.SPEC, S.SubsetSlimmingParams(hp, rule="intersection"), sets=[balanced, everything])
+    np.testing.assert_array_equal(both.indices(), balanced.indices())
+    with pytest.raises(TypeError, match="Indices"):  # label noise is no subset
+        runner.run(S.SPEC, S.SubsetSlimmingParams(hp, rule="intersection"), sets=[balanced, noise])
+    with pytest.raises(ConfigError, match="LabelNoise"):
+        S.SubsetSlimmingParams(hp, rule="corrupt")
     with pytest.raises(ConfigError, match="scores"):
         runner.run(S.SPEC, S.SubsetSlimmingParams(hp, rule="easiest"))

@@ -12,7 +12,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from tensorboard.plugins.hparams import api_pb2 as hp_api_pb2
 from tensorboard.plugins.hparams import metadata as hp_metadata
 
-from components import mask_search, stability
+from components import mask_search, stability_instability
 from lth_tf import networks
 from lth_tf.data import DatasetHparams, load_dataset, steps_per_epoch
 from lth_tf.models import ModelHparams
@@ -129,8 +129,8 @@ def test_runner_names_runs_by_variant_and_level_and_resumes_without_duplicates(t
     training = TrainingHparams(budget="2ep", batch_size=128, lr=0.1)
     params = mask_search.MaskSearchParams(DATA, LENET, training, PruningHparams(levels=1), seed=0, export=False)
     tickets = Runner(tmp_path, verbose=False).run(mask_search.SPEC, params)
-    instability = stability.InstabilityParams(levels=(1,), alphas=(0.0, 0.5, 1.0), successive=False)
-    Runner(tmp_path, verbose=False).run(stability.INSTABILITY, instability, tickets=tickets)
+    instability = stability_instability.InstabilityParams(levels=(1,), alphas=(0.0, 0.5, 1.0), successive=False)
+    Runner(tmp_path, verbose=False).run(stability_instability.INSTABILITY, instability, tickets=tickets)
     root = tmp_path / "tensorboard"
     runs = {p.parent.relative_to(root).as_posix() for p in root.rglob(EVENT_GLOB) if p.parent != root}
     # <configuration>/<seed>/<component>/<variant>/level_LL, alike for the search and its analysis
@@ -146,7 +146,7 @@ def test_runner_names_runs_by_variant_and_level_and_resumes_without_duplicates(t
     (dense_file,) = root.glob("*/*/MaskSearch/dense/level_00/" + EVENT_GLOB)
     level_1 = next(root.glob("*/*/MaskSearch/lt_imp/level_01"))
     before = dense_file.stat().st_mtime_ns
-    unit = mask_search.level_dir(tickets.path, 1)
+    unit = tickets.level_dir(1)
     for f in (tickets.path / "artifact.json", unit / "metrics.json"):
         f.unlink()
     Runner(tmp_path, verbose=False).run(mask_search.SPEC, params)

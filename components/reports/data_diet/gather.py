@@ -7,10 +7,8 @@ from typing import Dict, List
 import pandas as pd
 
 from components import plotting
-from components.mask_search import search_params  # Tickets I/O (one import line)
 from components.report import summary_table
 from components.reports.data_diet.dominance import dominance, matching
-from lth_tf.data import load_dataset
 from lth_tf.io import read_json
 
 INFO_COLUMNS = ("scheme", "subset_size", "subset_fraction", "label_noise", "pretrain_steps", "scoring_steps")
@@ -23,7 +21,7 @@ def scheme_info(tickets, scheme: str) -> dict:
         s = read_json(Path(pretrained) / "artifact.json")["summary"]
         return {"scheme": scheme, "subset_size": s["subset_size"], "subset_fraction": s["subset_fraction"],
                 "label_noise": s["label_noise"], "pretrain_steps": s["steps"], "scoring_steps": s["train_steps"] - s["steps"]}
-    n = len(load_dataset(search_params(tickets).dataset).train)
+    n = tickets.train_examples
     rewind_step = int(pd.read_csv(tickets.path / "results.csv")["rewind_step"].iloc[0])
     return {"scheme": scheme, "subset_size": n if rewind_step else 0, "subset_fraction": 1.0 if rewind_step else 0.0,
             "label_noise": 0.0, "pretrain_steps": rewind_step, "scoring_steps": 0}

@@ -32,14 +32,11 @@ from lth_tf.io import load_npz, read_json  # noqa: E402
 from lth_tf.metrics import prac as P  # noqa: E402
 from lth_tf.metrics.forgetting import NEVER_LEARNED  # noqa: E402
 from lth_tf.sparsity import masks as M  # noqa: E402
+from components.artifacts.tickets import round_dir  # noqa: E402,F401  (the Tickets layout; paper_figures uses it)
 
 
 def rounds_of(path: Path) -> List[int]:
     return sorted(int(d.name[6:]) for d in Path(path).glob("round_[0-9][0-9]") if (d / "round.json").exists())
-
-
-def round_dir(path: Path, r: int) -> Path:
-    return Path(path) / f"round_{r:02d}"
 
 
 # --- Fig. 9: examples in and out of the final PrAC set ----------------------------------------

@@ -13,7 +13,8 @@ from typing import Dict, Tuple
 import numpy as np
 import pandas as pd
 
-from components import mask_search  # Tickets I/O: search_params, finished_levels, level_dir, variant_name
+from components.artifacts import tickets as T
+from components.mask_search import variant_name
 from components.reports.names import SANITY_SWEEP_ORDER as SWEEP_ORDER
 from components.reports.sanity.tables import correlation_summary
 from lth_tf.io import read_json
@@ -22,7 +23,7 @@ from lth_tf.sparsity import masks as M
 
 
 def _search_rows(artifact, **extra) -> pd.DataFrame:
-    search = mask_search.search_params(artifact)
+    search = T.search_params(artifact)
     frame = pd.read_csv(artifact.path / "results.csv")
     frame["lr"] = search.training.lr
     frame["weight_decay"] = search.training.weight_decay
@@ -79,17 +80,17 @@ def omp_masks_shared(searches) -> Tuple[bool, int]:
     compared). One-shot masks come from the same dense θ_T, so they should be."""
     by_key = {}
     for artifact in searches:
-        search = mask_search.search_params(artifact)
+        search = T.search_params(artifact)
         if search.pruning.method == "omp":
             by_key.setdefault((search.training.lr, search.seed), {})[search.pruning.rewind != "0it"] = artifact
     compared, equal = 0, True
     for pair in by_key.values():
         if False in pair and True in pair:
-            for level in mask_search.finished_levels(pair[False].path):
-                if level == 0 or level not in mask_search.finished_levels(pair[True].path):
+            for level in T.finished_levels(pair[False].path):
+                if level == 0 or level not in T.finished_levels(pair[True].path):
                     continue
-                a = M.load_masks(mask_search.level_dir(pair[False].path, level) / "mask.npz")
-                b = M.load_masks(mask_search.level_dir(pair[True].path, level) / "mask.npz")
+                a = M.load_masks(T.level_dir(pair[False].path, level) / "mask.npz")
+                b = M.load_masks(T.level_dir(pair[True].path, level) / "mask.npz")
                 equal &= all(np.array_equal(a[k], b[k]) for k in a)
                 compared += 1
     return bool(equal), compared
@@ -100,10 +101,10 @@ def empty_layers(searches) -> pd.DataFrame:
     global magnitude threshold can prune a whole layer), from each level's sparsity.csv."""
     rows = []
     for artifact in searches:
-        search = mask_search.search_params(artifact)
-        variant = mask_search.variant_name(search.pruning.method, int(search.pruning.rewind != "0it"))
-        for level in mask_search.finished_levels(artifact.path):
-            table = mask_search.level_dir(artifact.path, level) / "sparsity.csv"
+        search = T.search_params(artifact)
+        variant = variant_name(search.pruning.method, int(search.pruning.rewind != "0it"))
+        for level in T.finished_levels(artifact.path):
+            table = T.level_dir(artifact.path, level) / "sparsity.csv"
             if level and table.exists():
                 layers = pd.read_csv(table)
                 for layer in layers[(layers.layer != "total") & (layers.kept == 0)].layer:
@@ -142,7 +143,7 @@ class SanityData:
         metric = p.metric
         sweep = results[results.variant.isin(("dense",) + SWEEP_ORDER)].copy()
         rates = sorted(sweep.lr.unique())
-        first = mask_search.search_params(inputs["searches"][0])
+        first = T.search_params(inputs["searches"][0])
         tuned = results[results.variant == "dense_well_trained"]
         longer = results[results.variant == "dense_well_trained_2T"]
         # The well-trained reference: the tuned recipe, or a stronger dense network of the sweep.

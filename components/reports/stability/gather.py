@@ -8,9 +8,10 @@ from typing import Dict
 import pandas as pd
 
 from components import plotting
-from components.mask_search import from_description, search_params  # Tickets I/O (one import line)
+from components.artifacts.base import from_description
+from components.artifacts.tickets import search_params
 from components.spec import Artifact
-from components.stability import config_columns, training_label
+from components.stability_common import config_columns, training_label
 from lth_tf.data import load_dataset, steps_per_epoch
 from lth_tf.training import TrainingHparams
 

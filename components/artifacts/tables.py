@@ -1,0 +1,73 @@
+"""Artifacts whose payload is tables: Trained (SparseTraining's networks), Tuning (keras-tuner
+trials and the best recipe), Dynamics (forgetting and convergence of the dense network), and
+Table for the rest (analyses, reports: results.csv or named CSVs)."""
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from components.artifacts.base import Artifact, from_description, level_name
+from lth_tf.io import load_npz, read_json
+
+
+class Table(Artifact):
+    """An artifact read as tables (Analysis, Probes, Transfer, Instability, RewindSearch,
+    FewShot, Table, Report)."""
+
+    def table(self, name: str = "results.csv") -> pd.DataFrame:
+        """The named CSV (an empty frame when the artifact has none)."""
+        path = Path(self.path) / name
+        return pd.read_csv(path) if path.exists() else pd.DataFrame()
+
+    def results(self) -> pd.DataFrame:
+        return self.table("results.csv")
+
+
+class Trained(Table):
+    """SparseTraining: one atomic unit per (variant, level), <variant>/level_LL/: mask.npz,
+    trained.npz, history.csv, metrics.json (saved_model/ + ticket.json when exported)."""
+    TYPE = "Trained"
+
+    @staticmethod
+    def unit_dir(root: Path, variant: str, level: int) -> Path:
+        return Path(root) / variant / level_name(level)
+
+    def units(self, variant: str):
+        """The finished units of a variant, by level."""
+        return sorted((Path(self.path) / variant).glob("level_[0-9][0-9]"))
+
+    @property
+    def training(self):
+        """The TrainingHparams the networks were trained with (None: the search's)."""
+        from lth_tf.training import TrainingHparams
+        described = self.parameters.get("training")
+        return None if described is None else from_description(TrainingHparams, described)
+
+
+class Tuning(Table):
+    """Tuning: trials.csv, results.csv, best.json (the best trial's values and recipe)."""
+    TYPE = "Tuning"
+
+    def best(self) -> dict:
+        return read_json(Path(self.path) / "best.json")
+
+    def best_training(self):
+        """The TrainingHparams of the best trial."""
+        from lth_tf.training import TrainingHparams
+        return from_description(TrainingHparams, self.best()["training"])
+
+    def best_values(self) -> dict:
+        return self.best()["values"]
+
+    def trials(self) -> pd.DataFrame:
+        return pd.read_csv(Path(self.path) / "trials.csv")
+
+
+class Dynamics(Table):
+    """Dynamics: forgetting.npz (index, counts), history.csv, dynamics.csv."""
+    TYPE = "Dynamics"
+
+    def forgetting(self):
+        """(index, counts) arrays: forgetting events per training example."""
+        data = load_npz(Path(self.path) / "forgetting.npz")
+        return np.asarray(data["index"]), np.asarray(data["counts"])

@@ -1,0 +1,235 @@
+"""Tickets: the artifact of a ticket search (MaskSearch, PracMaskSearch, SaliencyTickets).
+
+Layout (each numbered directory one atomic unit, lth_tf.io):
+  level_LL/   mask.npz, trained.npz, metrics.json, history.csv, sparsity.csv; rewind.npz (the
+              weights the level rewinds to) in level_00/ only, stored once per search (or in
+              each level where a search has no level 0, SaliencyTickets at initialization);
+              saved_model/ + ticket.json for exported levels
+  round_RR/   PracMaskSearch's pruning rounds (mask.npz, sets.npz, round.json, history.csv)
+  results.csv one row per level, LEADING_COLUMNS first
+
+Lineage: `Tickets.params` is the search's dataset, model, training, pruning and seed as a
+MaskSearchParams (what every ticket search shares). Facts the producer recorded in its summary
+(`num_classes`, `steps_per_epoch`, `total_steps`, `train_examples`) spare readers a dataset load.
+"""
+from pathlib import Path
+
+import pandas as pd
+
+from components.artifacts.base import Artifact, from_description, from_list, level_name, unit_name
+from lth_tf.errors import ConfigError
+from lth_tf.io import atomic_path, load_npz, read_json, save_npz, unit_is_complete, write_csv, write_json
+
+
+# --- the layout, as plain functions of the artifact's directory (executors write into theirs) ---
+
+def level_dir(root: Path, level: int) -> Path:
+    return Path(root) / level_name(level)
+
+
+def finished_levels(root: Path):
+    return sorted(int(p.name[6:]) for p in Path(root).glob("level_[0-9][0-9]") if unit_is_complete(p))
+
+
+def round_dir(root: Path, r: int) -> Path:
+    return Path(root) / unit_name("round", r)
+
+
+def round_done(root: Path, r: int) -> bool:
+    return unit_is_complete(round_dir(root, r))
+
+
+def load_rewind(root: Path, level: int = 0) -> dict:
+    """The weights level `level` rewinds to: its own rewind.npz where it has one (artifacts
+    without a level 0, such as SaliencyTickets, and those stored before rewind.npz was stored
+    once), else the search's one in level_00/."""
+    own = level_dir(root, level) / "rewind.npz"
+    return load_npz(own if own.exists() else level_dir(root, 0) / "rewind.npz")
+
+
+def load_ticket(root: Path, level: int) -> dict:
+    """A finished level's mask, rewind and trained weights, and metrics."""
+    from lth_tf.sparsity import masks as M
+    unit = level_dir(root, level)
+    return {"masks": M.load_masks(unit / "mask.npz"), "rewind": load_rewind(root, level),
+            "trained": load_npz(unit / "trained.npz"), "meta": read_json(unit / "metrics.json")}
+
+
+def check_levels(levels, root: Path, what: str):
+    """The requested levels (all finished ones when none are named); a ConfigError names the
+    levels the artifact lacks."""
+    available = finished_levels(root)
+    levels = tuple(levels) or tuple(available)
+    missing = sorted(set(levels) - set(available))
+    if missing:
+        raise ConfigError(f"{what} asks for levels {missing}, but the ticket artifact has levels {available}; "
+                          f"raise PruningHparams.levels or drop them.")
+    return levels
+
+
+def search_params(tickets):
+    """The parameters a Tickets artifact was searched with, as a MaskSearchParams (so baselines
+    and analyses use the same data, model and pruning as the search)."""
+    # Imported here: components.mask_search (the producer) imports this module for its layout.
+    from components.mask_search import MaskSearchParams
+    from lth_tf.data import DatasetHparams
+    from lth_tf.models import ModelHparams
+    from lth_tf.sparsity.hparams import PruningHparams
+    from lth_tf.training import TrainingHparams
+    params = tickets.metadata["parameters"]
+    return MaskSearchParams(dataset=from_description(DatasetHparams, params["dataset"]),
+                            model=from_description(ModelHparams, params["model"]),
+                            training=from_description(TrainingHparams, params["training"]),
+                            pruning=from_description(PruningHparams, params["pruning"]),
+                            seed=params["seed"], export=params["export"],
+                            # searches stored before export_levels existed exported every level
+                            export_levels=from_list(params.get("export_levels", "all")))
+
+
+# results.csv columns come in this order, then the rest sorted. A fixed order matters: finished
+# rows come back from metrics.json (sorted keys) on resume, fresh ones in insertion order.
+LEADING_COLUMNS = ("variant", "seed", "level", "sparsity", "val_accuracy", "test_accuracy", "train_steps")
+
+
+def results_frame(rows) -> pd.DataFrame:
+    """One row per network with a fixed column order, so a resumed execution writes the same
+    results.csv as an uninterrupted one."""
+    frame = pd.DataFrame(rows)
+    first = [c for c in LEADING_COLUMNS if c in frame.columns]
+    return frame[first + sorted(c for c in frame.columns if c not in first)]
+
+
+def write_results(root: Path, rows) -> pd.DataFrame:
+    """results.csv of a search: `results_frame` plus each level's unit directory."""
+    frame = results_frame(rows)
+    frame["artifact"] = [str(level_dir(root, int(l))) for l in frame["level"]]
+    write_csv(Path(root) / "results.csv", frame)
+    return frame
+
+
+def write_ticket(unit: Path, model, ds, masks, rewind_state, result, export: bool, metrics: dict) -> dict:
+    """A ticket's atomic unit: mask, trained weights, the rewind weights (None: the level
+    rewinds to level_00's), history, per-layer sparsity, the deployable SavedModel (`export`),
+    and metrics.json (with accuracies and sparsity added), which marks it finished."""
+    from lth_tf.sparsity import masks as M
+    from lth_tf.sparsity import wrapping
+    from lth_tf.training import best_validation_metrics, evaluate
+    metrics = {**metrics, "sparsity": M.sparsity(masks), "density": M.density(masks),
+               "val_accuracy": evaluate(model, ds, ds.val)["accuracy"] if len(ds.val) else float("nan"),
+               "test_accuracy": evaluate(model, ds, ds.test)["accuracy"],
+               **best_validation_metrics(model, ds, result),
+               "parameters": wrapping.count_parameters(model, masks)}
+    with atomic_path(unit, is_dir=True) as tmp:
+        M.save_masks(tmp / "mask.npz", masks)
+        if rewind_state is not None:
+            save_npz(tmp / "rewind.npz", rewind_state)
+        save_npz(tmp / "trained.npz", wrapping.get_state(model))
+        write_csv(tmp / "history.csv", pd.DataFrame(result.history))
+        write_csv(tmp / "sparsity.csv", pd.DataFrame(M.layer_report(masks)))
+        if export:
+            export_in_unit(model, ds, tmp, masks, metrics, unit)
+        write_json(tmp / "metrics.json", metrics)
+    return metrics
+
+
+def export_in_unit(model, ds, tmp: Path, masks, metrics: dict, unit: Path):
+    """The deployable SavedModel (raw inputs, named signature) and ticket.json of a trained
+    network, written into the unit being written (`tmp`, renamed to `unit` when complete)."""
+    from lth_tf import exporting
+    parts = unit.parts
+    where = "/".join(parts[len(parts) - 1 - parts[::-1].index("artifacts"):]) if "artifacts" in parts else str(unit)
+    source = {"unit": where, **{k: metrics[k] for k in ("variant", "seed", "level", "sparsity", "val_accuracy",
+                                                        "test_accuracy", "train_steps") if k in metrics}}
+    exporting.export(model, tmp, "saved_model", masks=masks, dataset=ds.name, source=source,
+                     probabilities_out=False, **exporting.dataset_facts(ds))
+
+
+def search_facts(ds, spe: int, total: int, rewind_step: int, split_size: int) -> dict:
+    """The facts a ticket search records in its summary for readers (Tickets properties)."""
+    return {"num_classes": int(ds.num_classes), "train_examples": int(split_size), "steps_per_epoch": int(spe),
+            "total_steps": int(total), "rewind_step": int(rewind_step)}
+
+
+class Tickets(Artifact):
+    TYPE = "Tickets"
+
+    # layout
+    def level_dir(self, level: int) -> Path:
+        return level_dir(self.path, level)
+
+    def finished_levels(self):
+        return finished_levels(self.path)
+
+    def check_levels(self, levels, what: str):
+        return check_levels(levels, self.path, what)
+
+    def round_dir(self, r: int) -> Path:
+        return round_dir(self.path, r)
+
+    def round_done(self, r: int) -> bool:
+        return round_done(self.path, r)
+
+    # payload
+    def load(self, level: int) -> dict:
+        """{'masks', 'rewind', 'trained', 'meta'} of a finished level."""
+        return load_ticket(self.path, level)
+
+    def rewind(self, level: int = 0) -> dict:
+        return load_rewind(self.path, level)
+
+    def level_metrics(self, level: int) -> dict:
+        return read_json(self.level_dir(level) / "metrics.json")
+
+    def results(self) -> pd.DataFrame:
+        return pd.read_csv(Path(self.path) / "results.csv")
+
+    # lineage
+    @property
+    def params(self):
+        """The search's MaskSearchParams (dataset, model, training, pruning, seed, export)."""
+        return search_params(self)
+
+    # facts the producer recorded (computed from the dataset for searches stored before)
+    def _fact(self, name: str) -> int:
+        summary = self.summary
+        if name in summary:
+            return int(summary[name])
+        if name == "rewind_step":
+            return int(self.level_metrics(min(self.finished_levels()))["rewind_step"])
+        from lth_tf.data import load_dataset, steps_per_epoch
+        p = self.params
+        ds = load_dataset(p.dataset)
+        spe = steps_per_epoch(len(ds.train), p.training.batch_size)
+        return int({"num_classes": ds.num_classes, "train_examples": len(ds.train), "steps_per_epoch": spe,
+                    "total_steps": p.training.total_steps(spe)}[name])
+
+    @property
+    def num_classes(self) -> int:
+        return self._fact("num_classes")
+
+    @property
+    def train_examples(self) -> int:
+        """The size of the split the search trained on."""
+        return self._fact("train_examples")
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return self._fact("steps_per_epoch")
+
+    @property
+    def total_steps(self) -> int:
+        """The training budget of one network of the search, in steps."""
+        return self._fact("total_steps")
+
+    @property
+    def rewind_step(self) -> int:
+        return self._fact("rewind_step")
+
+    @property
+    def train_steps(self) -> int:
+        """Cost ledger: every training step the search spent (upstream work, the dense network
+        and every level's retraining; PrAC rounds and proxies included where recorded)."""
+        if "train_steps" in self.summary:
+            return int(self.summary["train_steps"])
+        frame = self.results()
+        return int((frame["train_steps"] - frame["own_steps"]).min() + frame["own_steps"].sum())
