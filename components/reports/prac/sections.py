@@ -10,7 +10,7 @@ from components import report_text
 from components.report import plot_accuracy
 from components.reports.prac.gather import PracData
 from components.reports.prac.plots import plot_bands, plot_class_ratios, plot_similarity, plot_steps
-from components.reports.prac.tables import (_highest, cep_table, class_ratio_table, early_stop_pairs,
+from components.reports.prac.tables import (highest_sparsity, cep_table, class_ratio_table, early_stop_pairs,
                                             mask_similarity_table, set_sizes)
 from components.reports.section import Section, markdown, section
 from lth_tf.io import write_csv
@@ -28,7 +28,7 @@ def findings(verdicts: pd.DataFrame, saved: pd.DataFrame, main: str) -> list:
                            reference=verdicts.dense_mean, baselines_beaten=np.where(gap, "random_pruning", ""))
     words = [report_text.level_findings(rows, "tickets matching the dense network and clearing random pruning",
                                         None)]
-    imp = _highest(verdicts, main, "matches_lt_imp")
+    imp = highest_sparsity(verdicts, main, "matches_lt_imp")
     if imp is not None:
         words.append(f"`{main}` matches vanilla IMP up to {report_text.remaining(imp.sparsity)}.")
     row = saved[saved.variant == main] if len(saved) else saved
@@ -69,7 +69,7 @@ def verdicts(d: PracData) -> Section:
     parts = ["## Matching and winning\n", f"The rule (the same in every report): {d.rule.describe()}\n",
              markdown(verdicts)]
     for column, what in (("matches_dense", "matches the dense network"), ("matches_lt_imp", "matches vanilla IMP")):
-        hit = _highest(verdicts, main_variant, column) if not verdicts.empty else None
+        hit = highest_sparsity(verdicts, main_variant, column) if not verdicts.empty else None
         parts.append(f"`{main_variant}` {what} up to {100 * hit.sparsity:.1f}% sparsity (level {int(hit.level)}).\n"
                      if hit is not None else f"`{main_variant}` {what} at no level.\n")
     return section(*parts, findings=findings(verdicts, d.saved, main_variant))

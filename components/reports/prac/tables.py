@@ -88,7 +88,7 @@ def verdict_table(frame: pd.DataFrame, rule: VerdictRule) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def _highest(verdicts: pd.DataFrame, variant: str, column: str):
+def highest_sparsity(verdicts: pd.DataFrame, variant: str, column: str):
     hits = verdicts[(verdicts.variant == variant) & (verdicts[column] == True)]  # noqa: E712
     return None if hits.empty else hits.loc[hits.sparsity.idxmax()]
 

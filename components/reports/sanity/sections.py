@@ -9,7 +9,7 @@ from components.reports.names import sanity_label as label
 from components.reports.sanity import words as W
 from components.reports.sanity.gather import SanityData, empty_layers, omp_masks_shared
 from components.reports.sanity.plots import plot_accuracy, plot_correlation, plot_findings, plot_tuning
-from components.reports.sanity.tables import (_ms, accuracy_table, correlation_table, distance_from_p,
+from components.reports.sanity.tables import (mean_std_text, accuracy_table, correlation_table, distance_from_p,
                                               verdict_markdown)
 from components.reports.section import Section, markdown, section
 from lth_tf.data import load_dataset
@@ -69,7 +69,7 @@ def verdicts(d: SanityData) -> Section:
     fail_counts = {c: int((~verdicts[c]).sum()) for c in J.CONDITIONS} if len(verdicts) else {}
     reference_mean = Stats.of(d.reference).mean
     ep_words = (f"Sufficient epochs (①): the well-trained recipe at T = {d.first.training.budget} reaches "
-                f"{_ms(tuned[metric])}, at 2T {_ms(longer[metric])}: "
+                f"{mean_std_text(tuned[metric])}, at 2T {mean_std_text(longer[metric])}: "
                 + ("no clear gain, so T is sufficient." if enough else "a clear gain, so T is **not** sufficient "
                    "and condition ① fails at every sparsity.")) if len(tuned) and len(longer) else \
         "Sufficient epochs (①) was not checked (no tuned recipe): taken as met."
@@ -127,7 +127,7 @@ def tuner(d: SanityData) -> Section:
     return section(*parts,
                    f"Search: {meta['description']}. Best trial {meta['trial']}: {values} "
                    f"({meta['objective_name'].replace('_', ' ')} {meta['objective']:.4f}); retrained "
-                   f"per seed it reaches {_ms(d.tuned[metric])} ({metric.replace('_', ' ')}), against the best "
+                   f"per seed it reaches {mean_std_text(d.tuned[metric])} ({metric.replace('_', ' ')}), against the best "
                    f"dense network of the sweep {d.best_sweep.mean():.4f} (lr {d.best_sweep_rate:g}).\n",
                    "![tuner trials](tuning.png)\n",
                    markdown(trials.drop(columns=["key"], errors="ignore"), floatfmt=".4g"))

@@ -8,7 +8,7 @@ from lth_tf.metrics import jackpot as J
 from lth_tf.metrics.verdicts import Stats
 
 
-def _ms(values) -> str:
+def mean_std_text(values) -> str:
     s = Stats.of(values)
     return "" if not s.n else f"{s.mean:.4f} ± {s.std:.4f}"
 
@@ -21,7 +21,7 @@ def accuracy_table(sweep: pd.DataFrame, metric: str) -> pd.DataFrame:
         for variant in ("dense",) + SWEEP_ORDER:
             values = group[group.variant == variant][metric]
             if len(values):
-                row[label(variant)] = _ms(values)
+                row[label(variant)] = mean_std_text(values)
         rows.append(row)
     return pd.DataFrame(rows).fillna("")
 
