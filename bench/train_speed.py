@@ -83,6 +83,12 @@ def run_peer(python: str, peer: Path):
     return float(re.search(r"jax masked examples/s (\d+)", out).group(1))
 
 
+def _peer_script() -> Path:
+    """../shared/peers/peer_jax.py beside the checkout, or beside a folder above it (a worktree)."""
+    found = [p / "shared/peers/peer_jax.py" for p in REPO.parents if (p / "shared/peers/peer_jax.py").exists()]
+    return found[0] if found else REPO.parent / "shared/peers/peer_jax.py"
+
+
 def load() -> str:
     return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
 
@@ -92,7 +98,7 @@ def main():
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--jax_python", default=os.environ.get("LTH_JAX_PYTHON", str(REPO / ".jaxenv/bin/python")),
                         help="an interpreter with JAX (env LTH_JAX_PYTHON)")
-    parser.add_argument("--peer", default=str(REPO.parent / "shared/peers/peer_jax.py"))
+    parser.add_argument("--peer", default=str(_peer_script()))
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     args = parser.parse_args()
     tf.get_logger().setLevel("ERROR")

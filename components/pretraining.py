@@ -3,7 +3,12 @@
 The network is initialized from `seed` (the same initialization as a MaskSearch with that
 seed) and trained with its own recipe (`training`; the data-diet paper pre-trains with a larger
 learning rate) for `steps` steps on the examples of the `subset` input (default: the whole
-training split), repeating passes over S as often as the step budget needs. A `labels` input
+training split), repeating passes over S as often as the step budget needs ("When M examples
+are not enough to train for t_r iterations without replacement, we make multiple passes over
+the M examples as necessary", 004 §3). The paper holds t_r in iterations across subset sizes,
+so the shipped configs give `steps` in 'it'; 'ep' means passes over S, as everywhere
+(lth_tf.training.hparams.to_steps), so '1ep' on a 10% subset is a tenth of the steps of '1ep'
+on all data. A `labels` input
 (a Labels artifact, from LabelNoise) replaces the training labels: label noise during pre-training
 only. MaskSearch takes the artifact as its `pretrained` input: it starts at step t_r from these
 weights and rewinds to them.
@@ -34,7 +39,7 @@ class PretrainingParams:
     dataset: DatasetHparams
     model: ModelHparams
     training: TrainingHparams  # the pre-training recipe; its budget is replaced by `steps`
-    steps: str = "400it"  # t_r; 'ep' counts passes over the full training split, not over S
+    steps: str = "400it"  # t_r; 'it', or 'ep' = passes over S (the one meaning, see to_steps)
     seed: int = 0  # initialization and data order
 
     def __post_init__(self):
@@ -44,8 +49,8 @@ class PretrainingParams:
 def execute(p: PretrainingParams, inputs, out: Path, ctx):
     ds = load_dataset(p.dataset)
     split = training_split(ds, inputs.get("subset"), inputs.get("labels"))
-    t_r = to_steps(p.steps, steps_per_epoch(len(ds.train), p.training.batch_size), "PretrainingParams.steps")
-    # The schedule spans the pre-training itself (milestones in 'ep' count passes over S).
+    t_r = to_steps(p.steps, steps_per_epoch(len(split), p.training.batch_size), "PretrainingParams.steps")
+    # The schedule spans the pre-training itself (its milestones in 'ep' count passes over S too).
     hp = dataclasses.replace(p.training, budget=f"{t_r}it")
     model = networks.build_network(p.model, ds.input_shape, ds.num_classes, p.seed)
     result = train(model, ds, hp, seed=p.seed, train_split=split, log_dir=ctx.tensorboard_dir / "pretrain" / level_name(0),
@@ -66,4 +71,4 @@ def execute(p: PretrainingParams, inputs, out: Path, ctx):
 
 
 SPEC = ComponentSpec(name="Pretraining", inputs={"subset": "Indices?", "labels": "Labels?"}, output="Weights",
-                     params=PretrainingParams, executor=execute)
+                     params=PretrainingParams, executor=execute, version=2)

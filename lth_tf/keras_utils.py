@@ -15,6 +15,7 @@ import tf_keras as keras
 
 from lth_tf.errors import ConfigError
 from lth_tf.metrics.scores import el2n_of_probabilities
+from lth_tf.training.compiled import compiled
 
 _KERAS3_HINT = ("lth-tf works with tf_keras (Keras 2), which tfmot requires: build the model with "
                 "`import tf_keras as keras` (import lth_tf first: it sets TF_USE_LEGACY_KERAS=1, so that "
@@ -95,10 +96,7 @@ def outputs_are_probabilities(model: keras.Model, from_logits: Optional[bool] = 
 
 
 def _predict_fn(model):
-    fn = model.__dict__.get("_lth_api_predict")
-    if fn is None:
-        fn = model.__dict__["_lth_api_predict"] = tf.function(lambda x: model(x, training=False))
-    return fn
+    return compiled(model, ("api_predict",), lambda: tf.function(lambda x: model(x, training=False)))
 
 
 def _labels(y: np.ndarray, num_outputs: int) -> np.ndarray:

@@ -13,7 +13,7 @@ from lth_tf.io import load_npz
 from lth_tf.models import ModelHparams
 from lth_tf.sparsity import masks as M
 from lth_tf.sparsity import wrapping
-from lth_tf.training import TrainResult, TrainingHparams, evaluate, predict, train
+from lth_tf.training import TrainResult, TrainingHparams, compiled, evaluate, predict, train
 
 LENET = ModelHparams("lenet_300_100", width=0.1)
 HP = TrainingHparams(budget="20it", batch_size=32, lr=0.1, momentum=0.9, weight_decay=1e-3)
@@ -35,7 +35,7 @@ def _network(ds, seed=0, model=LENET):
 
 def _momentum(model, layer):
     """The optimizer's momentum slot for `layer`'s kernel (the trainer is cached on the model)."""
-    (trainer,) = model.__dict__["_lth_trainers"].values()
+    (trainer,) = compiled.entries(model, "trainer").values()
     (slot,) = [v for v in trainer.optimizer.variables if v.name == f"m/{layer}/kernel:0"]
     return slot.numpy()
 

@@ -13,7 +13,7 @@ from lth_tf.errors import ConfigError
 from lth_tf.models import ModelHparams
 from lth_tf.sparsity import masks as M
 from lth_tf.sparsity import wrapping
-from lth_tf.training import TrainingHparams, loop, train
+from lth_tf.training import TrainingHparams, compiled, loop, sgd, train
 
 LENET = ModelHparams("lenet_300_100", width=0.1)
 HP = TrainingHparams(budget="2ep", batch_size=64, lr=0.1, momentum=0.9, weight_decay=1e-3, schedule="cosine")
@@ -57,8 +57,8 @@ def test_in_graph_batches_train_bit_for_bit_like_the_tf_data_stream(name, augmen
     monkeypatch.setattr(loop, "_in_graph_batches", lambda strategy: False)
     stream = _run(ds, HP)
     (fast_model, _, fast_first, fast_rest, fast_seen), (model, _, first, rest, seen) = fast, stream
-    assert all(t.in_graph for t in fast_model.__dict__["_lth_trainers"].values())
-    assert not any(t.in_graph for t in model.__dict__["_lth_trainers"].values())
+    assert all(t.in_graph for t in compiled.entries(fast_model, "trainer").values())
+    assert not any(t.in_graph for t in compiled.entries(model, "trainer").values())
     for a, b in zip(wrapping.get_state(fast_model).values(), wrapping.get_state(model).values()):
         np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(fast_first.snapshots[2]["fc1/kernel"], first.snapshots[2]["fc1/kernel"])
@@ -72,7 +72,7 @@ def test_in_graph_batches_train_bit_for_bit_like_the_tf_data_stream(name, augmen
 
 def _assert_pruned_zero(model, masks):
     after = wrapping.prunable_weights(model)
-    (trainer,) = model.__dict__["_lth_trainers"].values()  # one per model: no per-step hook
+    (trainer,) = compiled.entries(model, "trainer").values()  # one per model: no per-step hook
     momenta = {v.name.split("/")[1]: v.numpy() for v in trainer.sgd.variables if v.name.endswith("kernel:0")}
     for name, m in masks.items():
         assert np.all(after[name][m == 0] == 0.0), name
@@ -105,3 +105,21 @@ def test_mixed_precision_needs_a_float16_model():
     model, _ = _masked(ds)
     with pytest.raises(ConfigError, match="mixed_float16"):
         train(model, ds, TrainingHparams(budget="2it", mixed_precision=True), seed=0, verbose=False)
+
+
+@pytest.mark.parametrize("momentum, nesterov", [(0.9, False), (0.9, True), (0.0, False)])
+def test_fused_momentum_update_is_bit_identical_to_keras_sgd(momentum, nesterov, monkeypatch):
+    """The trainer's one-kernel SGD update (sgd.FusedSGD) against Keras' own SGD."""
+    ds = load_dataset(DatasetHparams(name="mnist1d", num_samples=300))
+    hp = TrainingHparams(budget="2ep", batch_size=64, lr=0.1, momentum=momentum, nesterov=nesterov,
+                         weight_decay=1e-3, schedule="cosine")
+    states = []
+    for optimizer in (sgd.FusedSGD, keras.optimizers.SGD):
+        keras.backend.clear_session()
+        monkeypatch.setattr(sgd, "FusedSGD", optimizer)
+        model, masks = _masked(ds)
+        train(model, ds, hp, seed=0, verbose=False)
+        states.append(wrapping.get_state(model))
+    assert states[0].keys() == states[1].keys()
+    for key in states[0]:
+        np.testing.assert_array_equal(states[0][key], states[1][key])

@@ -41,6 +41,7 @@ import tf_keras as keras
 from lth_tf.data.dataset import Dataset, Split
 from lth_tf.data.pipeline import eval_batches, train_batches
 from lth_tf.sparsity import wrapping
+from lth_tf.training.compiled import compiled
 from lth_tf.training.strategy import run_sliced
 
 STABLE_BELOW = 0.02  # absolute error: a barrier below this counts as stable
@@ -53,11 +54,9 @@ def error_barrier(errors: Sequence[float], error_1: float, error_2: float) -> fl
 
 
 def batch_norm_layers(model: keras.Model) -> List[keras.layers.BatchNormalization]:
-    """The model's BN layers (walking its submodules is slow, so the list is kept on the model)."""
-    if "_lth_bn_layers" not in model.__dict__:
-        model.__dict__["_lth_bn_layers"] = [m for m in model.submodules
-                                            if isinstance(m, keras.layers.BatchNormalization)]
-    return model.__dict__["_lth_bn_layers"]
+    """The model's BN layers (walking its submodules is slow, so the list is cached per model)."""
+    return compiled(model, ("bn_layers",), lambda: [m for m in model.submodules
+                                                    if isinstance(m, keras.layers.BatchNormalization)])
 
 
 def recompute_batch_norm(model: keras.Model, batches: Sequence[tf.Tensor]):
@@ -66,12 +65,10 @@ def recompute_batch_norm(model: keras.Model, batches: Sequence[tf.Tensor]):
     layers = batch_norm_layers(model)
     if not layers or not batches:
         return
-    step = model.__dict__.get("_lth_bn_pass")
-    if step is None:  # traced with momentum 0 captured, and only ever called with momentum 0
-        def bn_pass(x):
-            model(x, training=True)
-            return [tf.identity(v) for layer in layers for v in (layer.moving_mean, layer.moving_variance)]
-        step = model.__dict__["_lth_bn_pass"] = tf.function(bn_pass)
+    def bn_pass(x):  # traced with momentum 0 captured, and only ever called with momentum 0
+        model(x, training=True)
+        return [tf.identity(v) for layer in layers for v in (layer.moving_mean, layer.moving_variance)]
+    step = compiled(model, ("bn_pass",), lambda: tf.function(bn_pass))
     saved = [layer.momentum for layer in layers]
     sums = None
     try:
@@ -128,9 +125,7 @@ class _PathAssigner:
 
 
 def _assigner(model) -> _PathAssigner:
-    if "_lth_path_assigner" not in model.__dict__:
-        model.__dict__["_lth_path_assigner"] = _PathAssigner(model)
-    return model.__dict__["_lth_path_assigner"]
+    return compiled(model, ("path_assigner",), lambda: _PathAssigner(model))
 
 
 def _wrong_and_loss(logits: np.ndarray, y: np.ndarray) -> Tuple[int, float]:
@@ -160,9 +155,7 @@ class ErrorEvaluator:
         self.bn_batches = []
         if batch_norm_layers(model) and bn_batches > 0:
             self.bn_batches = [x for x, _, _ in train_batches(ds, ds.train, bn_batch_size, bn_seed, 0, bn_batches)]
-        if "_lth_eval_pass" not in model.__dict__:
-            model.__dict__["_lth_eval_pass"] = tf.function(lambda xs: [_forward(model, x) for x in xs])
-        self.forward = model.__dict__["_lth_eval_pass"]
+        self.forward = compiled(model, ("eval_pass",), lambda: tf.function(lambda xs: [_forward(model, x) for x in xs]))
 
     def _score(self, logits) -> Tuple[float, float]:
         wrong, loss, count = 0, 0.0, 0
@@ -184,22 +177,21 @@ class ErrorEvaluator:
         reads and writes keep their program order inside tf.function, and one call instead of
         four per α saves the per-call overhead, which on CPU rivals a ResNet-20 evaluation."""
         model, layers = self.model, batch_norm_layers(self.model) if self.bn_batches else []
-        if model.__dict__.get("_lth_path_for") is not assigner:
-            def whole_path(points, xs, bn_xs):
-                logits = []
-                for i in range(points.shape[0]):  # unrolled: one assignment and pass per α
-                    assigner.ops(points[i])
-                    if layers:
-                        _average_batch_statistics(model, layers, bn_xs)
-                    logits.append([_forward(model, x) for x in xs])
-                return logits
-            model.__dict__["_lth_path"], model.__dict__["_lth_path_for"] = tf.function(whole_path), assigner
+        def whole_path(points, xs, bn_xs):
+            logits = []
+            for i in range(points.shape[0]):  # unrolled: one assignment and pass per α
+                assigner.ops(points[i])
+                if layers:
+                    _average_batch_statistics(model, layers, bn_xs)
+                logits.append([_forward(model, x) for x in xs])
+            return logits
+        # Traced for this assigner (the model's one, cached above) and with or without BN passes.
+        path = compiled(model, ("linear_path", id(assigner), bool(layers)), lambda: tf.function(whole_path))
         saved = [layer.momentum for layer in layers]
         try:
             for layer in layers:
                 layer.momentum = 0.0  # traced so: a training-mode call stores its batch's statistics
-            logits = model.__dict__["_lth_path"](tf.constant(list(alphas), tf.float32), self.inputs,
-                                                 tuple(self.bn_batches))
+            logits = path(tf.constant(list(alphas), tf.float32), self.inputs, tuple(self.bn_batches))
         finally:
             for layer, momentum in zip(layers, saved):
                 layer.momentum = momentum

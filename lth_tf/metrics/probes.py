@@ -21,6 +21,7 @@ import tf_keras as keras
 
 from lth_tf.data.dataset import Dataset, Split
 from lth_tf.data.pipeline import eval_batches
+from lth_tf.training.compiled import compiled
 
 _BLOCK = re.compile(r"^block(\d+)$")
 
@@ -42,11 +43,10 @@ def pooled_features(model: keras.Model, ds: Dataset, split: Split, names: Sequen
                     batch_size: int = 1000) -> Dict[str, np.ndarray]:
     """{block name: (n, channels) pooled outputs} for the split, in split order, in inference
     mode (batch-norm layers use their moving statistics)."""
-    cache = model.__dict__.setdefault("_lth_probe_features", {})
-    if tuple(names) not in cache:  # one traced extractor per model and block list
+    def build():  # one traced extractor per model and block list
         extractor = keras.Model(model.inputs, [model.get_layer(n).output for n in names])
-        cache[tuple(names)] = tf.function(lambda x: extractor(x, training=False))
-    forward = cache[tuple(names)]
+        return tf.function(lambda x: extractor(x, training=False))
+    forward = compiled(model, ("probe_features", tuple(names)), build)
     chunks = {n: [] for n in names}
     for x, _, _ in eval_batches(ds, split, batch_size):
         outputs = forward(x)

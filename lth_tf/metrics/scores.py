@@ -15,6 +15,7 @@ import tf_keras as keras
 from lth_tf.data.dataset import Dataset, Split
 from lth_tf.data.pipeline import eval_batches
 from lth_tf.sparsity import wrapping
+from lth_tf.training.compiled import compiled
 from lth_tf.training.loop import predict
 from lth_tf.training.strategy import run_sliced
 
@@ -86,9 +87,11 @@ def _dense_layers(model):
 
 
 def _grand_function(model, jit_compile: Optional[bool]):
-    cache = model.__dict__.setdefault("_lth_grand", {})
-    if jit_compile in cache:
-        return cache[jit_compile]
+    """The traced GraNd pass of the model, built once per model and `jit_compile` setting."""
+    return compiled(model, ("grand", jit_compile), lambda: _build_grand_function(model, jit_compile))
+
+
+def _build_grand_function(model, jit_compile: Optional[bool]):
     dense = _dense_layers(model)
     ghost = {kernel.ref() for _, kernel, _, _ in dense}
     variables = [v for v in model.trainable_variables if v.ref() not in ghost]
@@ -118,9 +121,7 @@ def _grand_function(model, jit_compile: Optional[bool]):
 
     # Per example, so each replica scores its slice of the batch exactly as one device would;
     # XLA compiles the per-replica function only (collectives stay outside the cluster).
-    norms = tf.function(lambda x, y: run_sliced(model.distribute_strategy, replica_norms, x, y))
-    cache[jit_compile] = norms
-    return norms
+    return tf.function(lambda x, y: run_sliced(model.distribute_strategy, replica_norms, x, y))
 
 
 SCORE_KINDS = ("el2n", "grand", "entropy")

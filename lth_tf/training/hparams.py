@@ -12,7 +12,15 @@ _STEP_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ep|it)\s*$")
 
 
 def to_steps(text: str, steps_per_epoch: int, what: str = "step string") -> int:
-    """'3ep' -> 3 * steps_per_epoch, '500it' -> 500. Fractional epochs round to a step."""
+    """'3ep' -> 3 * steps_per_epoch, '500it' -> 500. Fractional epochs round to a step.
+
+    The one meaning of 'ep' in lth-tf: one pass over the examples the training it describes
+    runs on, i.e. `steps_per_epoch(len(train_split), batch_size)` of that train() call: the
+    whole training split, or the subset S a component trains on (a MaskSearch on
+    `train_indices`, a Pretraining on S, a few-shot fraction). 'it' counts SGD steps, the same
+    whatever the set. A length meant relative to the full training split while training on a
+    subset (PrAC's rounds, few-shot `budget='iterations'`) is converted to 'it' explicitly with
+    the full split's steps per epoch (TrainingHparams.scaled), never written as 'ep'."""
     match = _STEP_RE.match(str(text))
     if not match:
         raise ConfigError(f"Bad {what} {text!r}: write a count followed by 'ep' (epochs) or 'it' "

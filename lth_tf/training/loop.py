@@ -19,8 +19,9 @@ from lth_tf.errors import ConfigError
 from lth_tf.data import pipeline, streaming
 from lth_tf.data.pipeline import epoch_order, eval_batches, split_data, steps_per_epoch, train_batches
 from lth_tf.sparsity import wrapping
+from lth_tf.training.compiled import compiled
 from lth_tf.training.hparams import TrainingHparams, to_steps
-from lth_tf.training import tensorboard
+from lth_tf.training import sgd, tensorboard
 from lth_tf.training.schedules import LrSchedule
 from lth_tf.training.strategy import run_sliced
 
@@ -52,9 +53,10 @@ def _loss(y, logits):
 
 
 class _Trainer:
-    """The compiled training step for one model and one hyperparameter set. Cached on the model,
-    so IMP levels and baselines that reuse a model do not retrace; `reset` gives a fresh
-    optimizer state (zero momentum) at any start step.
+    """The compiled training step for one model and one hyperparameter set. Cached per model
+    (lth_tf/training/compiled.py), so IMP levels and baselines that reuse a model do not
+    retrace; `reset` gives a fresh optimizer state (zero momentum) at any start step. The SGD
+    update is one fused kernel per variable (sgd.FusedSGD, bit-identical to Keras' SGD).
 
     Under the default (one-device) strategy the batches are made inside the step function from
     the split's tensors (`pipeline.make_batch` on the positions of a precomputed epoch order):
@@ -68,17 +70,12 @@ class _Trainer:
     `hp.mixed_precision` computes in float16 with a dynamic loss scale."""
 
     def __init__(self, model: keras.Model, hp: TrainingHparams, spe: int, total_steps: int, track: bool):
-        _check_precision(model, hp)
         self.model, self.strategy = model, model.distribute_strategy
         self.in_graph = _in_graph_batches(self.strategy)
         milestones = [to_steps(m, spe) for m in hp.milestones]
         self.schedule = LrSchedule(hp.lr, hp.schedule, total_steps, milestones, hp.gamma, to_steps(hp.warmup, spe))
         with self.strategy.scope():
-            self.sgd = keras.optimizers.SGD(self.schedule, momentum=hp.momentum, nesterov=hp.nesterov)
-            # Under mixed precision the loss is scaled (dynamically) so float16 gradients do not
-            # underflow; the SGD update itself is float32.
-            self.optimizer = keras.mixed_precision.LossScaleOptimizer(self.sgd) if hp.mixed_precision else self.sgd
-            self.optimizer.build(model.trainable_variables)
+            self.sgd, self.optimizer = sgd.optimizers(model, hp, self.schedule)
             self.loss_sum = keras.metrics.Sum()
             self.correct_sum = keras.metrics.Sum()
             self.count = keras.metrics.Sum()
@@ -155,17 +152,6 @@ class _Trainer:
             m.reset_state()
 
 
-def _check_precision(model: keras.Model, hp: TrainingHparams):
-    policies = sorted({layer.dtype_policy.name for layer in model.layers if layer.weights})
-    if hp.mixed_precision and policies != ["mixed_float16"]:
-        raise ConfigError(
-            f"TrainingHparams.mixed_precision=True needs a model whose layers compute in float16, but its "
-            f"layers with weights have the Keras dtype policies {policies}. Build the model (and wrap it) "
-            f"under the mixed policy: tf_keras.mixed_precision.set_global_policy('mixed_float16') before "
-            f"lth_tf.networks.build_network(...), and set_global_policy('float32') after; or set "
-            f"TrainingHparams.mixed_precision=False.")
-
-
 # The class of TensorFlow's default (no-op, one-device) strategy, read at import, outside any scope.
 _DEFAULT_STRATEGY = type(tf.distribute.get_strategy())
 
@@ -176,23 +162,13 @@ def _in_graph_batches(strategy) -> bool:
     return type(strategy) is _DEFAULT_STRATEGY
 
 
-def _trainer(model, hp, spe, total, track) -> _Trainer:
-    cache = model.__dict__.setdefault("_lth_trainers", {})
-    key = (hp, spe, total, track)
-    if key not in cache:
-        cache[key] = _Trainer(model, hp, spe, total, track)
-    return cache[key]
-
-
 def predict(model: keras.Model, ds: Dataset, split: Split, batch_size: int = 1000) -> np.ndarray:
     """Logits for a split, in split order, computed under the model's strategy: each replica
     takes its slice of every batch and the logits are gathered back on every worker (so every
     worker of a multi-worker run gets the same logits and metrics)."""
-    step = model.__dict__.get("_lth_predict")
-    if step is None:
-        strategy = model.distribute_strategy
-        step = model.__dict__["_lth_predict"] = tf.function(
-            lambda x: run_sliced(strategy, lambda xs: model(xs, training=False), x))
+    strategy = model.distribute_strategy
+    step = compiled(model, ("predict",), lambda: tf.function(
+        lambda x: run_sliced(strategy, lambda xs: model(xs, training=False), x)))
     return np.concatenate([step(x).numpy() for x, _, _ in eval_batches(ds, split, batch_size)])
 
 
@@ -252,7 +228,8 @@ def train(model: keras.Model, ds: Dataset, hp: TrainingHparams, *, seed: int, st
     end_step = total if end_step is None else end_step
     if not 0 <= start_step <= end_step:
         raise ValueError(f"bad step range [{start_step}, {end_step})")
-    trainer = _trainer(model, hp, spe, total, on_batch is not None)
+    track = on_batch is not None
+    trainer = compiled(model, ("trainer", hp, spe, total, track), lambda: _Trainer(model, hp, spe, total, track))
     trainer.reset(start_step)
     data_seed = int(seed) + hp.data_seed_offset
     batches = _Batches(trainer, ds, split, hp.batch_size, data_seed, start_step, end_step)
