@@ -31,7 +31,8 @@ from typing import Optional, Sequence
 
 import gin
 
-from components import data_diet_report, data_scoring, label_noise, mask_search, pretraining, subset_slimming
+from components import data_diet_report, data_scoring, mask_search, pretraining, subset_slimming
+from components import label_noise as noise_component  # `label_noise` is the study's list of noise levels
 from lth_tf.data import DatasetHparams
 from lth_tf.errors import ConfigError
 from lth_tf.metrics.verdicts import VerdictRule
@@ -136,7 +137,7 @@ def data_diet(runner, seeds: Sequence[int] = (0,), baselines: Sequence[str] = ("
             scheme_names.append("init" if at_init else "all_data")
         pretrain_schemes(seed, schemes, fractions, pretrain_steps, 0.0, None)
         for noise in label_noise:
-            corruption = runner.run(label_noise.SPEC, label_noise.LabelNoiseParams(dataset, noise=float(noise), seed=seed))
+            corruption = runner.run(noise_component.SPEC, noise_component.LabelNoiseParams(dataset, noise=float(noise), seed=seed))
             pretrain_schemes(seed, noise_schemes, noise_fractions or fractions, noise_pretrain_steps, noise, corruption)
     report = runner.run(data_diet_report.SPEC, data_diet_report.DataDietReportParams(
         tuple(variants), tuple(scheme_names), study=study, reference=reference, reference_note=reference_note,

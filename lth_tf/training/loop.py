@@ -15,7 +15,6 @@ import tensorflow as tf
 import tf_keras as keras
 
 from lth_tf.data.dataset import Dataset, Split
-from lth_tf.errors import ConfigError
 from lth_tf.data import pipeline, streaming
 from lth_tf.data.pipeline import epoch_order, eval_batches, split_data, steps_per_epoch, train_batches
 from lth_tf.sparsity import wrapping
