@@ -5,7 +5,7 @@ at step k for late rewinding). Level L >= 1 derives its mask (density (1 - p)^L)
 kept weights to the rewind point, and trains from step k to the end. Each level is written as
 its own atomic unit `level_LL/`; an interrupted search resumes after the last finished level.
 
-level_LL/: mask.npz, trained.npz, metrics.json, history.csv, sparsity.csv; in level_00/ also
+level_LL/: mask.npz, trained.npz, metrics.json, history.csv (per-layer sparsity: Tickets.layer_sparsity, from the mask); in level_00/ also
            rewind.npz (the weights at the rewind step, which every level rewinds to: stored once
            per search, `Tickets.rewind`); in the levels `export_levels` names (default: those the
            report shows) saved_model/ + ticket.json (the deployable trained ticket, lth_tf.exporting)

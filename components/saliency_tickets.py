@@ -28,7 +28,7 @@ With `train_between=False`: the pruning-at-initialization protocol (no reference
 between steps; level L prunes from m_{L-1} by the saliency at initialization, the ticket trains
 from step 0), variant `<method>_init`, `search_steps` 0.
 
-level_LL/ as in MaskSearch (mask.npz, trained.npz, metrics.json, history.csv, sparsity.csv,
+level_LL/ as in MaskSearch (mask.npz, trained.npz, metrics.json, history.csv,
 saved_model/ + ticket.json when exported), each with its own rewind.npz (there is no level 0 to
 keep it once); results.csv; ledger.csv (every training run once).
 """

@@ -124,6 +124,9 @@ def _write_model(model: keras.Model, path: Path, fmt: str):
         with atomic_path(path, is_dir=True) as tmp:
             model.save(str(tmp), save_format="tf", include_optimizer=False, save_traces=False,
                        signatures={"serving_default": serve})
+            assets = tmp / "assets"  # Keras writes it empty; loaders do not need it (a disk block per export)
+            if assets.is_dir() and not any(assets.iterdir()):
+                assets.rmdir()
     elif fmt == "keras":
         with atomic_path(path) as tmp:  # tmp ends in .keras, as Keras wants
             model.save(str(tmp))

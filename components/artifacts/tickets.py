@@ -1,7 +1,7 @@
 """Tickets: the artifact of a ticket search (MaskSearch, PracMaskSearch, SaliencyTickets).
 
 Layout (each numbered directory one atomic unit, lth_tf.io):
-  level_LL/   mask.npz, trained.npz, metrics.json, history.csv, sparsity.csv; rewind.npz (the
+  level_LL/   mask.npz, trained.npz, metrics.json, history.csv; rewind.npz (the
               weights the level rewinds to) in level_00/ only, stored once per search (or in
               each level where a search has no level 0, SaliencyTickets at initialization);
               saved_model/ + ticket.json for exported levels
@@ -53,6 +53,14 @@ def load_ticket(root: Path, level: int) -> dict:
     unit = level_dir(root, level)
     return {"masks": M.load_masks(unit / "mask.npz"), "rewind": load_rewind(root, level),
             "trained": load_npz(unit / "trained.npz"), "meta": read_json(unit / "metrics.json")}
+
+
+def layer_sparsity(root: Path, level: int):
+    """Per-layer sparsity of a level (layer, weights, kept, sparsity, and a 'total' row),
+    computed from its mask.npz: derived data is not stored (units written before this stored
+    it as sparsity.csv, with the same numbers)."""
+    from lth_tf.sparsity import masks as M
+    return pd.DataFrame(M.layer_report(M.load_masks(level_dir(root, level) / "mask.npz")))
 
 
 def check_levels(levels, root: Path, what: str):
@@ -125,7 +133,6 @@ def write_ticket(unit: Path, model, ds, masks, rewind_state, result, export: boo
             save_npz(tmp / "rewind.npz", rewind_state)
         save_npz(tmp / "trained.npz", wrapping.get_state(model))
         write_csv(tmp / "history.csv", pd.DataFrame(result.history))
-        write_csv(tmp / "sparsity.csv", pd.DataFrame(M.layer_report(masks)))
         if export:
             export_in_unit(model, ds, tmp, masks, metrics, unit)
         write_json(tmp / "metrics.json", metrics)
@@ -162,6 +169,9 @@ class Tickets(Artifact):
 
     def check_levels(self, levels, what: str):
         return check_levels(levels, self.path, what)
+
+    def layer_sparsity(self, level: int):
+        return layer_sparsity(self.path, level)
 
     def round_dir(self, r: int) -> Path:
         return round_dir(self.path, r)

@@ -98,15 +98,14 @@ def omp_masks_shared(searches) -> Tuple[bool, int]:
 
 def empty_layers(searches) -> pd.DataFrame:
     """(variant, lr, level, layer, seeds) of ticket layers that keep none of their weights (a
-    global magnitude threshold can prune a whole layer), from each level's sparsity.csv."""
+    global magnitude threshold can prune a whole layer), from each level's mask."""
     rows = []
     for artifact in searches:
         search = T.search_params(artifact)
         variant = variant_name(search.pruning.method, int(search.pruning.rewind != "0it"))
         for level in T.finished_levels(artifact.path):
-            table = T.level_dir(artifact.path, level) / "sparsity.csv"
-            if level and table.exists():
-                layers = pd.read_csv(table)
+            if level:
+                layers = T.layer_sparsity(artifact.path, level)
                 for layer in layers[(layers.layer != "total") & (layers.kept == 0)].layer:
                     rows.append({"variant": variant, "lr": search.training.lr, "level": level, "layer": layer,
                                  "seed": search.seed})

@@ -88,7 +88,7 @@ def chance_words(sweep: pd.DataFrame, metric: str, num_classes: int, empty: pd.D
     words = (f" {len(stuck)} (variant, rate, sparsity) cells are at chance (mean {metric.replace('_', ' ')} below "
              f"{1.5 / num_classes:.2f}): {where}.")
     if len(empty):
-        words += (" Tickets with a whole layer pruned away by the global magnitude threshold (its sparsity.csv keeps "
+        words += (" Tickets with a whole layer pruned away by the global magnitude threshold (its mask keeps "
                   "0 weights; RR of such a mask cannot learn either): " + "; ".join(
                       f"{label(r.variant)} {r.layer} at level {r.level}, lr {r.lr:g} ({r.seeds} seed"
                       f"{'s' if r.seeds > 1 else ''})" for r in empty.itertuples()) + ".")
