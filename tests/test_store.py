@@ -63,14 +63,14 @@ def test_every_check_runs_before_the_first_execution(tmp_path):
 
 
 def test_late_checked_study_settings_fail_before_the_first_execution(tmp_path, monkeypatch, capsys):
-    """data_diet builds the label-noise subsets' params after its baseline searches in the
+    """data_diet builds the LabelNoise params after its baseline searches in the
     pipeline function; planning reaches that check before anything runs: no execution, no
     config.gin, one paragraph."""
     from pipeline_stubs import main_in_process
     monkeypatch.chdir(Path(__file__).resolve().parents[1])
     out = tmp_path / "out"
     code = main_in_process("configs/data_diet.gin", out, ["data_diet.label_noise = (1.5,)"])
-    assert code == 2 and "SubsetSlimmingParams.noise=1.5" in capsys.readouterr().err
+    assert code == 2 and "LabelNoiseParams.noise=1.5" in capsys.readouterr().err
     assert not (out / "config.gin").exists() and not list(out.glob("artifacts/*/*"))
 
 
