@@ -1,4 +1,6 @@
 """Tuning: a keras-tuner search over a training recipe's hyperparameters -> a Tuning artifact.
+(Over 300 lines: the search space's validation, the per-seed trial units and the resumable
+search are one component; keras-tuner's glue is in tuning_oracle.py.)
 
 Any study can tune a training configuration with it: the dense network of (dataset, model,
 training) by default, or, given a Tickets input, a ticket or one of its baselines at one level
@@ -9,8 +11,8 @@ proposes values, and each trial trains the subject with the project's own traini
 `seeds`, scored by the mean validation accuracy. Test accuracy is recorded, never used to select.
 
 keras-tuner's built-in tuners fit Keras 3 models and reject tf_keras ones, so `_Tuner`
-subclasses `keras_tuner.Tuner` and overrides `run_trial` (keras-tuner only keeps the oracle's
-bookkeeping). Caching and resume, at two levels:
+(tuning_oracle.py) subclasses `keras_tuner.Tuner` and overrides `run_trial` (keras-tuner only
+keeps the oracle's bookkeeping). Caching and resume, at two levels:
 - the Runner fingerprints the whole execution (these parameters and the tickets input): a rerun
   reuses the finished artifact without starting keras-tuner;
 - inside an interrupted execution, keras-tuner reloads its project (`keras_tuner/`, overwrite
@@ -47,7 +49,7 @@ import gin
 import numpy as np
 import pandas as pd
 
-from components import mask_search, sparse_training
+from components import mask_search, sparse_training, tuning_oracle
 from components.artifacts.base import from_description
 from components.artifacts.tickets import results_frame
 from components.spec import ComponentSpec
@@ -190,82 +192,6 @@ def _key(description: dict) -> str:
     return hashlib.sha256(json.dumps(description, sort_keys=True, default=str).encode()).hexdigest()
 
 
-_FATAL = []
-
-
-def _fatal():
-    """The exception class carrying a trial's error through keras-tuner (created once, on first
-    use, so keras-tuner is imported only when a search runs)."""
-    if not _FATAL:
-        import keras_tuner
-
-        class TrialError(keras_tuner.errors.FatalError):
-            pass
-        _FATAL.append(TrialError)
-    return _FATAL[0]
-
-
-def _tuner_class():
-    import keras_tuner
-
-    class _Tuner(keras_tuner.Tuner):
-        """A keras-tuner Tuner whose trials run the project's own training (no hypermodel)."""
-
-        def __init__(self, oracle, trial_fn, **kwargs):
-            super().__init__(oracle=oracle, hypermodel=None, **kwargs)
-            self._trial_fn = trial_fn
-
-        def run_trial(self, trial, *args, **kwargs):
-            try:
-                return self._trial_fn(dict(trial.hyperparameters.values))
-            except Exception as e:  # keras-tuner records ordinary exceptions as a failed trial and
-                raise _fatal()(e) from e  # carries on: stop the search with the trial's own error
-
-        def save_model(self, trial_id, model, step=0):  # nothing to save: trials write their own units
-            pass
-
-        def load_model(self, trial):  # keras-tuner's get_best_models(): trials keep no Keras model
-            raise ConfigError("Tuning trials keep no Keras model to load: take the best recipe with "
-                              "components.tuning.best_training(artifact), or read trials/<key>/ of the artifact.")
-    return _Tuner
-
-
-def _resumable_bayesian():
-    """keras-tuner's Bayesian oracle, with the random generator it draws its acquisition
-    restarts from saved in oracle.json: keras-tuner re-seeds it on reload, so a resumed search
-    would otherwise propose other values than an uninterrupted one."""
-    import keras_tuner
-
-    class ResumableBayesianOracle(keras_tuner.oracles.BayesianOptimizationOracle):
-        def get_state(self):
-            state = super().get_state()
-            kind, keys, pos, has_gauss, cached = self._random_state.get_state()
-            state["random_state"] = [kind, [int(k) for k in keys], int(pos), int(has_gauss), float(cached)]
-            return state
-
-        def set_state(self, state):
-            super().set_state(state)
-            if "random_state" in state:
-                kind, keys, pos, has_gauss, cached = state["random_state"]
-                self._random_state.set_state((kind, np.asarray(keys, np.uint32), pos, has_gauss, cached))
-    return ResumableBayesianOracle
-
-
-def _oracle(p: TuningParams):
-    import keras_tuner
-    hp = keras_tuner.HyperParameters()
-    for d in p.dimensions():
-        d.declare(hp)
-    objective = keras_tuner.Objective(p.objective, direction="max")
-    common = dict(objective=objective, max_trials=int(p.max_trials), hyperparameters=hp, seed=int(p.oracle_seed),
-                  tune_new_entries=False, allow_new_entries=False)
-    if p.oracle == "bayesian":
-        return _resumable_bayesian()(num_initial_points=int(p.initial_points), **common)
-    if p.oracle == "random":
-        return keras_tuner.oracles.RandomSearchOracle(**common)
-    return keras_tuner.oracles.GridSearchOracle(**common)
-
-
 def is_worker() -> bool:
     """A keras-tuner worker in a distributed search (KERASTUNER_TUNER_ID not 'chief...')."""
     return "KERASTUNER_ORACLE_IP" in os.environ and "chief" not in os.environ.get("KERASTUNER_TUNER_ID", "")
@@ -349,13 +275,13 @@ def execute(p: TuningParams, inputs, out: Path, ctx):
             print(f"[tuning] {shown}: {p.objective} {metrics[p.objective]:.4f}", flush=True)
         return metrics
 
-    oracle = _oracle(p)
-    tuner = _tuner_class()(oracle, run_one, directory=str(out / "keras_tuner"), project_name="search",
-                           overwrite=False)
+    oracle = tuning_oracle.oracle(p)
+    tuner = tuning_oracle.tuner_class()(oracle, run_one, directory=str(out / "keras_tuner"), project_name="search",
+                                        overwrite=False)
     try:
         with _maybe_quiet(ctx.verbose):
             tuner.search(verbose=1 if ctx.verbose else 0)
-    except _fatal() as e:
+    except tuning_oracle.trial_error() as e:
         cause = e.__cause__ or e
         raise cause
     if is_worker():

@@ -3,11 +3,11 @@
 tfmot supports Keras 2 only, so the legacy-Keras switch must be set before anything imports
 `tf.keras`; importing this package does that. Everywhere: `import tf_keras as keras`.
 
-The public Python API for your own Keras model and tf.data datasets (lth_tf/api.py; imported on
-first use, so `import lth_tf` stays cheap): `lth_tf.imp`, `lth_tf.omp`, `lth_tf.wrap`,
-`lth_tf.error_barrier`, `lth_tf.el2n_scores`, `lth_tf.score_examples`, `lth_tf.export_ticket`;
-callbacks for `model.fit` in `lth_tf.callbacks` (RewindSnapshot, ForgettingTracker, MaskEnforcer,
-IMPDriver).
+The public Python API for your own Keras model and tf.data datasets (lth_tf/api.py, which
+re-exports api_model / api_scores / api_barrier / api_export; imported on first use, so
+`import lth_tf` stays cheap): `lth_tf.imp`, `lth_tf.omp`, `lth_tf.wrap`, `lth_tf.error_barrier`,
+`lth_tf.el2n_scores`, `lth_tf.score_examples`, `lth_tf.export_ticket`; callbacks for `model.fit`
+in `lth_tf.callbacks` (RewindSnapshot, ForgettingTracker, MaskEnforcer, IMPDriver).
 """
 import os
 

@@ -1,4 +1,6 @@
 """Keras callbacks (and an IMP driver) for lottery-ticket work with your own `model.fit`.
+(Over 300 lines: the four are one public API, documented together below (a third of the file),
+and users import them all from here.)
 
     import lth_tf
     from lth_tf.callbacks import RewindSnapshot, ForgettingTracker, MaskEnforcer, IMPDriver

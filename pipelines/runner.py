@@ -14,93 +14,28 @@ checksums, input paths relative to the output directory (a moved or copied direc
 whole), provenance and wall time. Reuse verifies the files; a damaged artifact is recomputed
 (its damaged units only) with one warning naming the file. Each execution holds a file lock
 (`<output_dir>/.locks/`) while it checks and computes, so concurrent runs on one directory compute it once.
+
+The plan's records (Execution, Plan, fingerprint) are in pipelines/plan.py. This file is one class (~330
+lines) on purpose: recording, reuse checks, locking and computing share the Runner's per-run state.
 """
-import dataclasses
 import datetime
-import hashlib
-import json
 import logging
 import os
-import re
 import shutil
 import time
 from pathlib import Path
-from typing import List, Mapping, Optional, Tuple, Union
+from typing import Optional
 
-from components.artifacts import typed
 from components.spec import Artifact, ComponentSpec, Context
+from pipelines.plan import Execution, Plan, _NeedsResult, _describe, _recorded_label, _safe, fingerprint
 from pipelines.publish import publish
 from lth_tf.io import (UnreadableFile, damaged_files, file_lock, invalidate_unit, manifest, read_json,
                        remove_temporaries, write_json)
 
+# Execution, Plan, fingerprint and _describe live in pipelines/plan.py; importable from here too.
+__all__ = ["Runner", "Execution", "Plan", "fingerprint"]
+
 log = logging.getLogger("lth_tf.runner")
-
-
-def _describe(value):
-    if dataclasses.is_dataclass(value):
-        return {"__class__": type(value).__name__,
-                **{f.name: _describe(getattr(value, f.name)) for f in dataclasses.fields(value)}}
-    if isinstance(value, (list, tuple)):
-        return [_describe(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _describe(v) for k, v in value.items()}
-    return value
-
-
-def fingerprint(spec: ComponentSpec, params, inputs) -> str:
-    description = {"component": spec.name, "version": spec.version, "params": _describe(params),
-                   "inputs": {k: ([a.fingerprint for a in v] if isinstance(v, (list, tuple)) else v.fingerprint)
-                              for k, v in sorted(inputs.items())}}
-    text = json.dumps(description, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-@dataclasses.dataclass(frozen=True)
-class Execution:
-    """One component execution, self-contained (picklable: the spec and params are module-level
-    objects): what `execute` (or a worker of another executor) needs to run it."""
-    spec: ComponentSpec
-    params: object
-    inputs: Mapping[str, Union[Artifact, Tuple[Artifact, ...]]]
-    fingerprint: str
-    path: Path  # the artifact directory
-    label: str  # human label ('mu0.9_bs128_rw0it/seed0'), '' when none
-    tensorboard_dir: Path
-    depends_on: Tuple[str, ...]  # fingerprints of the input artifacts
-
-    @property
-    def artifact(self) -> Artifact:
-        """The output as its typed class (components.artifacts.TYPES): what executors receive."""
-        return typed(self.spec.output, self.path, self.fingerprint)
-
-
-@dataclasses.dataclass
-class Plan:
-    executions: List[Execution]  # every distinct execution the pipeline asked for, in call order
-    finished: set  # fingerprints of those already finished (verified) when planned
-    complete: bool = True  # False: the pipeline needs a result first (Runner.need); execute, then plan again
-    result: object = None  # what the pipeline function returned (when complete)
-    publish: List[Artifact] = dataclasses.field(default_factory=list)  # reports copied to the output dir
-
-    @property
-    def pending(self) -> List[Execution]:
-        return [e for e in self.executions if e.fingerprint not in self.finished]
-
-
-class _NeedsResult(Exception):
-    """Planning stops: the pipeline reads an artifact that is not computed yet."""
-
-
-def _recorded_label(artifact: Artifact) -> str:
-    """The label a finished artifact recorded ('' when it is not finished or has none)."""
-    try:
-        return str(read_json(Path(artifact.path) / "artifact.json").get("label", ""))
-    except (OSError, UnreadableFile, AttributeError):
-        return ""
-
-
-def _safe(label: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._=+-]", "_", label.replace("/", "-"))
 
 
 class Runner:
@@ -396,4 +331,3 @@ class Runner:
             from lth_tf.training import tensorboard  # here: importing the runner stays free of TensorFlow
             tensorboard.write_hparams_config(self.output_dir / "tensorboard")
             self._hparams_declared = True
-

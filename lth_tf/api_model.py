@@ -1,0 +1,205 @@
+"""Your model as the public API (lth_tf/api.py) uses it: a wrapped copy (`wrap`), weights
+loaded into it, one training run of it with your compile_kwargs and datasets (`_Setup.fit`), and
+the records such a run returns (`Level`, `TrainedNetwork`)."""
+import dataclasses
+from typing import Callable, Dict, List, Optional, Sequence
+
+import numpy as np
+import tensorflow as tf
+import tf_keras as keras
+
+from lth_tf import keras_utils as ku
+from lth_tf.errors import ConfigError
+from lth_tf.sparsity import wrapping
+
+Masks = Dict[str, np.ndarray]
+State = Dict[str, np.ndarray]
+
+
+# ----------------------------------------------------------------------------- wrapping
+
+def _predicate(prunable) -> Callable:
+    if prunable is None:
+        return wrapping.prunable_predicate()
+    if callable(prunable):
+        return prunable
+    if isinstance(prunable, str):
+        prunable = [prunable]
+    names = set(prunable)
+    return lambda layer: layer.name in names
+
+
+def _copy(model: keras.Model) -> keras.Model:
+    clone = keras.models.clone_model(model)
+    if not clone.built:
+        clone.build(model.input_shape)
+    clone.set_weights(model.get_weights())
+    return clone
+
+
+def wrap(model: keras.Model, prunable=None) -> keras.Model:
+    """A copy of `model` whose prunable layers carry all-ones masks (your model is not modified).
+
+    prunable: None = every Dense and Conv1D/2D/3D layer (output layer included); a predicate
+    layer -> bool; or layer names."""
+    ku.check_model(model)
+    if not model.built:
+        raise ConfigError("The model is not built: give it an input shape (`keras.Input(shape=...)` as its first "
+                          "layer, or `model.build((None, *shape))`).")
+    names = {l.name for l in model.layers}
+    if prunable is not None and not callable(prunable):
+        wanted = {prunable} if isinstance(prunable, str) else set(prunable)
+        if wanted - names:
+            raise ConfigError(f"prunable names layers the model lacks: {sorted(wanted - names)}; its layers: "
+                              f"{sorted(names)}.")
+    wrapped = wrapping.wrap(_copy(model), _predicate(prunable))
+    if not wrapping.wrappers(wrapped):
+        raise ConfigError("No layer of the model is prunable: lth-tf masks Dense and Conv kernels (pass "
+                          "`prunable=` layer names or a predicate to choose).")
+    return wrapped
+
+
+def _load_state(model: keras.Model, state: State):
+    """wrapping.set_state, matching variables by position when names differ (a model rebuilt
+    elsewhere names its variables differently, but has them in the same order and shapes)."""
+    variables = wrapping.state_variables(model)
+    keys = [wrapping.var_key(v) for v in variables]
+    if set(keys) != set(state):
+        values = list(state.values())
+        if len(values) != len(variables) or any(tuple(v.shape) != np.shape(a) for v, a in zip(variables, values)):
+            raise ConfigError(f"The weights do not fit this model: it has {len(variables)} variables "
+                              f"{keys[:4]}..., the weights {len(values)} {list(state)[:4]}....")
+        state = dict(zip(keys, values))
+    wrapping.set_state(model, state)
+
+
+# ----------------------------------------------------------------------------- training
+
+def _fresh_compile_kwargs(compile_kwargs) -> dict:
+    kwargs = dict(compile_kwargs() if callable(compile_kwargs) else compile_kwargs)
+    if "optimizer" not in kwargs or "loss" not in kwargs:
+        raise ConfigError("compile_kwargs must give at least `optimizer` and `loss` (the arguments of "
+                          "model.compile), e.g. dict(optimizer='adam', loss='sparse_categorical_crossentropy', "
+                          "metrics=['accuracy']).")
+    optimizer = kwargs["optimizer"]
+    if isinstance(optimizer, (keras.optimizers.Optimizer, keras.optimizers.legacy.Optimizer)):
+        try:
+            kwargs["optimizer"] = optimizer.__class__.from_config(optimizer.get_config())
+        except Exception as e:  # a custom schedule without from_config, ...
+            raise ConfigError(f"Cannot copy the optimizer via get_config/from_config ({e}); pass compile_kwargs as "
+                              f"a function returning a dict with a new optimizer each call.") from e
+    elif not isinstance(optimizer, str):
+        module = type(optimizer).__module__ or ""
+        if module.split(".")[0] == "keras":
+            raise ConfigError(f"The optimizer is a Keras 3 object ({module}). " + ku._KERAS3_HINT)
+    metrics = kwargs.get("metrics")
+    if metrics:
+        kwargs["metrics"] = [m.__class__.from_config(m.get_config()) if isinstance(m, keras.metrics.Metric) else m
+                             for m in metrics]
+    return kwargs
+
+
+class _StopAtStep(keras.callbacks.Callback):
+    def __init__(self, step: int):
+        super().__init__()
+        self.step = step
+
+    def on_train_begin(self, logs=None):
+        if ku.global_step(self.model) >= self.step:
+            self.model.stop_training = True
+
+    def on_train_batch_end(self, batch, logs=None):
+        if ku.global_step(self.model) >= self.step:
+            self.model.stop_training = True
+
+
+@dataclasses.dataclass
+class _Setup:
+    template: keras.Model  # an unwrapped copy of the user's model: architecture only
+    prunable: Callable
+    train_ds: tf.data.Dataset
+    val_ds: Optional[tf.data.Dataset]
+    compile_kwargs: object
+    epochs: int
+    callbacks: tuple
+    verbose: int
+
+    def network(self) -> keras.Model:
+        """A new wrapped network of the architecture (freshly initialized from the global RNG)."""
+        return wrapping.wrap(_copy_architecture(self.template), self.prunable)
+
+    def fit(self, model: keras.Model, start_step: int = 0, end_step: Optional[int] = None,
+            callbacks: Sequence = (), epochs: Optional[int] = None):
+        """compile + fit from `start_step` to `end_step` (None: `epochs` epochs);
+        returns (history dict, metrics dict, steps trained)."""
+        model.compile(**_fresh_compile_kwargs(self.compile_kwargs))
+        model.optimizer.iterations.assign(start_step)
+        cbs = list(callbacks) + list(self.callbacks)
+        if end_step is not None:
+            cbs.append(_StopAtStep(end_step))
+        logger = tf.get_logger()
+        level = logger.level
+        logger.setLevel("ERROR")  # every level compiles anew: Keras' retracing warnings are expected noise
+        try:
+            history = model.fit(self.train_ds, validation_data=self.val_ds, epochs=epochs or self.epochs,
+                                callbacks=cbs, verbose=2 if self.verbose >= 2 else 0)
+        finally:
+            logger.setLevel(level)
+        steps = ku.global_step(model) - start_step
+        metrics = {k: float(v[-1]) for k, v in history.history.items() if v}
+        return {k: [float(x) for x in v] for k, v in history.history.items()}, metrics, steps
+
+
+def _copy_architecture(template: keras.Model) -> keras.Model:
+    clone = keras.models.clone_model(template)
+    if not clone.built:
+        clone.build(template.input_shape)
+    return clone
+
+
+def _setup(model, train_ds, val_ds, compile_kwargs, epochs, prunable, callbacks, verbose) -> _Setup:
+    ku.check_model(model)
+    ku.check_dataset(train_ds, "train_ds", model if model.built else None)
+    if val_ds is not None:
+        ku.check_dataset(val_ds, "val_ds", model if model.built else None)
+    ku.build_from_dataset(model, train_ds)
+    if compile_kwargs is None:
+        raise ConfigError("compile_kwargs is required: the arguments of model.compile, e.g. "
+                          "dict(optimizer='adam', loss='sparse_categorical_crossentropy', metrics=['accuracy']).")
+    _fresh_compile_kwargs(compile_kwargs)  # fail early on a bad optimizer
+    if int(epochs) < 1:
+        raise ConfigError(f"epochs={epochs} must be >= 1.")
+    wrap(model, prunable)  # fail early on bad `prunable`
+    return _Setup(_copy(model), _predicate(prunable), train_ds, val_ds, compile_kwargs, int(epochs),
+                  tuple(callbacks), int(verbose))
+
+
+# ----------------------------------------------------------------------------- results
+
+@dataclasses.dataclass
+class Level:
+    """One level of a ticket search: the mask, and the network trained with it."""
+    level: int
+    masks: Masks
+    sparsity: float  # fraction of prunable weights that are zero
+    metrics: Dict[str, float]  # last epoch's Keras logs, plus sparsity and steps
+    history: Dict[str, List[float]]  # keras History.history
+    weights: State  # the trained weights (wrapping.get_state)
+    steps: int  # optimizer steps of this level's training
+
+
+@dataclasses.dataclass
+class TrainedNetwork:
+    """A trained network (a ticket or a baseline): the live wrapped model and its results."""
+    name: str
+    level: int
+    model: keras.Model
+    masks: Masks
+    sparsity: float
+    metrics: Dict[str, float]
+    history: Dict[str, List[float]]
+    steps: int
+
+    @property
+    def weights(self) -> State:
+        return wrapping.get_state(self.model)
