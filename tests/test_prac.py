@@ -161,17 +161,20 @@ PRUNING = PruningHparams(levels=2, fraction=0.3, rewind="1ep")
 
 @pytest.fixture(scope="module")
 def steps_counter():
-    """Counts the steps every train() call of PracMaskSearch actually ran."""
+    """Counts the steps every train() call of PracMaskSearch actually ran (its rounds call train
+    directly, its level tickets through components/ticket_training)."""
+    from components import ticket_training
     calls = []
     original = prac_search.train
+    assert ticket_training.train is original
 
     def counting(*args, **kwargs):
         result = original(*args, **kwargs)
         calls.append((kwargs.get("label", ""), result.steps))
         return result
-    prac_search.train = counting
+    prac_search.train = ticket_training.train = counting
     yield calls
-    prac_search.train = original
+    prac_search.train = ticket_training.train = original
 
 
 @pytest.fixture(scope="module")
