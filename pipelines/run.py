@@ -9,6 +9,7 @@ import lth_tf  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow is impo
 import contextlib
 import logging
 import os
+import re
 import sys
 import tempfile
 import time
@@ -104,6 +105,19 @@ def write_executions(runner, output_dir: Path):
     write_json(output_dir / "executions.json", {"executions": [
         {"component": a.path.parent.name, "fingerprint": fp,
          "path": Path(os.path.relpath(a.path, output_dir)).as_posix()} for fp, a in used.items()]})
+
+
+def check_output_url(output_dir: str):
+    """A ConfigError for an object-store URL (gs://, s3://): the store's guarantees rest on a POSIX
+    filesystem (atomic renames of unit directories, fcntl locks per execution), which object stores
+    do not give, and pathlib would silently turn 'gs://b/x' into a local directory 'gs:/b/x'."""
+    scheme = re.match(r"^([A-Za-z][A-Za-z0-9+.-]*)://", output_dir or "")
+    if scheme:
+        raise ConfigError(f"--output_dir {output_dir} is a {scheme.group(1)}:// URL, but the artifact store needs a "
+                          f"POSIX filesystem that every worker shares (units are written by atomic directory renames "
+                          f"and guarded by file locks, which object stores do not provide). Mount the bucket (e.g. "
+                          f"gcsfuse or an NFS/Filestore share) and pass the mount path, e.g. --output_dir "
+                          f"/mnt/bucket/runs/stability. Nothing was run.")
 
 
 def check_output_dir(output_dir: Path):
@@ -215,6 +229,7 @@ def main(argv):
     started = time.time()
     handlers = []
     try:
+        check_output_url(FLAGS.output_dir)
         parse_config(FLAGS.config, FLAGS.gin_bindings)
         output_dir = Path(FLAGS.output_dir or Path("runs") / Path(FLAGS.config).stem)
         from lth_tf.training.strategy import get_strategy, strategy_name

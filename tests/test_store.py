@@ -209,16 +209,17 @@ def test_cli_summary_and_log_file(tmp_path, capsys):
     assert "0 executed, 2 reused" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("kind", ["file", "under_a_file"])
-def test_cli_bad_output_directory_is_one_paragraph_exit_2(tmp_path, capsys, kind):
+@pytest.mark.parametrize("kind", ["file", "under_a_file", "object_store_url"])
+def test_cli_bad_output_directory_is_one_paragraph_exit_2(tmp_path, capsys, monkeypatch, kind):
     from pipeline_stubs import main_in_process
     blocker = tmp_path / "taken"
     blocker.write_text("not a directory")
-    out = blocker if kind == "file" else blocker / "out"
+    out = {"file": blocker, "under_a_file": blocker / "out", "object_store_url": "gs://bucket/runs"}[kind]
+    monkeypatch.chdir(tmp_path)  # a URL taken for a path would create ./gs:/bucket/runs here
     assert main_in_process(str(_stub_config(tmp_path)), out, []) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: --output_dir") and "Nothing was run" in err and err.count("\n") == 1
-    assert "Traceback" not in err and not (tmp_path / "count.txt").exists()
+    assert "Traceback" not in err and not (tmp_path / "count.txt").exists() and not (tmp_path / "gs:").exists()
 
 
 def test_cli_ctrl_c_is_one_line_and_exit_130(tmp_path):
