@@ -1,6 +1,7 @@
 """The linear-interpolation error barrier between two networks (public API: lth_tf.error_barrier;
 003 eq. 3: sup_α E(α W1 + (1−α) W2) − (E(W1) + E(W2))/2, see lth_tf/api.py's docstring)."""
 import dataclasses
+import warnings
 from typing import List, Optional, Sequence, Union
 
 import numpy as np
@@ -86,6 +87,13 @@ def error_barrier(network_1, network_2, val_ds: tf.data.Dataset, *, model: Optio
                               "interpolated network: pass train_ds=... (its first bn_batches batches are used).")
         bn_x = [batch[0] for batch in train_ds.take(int(bn_batches))]
     s1, s2 = _as_state(network_1, model), _as_state(network_2, model)
+    if all(np.array_equal(s1[k], s2[k]) for k in s1):
+        # Two copies trained from one point on the same data order are one network: the barrier is
+        # 0 by construction and says nothing about stability to SGD noise.
+        warnings.warn("error_barrier: the two networks have identical weights, so the barrier is 0 by construction. "
+                      "For instability to SGD noise (003 Sec. 2), train the copies on different data orders: give "
+                      "train_ds a shuffle that differs between fit calls, e.g. train_ds.shuffle(n, "
+                      "reshuffle_each_iteration=True) before batching, or different shuffle seeds.", stacklevel=2)
     m1, m2 = _masks_of(network_1), _masks_of(network_2)
     wrapped = bool(wrapping.wrappers(model))
     saved_state = wrapping.get_state(model)
