@@ -94,18 +94,24 @@ def network_seed(seed: int, k: int) -> int:
     return int(np.random.SeedSequence([seed, k, 0x5C0E]).generate_state(1)[0] % (2**31 - 1))
 
 
-def check_streamable(p: DataScoringParams, split):
-    """Before any training: a streamed split is scored in one pass per network, each example's
-    score written as the pass goes; entropy of the networks' *mean* prediction needs every
-    network's probabilities (examples x classes) at once, which a stream does not hold."""
-    if is_streamed(split) and p.score_kind() == "entropy":
+def check_streamable(p: DataScoringParams, streamed: bool):
+    """A streamed split is scored in one pass per network, each example's score written as the
+    pass goes; entropy of the networks' *mean* prediction needs every network's probabilities
+    (examples x classes) at once, which a stream does not hold: a ConfigError, before any work."""
+    if streamed and p.score_kind() == "entropy":
         raise ConfigError(
             f"DataScoring {p.method!r} scores the entropy of the mean prediction of {p.networks} networks, which "
-            f"needs each network's class probabilities for all {len(split)} examples at once; this training split "
-            f"streams from disk (DatasetHparams.storage is 'stream', or 'auto' chose it for a large dataset) and its "
-            f"scores are written example by example. Score it with method 'el2n', 'grand' or 'forgetting' (or svp "
-            f"with one of those as proxy_score), or set DatasetHparams.storage = 'memory' if the dataset fits in "
-            f"host memory.")
+            f"needs each network's class probabilities for every training example at once; dataset "
+            f"{p.dataset.name!r} streams from disk (DatasetHparams.storage is 'stream', or 'auto' chose it for a "
+            f"large dataset) and its scores are written example by example. Score it with method 'el2n', 'grand' "
+            f"or 'forgetting' (or svp with one of those as proxy_score), or set DatasetHparams.storage = 'memory' "
+            f"if the dataset fits in host memory.")
+
+
+def validate(p: DataScoringParams, inputs):
+    """While planning (the executor checks the split itself again): scores a stream can give."""
+    from lth_tf.data.dataset import storage
+    check_streamable(p, storage(p.dataset) == "stream")
 
 
 def _streamed_scores(model, ds, split, kind: str, batch_size: int, path: Path) -> np.ndarray:
@@ -172,7 +178,7 @@ def plot_histogram(scores, title: str, path: Path):
 def execute(p: DataScoringParams, inputs, out: Path, ctx):
     ds = load_dataset(p.dataset)
     split = training_split(ds, labels=inputs.get("labels"))
-    check_streamable(p, split)
+    check_streamable(p, is_streamed(split))
     spe = steps_per_epoch(len(split), p.training.batch_size)
     steps = to_steps(p.steps, spe, "DataScoringParams.steps") if p.steps else p.training.total_steps(spe)
     per_network = []
@@ -196,4 +202,4 @@ def execute(p: DataScoringParams, inputs, out: Path, ctx):
 
 
 SPEC = ComponentSpec(name="DataScoring", inputs={"labels": "Labels?"}, output="Scores",
-                     params=DataScoringParams, executor=execute)
+                     params=DataScoringParams, executor=execute, validate=validate)

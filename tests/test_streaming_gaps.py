@@ -138,6 +138,9 @@ def test_data_scoring_on_a_streamed_split_writes_scores_as_it_goes(tmp_path, moc
     with pytest.raises(ConfigError, match="storage = 'memory'"):
         D.execute(entropy, {}, tmp_path / "entropy", ctx)
     assert not (tmp_path / "entropy" / "networks").exists()
+    with pytest.raises(ConfigError, match="streams from disk"):
+        D.SPEC.validate(entropy, {})  # while planning
+    D.SPEC.validate(dataclasses.replace(entropy, dataset=dataclasses.replace(stream_hp, storage="memory")), {})
 
 
 def test_prac_predictions_on_a_streamed_split_equal_predict(tmp_path):
@@ -172,3 +175,31 @@ def test_final_set_examples_are_recorded_by_the_search(tmp_path):
     for name in ("outside", "inside"):
         for a, b in zip(recorded[name], drawn[name]):
             np.testing.assert_array_equal(a, b)
+
+
+def test_prac_search_on_a_streamed_split(tmp_path, mock_cifar):
+    from components import prac_search
+    from components.artifacts.tickets import Tickets, round_dir
+    from components.reports.prac import figures
+    from lth_tf.io import load_npz, write_json
+    from lth_tf.sparsity.hparams import PruningHparams
+    _, stream_hp = mock_cifar
+    p = prac_search.PracSearchParams(stream_hp, ModelHparams(name="lenet_300_100", width=0.1),
+                                     TrainingHparams(budget="2ep", batch_size=16, lr=0.01),
+                                     PruningHparams(levels=2, fraction=0.5), seed=1, early_stop=False, export=False,
+                                     evaluate=False)
+    out = tmp_path / "artifacts" / "PracMaskSearch" / "x"
+    ctx = SimpleNamespace(tensorboard_dir=tmp_path / "tb", verbose=False)
+    summary = prac_search.execute(p, {}, out, ctx)
+    ds = load_dataset(stream_hp)
+    assert summary["train_examples"] == len(ds.train)
+    for r in (1, 2):
+        written = S.read_scores(str(out / "predictions" / f"round_{r:02d}.csv"))
+        np.testing.assert_array_equal(written["index"], ds.train.index)
+        np.testing.assert_array_equal(load_npz(round_dir(out, r) / "sets.npz")["subnetwork_prediction"],
+                                      written["prediction"].astype(np.int64))
+    write_json(out / "artifact.json", {"type": "Tickets", "parameters": {}, "inputs": {}, "summary": summary})
+    selected = load_npz(round_dir(out, 2) / "sets.npz")["selected"]
+    examples = figures.examples_of(Tickets.at(out), selected, 6, seed=1)
+    assert examples["outside"][0].dtype == np.uint8 and len(examples["inside"][2]) == min(6, len(selected))
+    assert np.isin(examples["inside"][2], selected).all()
