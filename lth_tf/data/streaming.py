@@ -50,8 +50,9 @@ class StreamedSplit:
     """The examples `index` (ascending stable indices) of `source`, with labels `y`.
 
     Answers len(), .y, .index, take, with_indices and with_labels from memory; the images are
-    only ever read in tf.data passes (train_batches, eval_batches). `.x` raises: a component that
-    needs the whole array needs the in-memory path (DatasetHparams.storage = 'memory')."""
+    only ever read in tf.data passes (train_batches, eval_batches, raw_batches; a few examples with
+    lth_tf.data.sample.examples). `.x` raises: code that needs the whole array needs the in-memory
+    path (DatasetHparams.storage = 'memory')."""
     source: StreamSource
     index: np.ndarray  # int64, ascending: the order of every pass
     y: np.ndarray  # int64 labels, aligned with index
@@ -74,7 +75,7 @@ class StreamedSplit:
             f"This split of {len(self)} examples streams from disk (DatasetHparams.storage is 'stream', or "
             f"'auto' chose it for a large dataset), and this code path needs all its images in memory as one "
             f"array. Set DatasetHparams.storage = 'memory' if the dataset fits in host memory, or use a "
-            f"component that reads batches (training, evaluation, scores).")
+            f"component that reads batches (training, evaluation, scores) or a few examples (lth_tf.data.sample).")
 
     def take(self, positions) -> "StreamedSplit":
         positions = np.asarray(positions, np.int64)
