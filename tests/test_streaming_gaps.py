@@ -203,3 +203,22 @@ def test_prac_search_on_a_streamed_split(tmp_path, mock_cifar):
     examples = figures.examples_of(Tickets.at(out), selected, 6, seed=1)
     assert examples["outside"][0].dtype == np.uint8 and len(examples["inside"][2]) == min(6, len(selected))
     assert np.isin(examples["inside"][2], selected).all()
+
+
+def test_a_sample_stops_reading_after_its_last_example():
+    import tensorflow as tf
+    from lth_tf.data.streaming import StreamSource, StreamedSplit
+    read = []
+
+    def records():  # a source that notes every record it yields
+        def note(i):
+            read.append(int(i))
+            return np.uint8(i)
+        return tf.data.Dataset.range(100).map(
+            lambda i: (tf.fill((2, 2, 1), tf.numpy_function(note, [i], tf.uint8)), i))
+
+    split = StreamedSplit(StreamSource(records, lambda r: r, 100, (2, 2, 1)), np.arange(100), np.zeros(100, np.int64))
+    x, _, index = sample.examples(split, [3, 7, 11])
+    np.testing.assert_array_equal(index, [3, 7, 11])
+    np.testing.assert_array_equal(x[:, 0, 0, 0], [3, 7, 11])
+    assert max(read) < 50  # not the whole source (prefetching may read a little ahead)

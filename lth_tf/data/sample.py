@@ -5,8 +5,8 @@ SNIP and GraSP score with (10 per class), the examples a report draws. Such code
 *positions* in the split from what every split holds in memory (`split.y`, `split.index`) and
 reads only those examples with `examples`: `split.x[positions]` for an in-memory split; for a
 streamed one (lth_tf/data/streaming.py) one filtered pass over the source that decodes only the
-chosen records, so the sample is the same examples, in the same order, with the same stable
-indices, and memory holds the sample alone.
+chosen records (and ends after the last of them), so the sample is the same examples, in the
+same order, with the same stable indices, and memory holds the sample alone.
 """
 from typing import Tuple
 
@@ -31,7 +31,7 @@ def examples(split, positions) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
                           f"at most {MAX_SAMPLE} are read into memory. Ask for fewer examples, or set "
                           f"DatasetHparams.storage = 'memory' if the dataset fits in host memory.")
     chosen = split.take(positions)  # positions ascending: the split's order, index ascending
-    images = [x.numpy() for x, _, _ in streaming.raw_batches(chosen)]
+    images = [x.numpy() for x, _, _ in streaming.raw_batches(chosen)]  # ends after the last chosen one
     x = np.concatenate(images) if images else np.zeros((0, *split.example_shape), np.uint8)
     return x, chosen.y, chosen.index
 

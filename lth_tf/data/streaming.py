@@ -193,9 +193,10 @@ def eval_batches(ds, split: StreamedSplit, batch_size: int = 1000):
 
 def raw_batches(split: StreamedSplit, batch_size: int = 1000) -> tf.data.Dataset:
     """Batches (x, y, index) of the split's decoded images as stored (uint8, not normalized), in
-    split order: what lth_tf/data/sample.py reads a bounded sample with."""
+    split order: what lth_tf/data/sample.py reads a bounded sample with. The pass ends after the
+    split's last example (take), not at the end of the source."""
     records, labels = _members(split)
-    return _decoded(records, split, labels).batch(batch_size).prefetch(AUTOTUNE).with_options(_options())
+    return _decoded(records.take(len(split)), split, labels).batch(batch_size).prefetch(AUTOTUNE).with_options(_options())
 
 
 def subset_source(source: StreamSource, positions) -> StreamSource:
