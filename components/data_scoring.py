@@ -114,17 +114,6 @@ def validate(p: DataScoringParams, inputs):
     check_streamable(p, storage(p.dataset) == "stream")
 
 
-def _streamed_scores(model, ds, split, kind: str, batch_size: int, path: Path) -> np.ndarray:
-    """One pass over a streamed split with scores.write_scores (per-example scores written as
-    the pass goes, never all logits at once): the network's scores in split order."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    S.write_scores(model, ds, split, str(path), kinds=(kind,), batch_size=batch_size)
-    table = S.read_scores(str(path))
-    if not np.array_equal(table["index"], split.index):
-        raise RuntimeError(f"{path} does not hold the split's examples in split order; delete it and rerun.")
-    return table[kind]
-
-
 def score_network(p: DataScoringParams, ds, split, k: int, steps: int, ctx, scores_csv: Optional[Path] = None) -> dict:
     """Trains network k for `steps` and scores `split` with it: arrays for one atomic unit
     (for a streamed split, EL2N and GraNd come from one write_scores pass, the same numbers)."""
@@ -139,7 +128,7 @@ def score_network(p: DataScoringParams, ds, split, k: int, steps: int, ctx, scor
     if kind in ("el2n", "grand") and is_streamed(split):
         if scores_csv is None:
             raise ValueError("a streamed split's scores are written to a file: pass scores_csv")
-        return {"score": _streamed_scores(model, ds, split, kind, p.batch_size, scores_csv)}
+        return {"score": S.pass_scores(model, ds, split, scores_csv, (kind,), p.batch_size)[kind]}
     if kind == "el2n":
         return {"score": S.el2n_scores(model, ds, split, p.batch_size)}
     if kind == "grand":

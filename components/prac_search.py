@@ -58,8 +58,7 @@ import pandas as pd
 
 from components.artifacts.base import level_name, unit_name
 from components.artifacts.tickets import (finished_levels, level_dir, load_rewind, round_dir, round_done, search_facts,
-                                         write_final_examples,
-                                          write_results, write_ticket)
+                                          write_final_examples, write_results, write_ticket)
 from components.spec import ComponentSpec
 from components.ticket_training import load_state, round_schedule, train_ticket
 from lth_tf import networks
@@ -193,8 +192,10 @@ def _svp_proxy(p: PracSearchParams, ds, spe: int, out: Path, ctx):
         result = train(proxy, ds, hp, seed=p.seed, label=f"svp proxy seed {p.seed}", verbose=ctx.verbose,
                        log_dir=ctx.tensorboard_dir / "svp_proxy" / level_name(0),
                        log_hparams={"variant": "svp_proxy", "level": 0, "rewind": "0it"})
-        entropy = _written(proxy, ds, out / "predictions" / "svp_proxy.csv", ("entropy",))["entropy"] \
-            if is_streamed(ds.train) else scores.entropy_scores(proxy, ds, ds.train)
+        if is_streamed(ds.train):
+            entropy = scores.pass_scores(proxy, ds, ds.train, out / "predictions" / "svp_proxy.csv", ("entropy",))["entropy"]
+        else:
+            entropy = scores.entropy_scores(proxy, ds, ds.train)
         with atomic_path(unit, is_dir=True) as tmp:
             save_npz(tmp / "scores.npz", {"entropy": entropy, "index": ds.train.index})
             write_json(tmp / "proxy.json", {"steps": result.steps, "width": proxy_hp.width,
@@ -211,18 +212,8 @@ def _predictions(p, model, ds, path: Path):
     if not is_streamed(ds.train):
         logits = predict(model, ds, ds.train)
         return logits.argmax(-1).astype(np.int64), _entropy(logits) if want_entropy else None
-    table = _written(model, ds, path, ("prediction", "entropy") if want_entropy else ("prediction",))
+    table = scores.pass_scores(model, ds, ds.train, path, ("prediction",) + (("entropy",) if want_entropy else ()))
     return table["prediction"].astype(np.int64), table["entropy"] if want_entropy else None
-
-
-def _written(model, ds, path: Path, kinds) -> dict:
-    """scores.write_scores over ds.train to `path`, read back (checked to be ds.train's order)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    scores.write_scores(model, ds, ds.train, str(path), kinds=kinds)
-    table = scores.read_scores(str(path))
-    if not np.array_equal(table["index"], ds.train.index):
-        raise RuntimeError(f"{path} does not hold the training split in its order; delete it and rerun.")
-    return table
 
 
 def _select(p, r, cet, cep, entropy, reference_sets, proxy_scores, full):

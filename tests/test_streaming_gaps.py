@@ -129,9 +129,9 @@ def test_data_scoring_on_a_streamed_split_writes_scores_as_it_goes(tmp_path, moc
     # The pass gives exactly el2n_scores' numbers (which hold all logits: fine for 54 examples).
     net = _model(ds)
     path = tmp_path / "one.csv"
-    np.testing.assert_array_equal(D._streamed_scores(net, ds, ds.train, "el2n", 7, path),
+    np.testing.assert_array_equal(S.pass_scores(net, ds, ds.train, path, ("el2n",), 7)["el2n"],
                                   S.el2n_scores(net, ds, ds.train))
-    grand = D._streamed_scores(net, ds, ds.train, "grand", 7, path)
+    grand = S.pass_scores(net, ds, ds.train, path, ("grand",), 7)["grand"]
     np.testing.assert_allclose(grand, S.grand_scores(net, ds, ds.train), rtol=1e-6)
     # Entropy of the mean prediction cannot stream: said before any network trains.
     entropy = dataclasses.replace(p, method="entropy")

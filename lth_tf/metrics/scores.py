@@ -131,8 +131,9 @@ def write_scores(model: keras.Model, ds: Dataset, split, path: str, kinds=("el2n
                  jit_compile: Optional[bool] = None) -> int:
     """Per-example scores of `split` in one streaming pass, appended to the CSV file `path` batch
     by batch (columns: index, then one per kind): the same numbers as el2n_scores / grand_scores /
-    entropy_scores (and `prediction`, the predicted class: predict(...).argmax(-1)), but neither the images (a streamed split, lth_tf/data/streaming.py) nor the
-    scores or logits are ever held whole. Rows are in split order. Written to `path`.partial and
+    entropy_scores, and `prediction` (the predicted class, predict(...).argmax(-1)), but neither
+    the images (a streamed split, lth_tf/data/streaming.py) nor the scores or logits are ever
+    held whole. Rows are in split order. Written to `path`.partial and
     renamed when complete, so a file at `path` is always a whole pass. Returns the row count."""
     from lth_tf.training.streamed import logits_step
 
@@ -167,6 +168,21 @@ def write_scores(model: keras.Model, ds: Dataset, split, path: str, kinds=("el2n
             rows += len(columns[0])
     tf.io.gfile.rename(partial, path, overwrite=True)
     return rows
+
+
+def pass_scores(model: keras.Model, ds: Dataset, split, path, kinds=("el2n",), batch_size: int = 512) -> dict:
+    """`write_scores` to `path`, then its columns (`read_scores`), checked to be `split`'s
+    examples in split order: per-example scores of a streamed split with only the n-long columns
+    ever in memory."""
+    import os
+    path = str(path)
+    if os.path.dirname(path):
+        tf.io.gfile.makedirs(os.path.dirname(path))
+    write_scores(model, ds, split, path, kinds, batch_size)
+    table = read_scores(path)
+    if not np.array_equal(table["index"], split.index):
+        raise RuntimeError(f"{path} does not hold the split's examples in split order; delete it and rerun.")
+    return table
 
 
 def read_scores(path: str) -> dict:
