@@ -19,7 +19,10 @@ With a `labels` input (a Labels artifact, from LabelNoise), the networks train o
 corrupted labels.
 
 Payload (components.artifacts.Scores): scores.csv (index, label, score, ...), networks/network_KK.npz (one atomic unit per
-network, reused on rerun), histogram.png.
+network, reused on rerun), histogram.png. On a streamed training split (lth_tf/data/streaming.py) each network's EL2N or
+GraNd comes from one scores.write_scores pass (networks/network_KK.csv, written batch by batch: the logits are never held
+whole), the same numbers as in memory; entropy (of the networks' mean prediction) stops with a ConfigError before any
+training.
 """
 import dataclasses
 from pathlib import Path
@@ -38,7 +41,7 @@ from components.artifacts.examples import training_split  # noqa: E402
 from components.artifacts.scores import Scores  # noqa: E402
 from components.spec import ComponentSpec  # noqa: E402
 from lth_tf import networks  # noqa: E402
-from lth_tf.data import DatasetHparams, load_dataset, steps_per_epoch  # noqa: E402
+from lth_tf.data import DatasetHparams, is_streamed, load_dataset, steps_per_epoch  # noqa: E402
 from lth_tf.errors import ConfigError, unknown_name  # noqa: E402
 from lth_tf.io import load_npz, save_npz, save_png, write_csv  # noqa: E402
 from lth_tf.metrics import scores as S  # noqa: E402
@@ -91,8 +94,29 @@ def network_seed(seed: int, k: int) -> int:
     return int(np.random.SeedSequence([seed, k, 0x5C0E]).generate_state(1)[0] % (2**31 - 1))
 
 
-def score_network(p: DataScoringParams, ds, split, k: int, steps: int, ctx) -> dict:
-    """Trains network k for `steps` and scores `split` with it: arrays for one atomic unit."""
+def check_streamable(p: DataScoringParams, streamed: bool):
+    """A streamed split is scored in one pass per network, each example's score written as the
+    pass goes; entropy of the networks' *mean* prediction needs every network's probabilities
+    (examples x classes) at once, which a stream does not hold: a ConfigError, before any work."""
+    if streamed and p.score_kind() == "entropy":
+        raise ConfigError(
+            f"DataScoring {p.method!r} scores the entropy of the mean prediction of {p.networks} networks, which "
+            f"needs each network's class probabilities for every training example at once; dataset "
+            f"{p.dataset.name!r} streams from disk (DatasetHparams.storage is 'stream', or 'auto' chose it for a "
+            f"large dataset) and its scores are written example by example. Score it with method 'el2n', 'grand' "
+            f"or 'forgetting' (or svp with one of those as proxy_score), or set DatasetHparams.storage = 'memory' "
+            f"if the dataset fits in host memory.")
+
+
+def validate(p: DataScoringParams, inputs):
+    """While planning (the executor checks the split itself again): scores a stream can give."""
+    from lth_tf.data.dataset import storage
+    check_streamable(p, storage(p.dataset) == "stream")
+
+
+def score_network(p: DataScoringParams, ds, split, k: int, steps: int, ctx, scores_csv: Optional[Path] = None) -> dict:
+    """Trains network k for `steps` and scores `split` with it: arrays for one atomic unit
+    (for a streamed split, EL2N and GraNd come from one write_scores pass, the same numbers)."""
     kind = p.score_kind()
     seed = network_seed(p.seed, k)
     model = networks.build_network(p.scoring_model(), ds.input_shape, ds.num_classes, seed)
@@ -101,6 +125,10 @@ def score_network(p: DataScoringParams, ds, split, k: int, steps: int, ctx) -> d
           on_batch=tracker.on_batch if tracker else None, label=f"scoring {p.method} network {k}",
           log_dir=ctx.tensorboard_dir / f"scoring_{p.method}" / unit_name("network", k),
           log_hparams={"variant": f"scoring_{p.method}", "level": 0}, verbose=ctx.verbose)
+    if kind in ("el2n", "grand") and is_streamed(split):
+        if scores_csv is None:
+            raise ValueError("a streamed split's scores are written to a file: pass scores_csv")
+        return {"score": S.pass_scores(model, ds, split, scores_csv, (kind,), p.batch_size)[kind]}
     if kind == "el2n":
         return {"score": S.el2n_scores(model, ds, split, p.batch_size)}
     if kind == "grand":
@@ -139,13 +167,14 @@ def plot_histogram(scores, title: str, path: Path):
 def execute(p: DataScoringParams, inputs, out: Path, ctx):
     ds = load_dataset(p.dataset)
     split = training_split(ds, labels=inputs.get("labels"))
+    check_streamable(p, is_streamed(split))
     spe = steps_per_epoch(len(split), p.training.batch_size)
     steps = to_steps(p.steps, spe, "DataScoringParams.steps") if p.steps else p.training.total_steps(spe)
     per_network = []
     for k in range(p.networks):
         unit = Scores.network_unit(out, k)
         if not unit.exists():
-            save_npz(unit, score_network(p, ds, split, k, steps, ctx))
+            save_npz(unit, score_network(p, ds, split, k, steps, ctx, scores_csv=unit.with_suffix(".csv")))
         per_network.append(load_npz(unit))
     columns = combine(p.score_kind(), per_network)
     frame = pd.DataFrame({"index": split.index, "label": split.y, **columns})
@@ -162,4 +191,4 @@ def execute(p: DataScoringParams, inputs, out: Path, ctx):
 
 
 SPEC = ComponentSpec(name="DataScoring", inputs={"labels": "Labels?"}, output="Scores",
-                     params=DataScoringParams, executor=execute)
+                     params=DataScoringParams, executor=execute, validate=validate)

@@ -42,7 +42,10 @@ history.csv; round_01/ also dense_best.npz} and level_LL/ {mask.npz,
 trained.npz, metrics.json, history.csv, saved_model/ + ticket.json when exported;
 level_00/ also rewind.npz, the weights every level rewinds to}, each written as
 one atomic unit, so an interrupted search resumes after its last finished unit; results.csv,
-rounds.csv, ledger.csv.
+rounds.csv, ledger.csv; final_set_examples.npz (the examples of 001 Fig. 9, for the report).
+On a streamed training split (lth_tf/data/streaming.py) each round's predictions over D_0 (and
+the SVP proxy's entropy) come from one scores.write_scores pass, predictions/round_RR.csv
+(predictions/svp_proxy.csv): the logits are never held whole; the numbers are the same.
 """
 import dataclasses
 import json
@@ -55,11 +58,11 @@ import pandas as pd
 
 from components.artifacts.base import level_name, unit_name
 from components.artifacts.tickets import (finished_levels, level_dir, load_rewind, round_dir, round_done, search_facts,
-                                          write_results, write_ticket)
+                                          write_final_examples, write_results, write_ticket)
 from components.spec import ComponentSpec
 from components.ticket_training import load_state, round_schedule, train_ticket
 from lth_tf import networks
-from lth_tf.data import DatasetHparams, load_dataset, steps_per_epoch
+from lth_tf.data import DatasetHparams, is_streamed, load_dataset, steps_per_epoch
 from lth_tf.errors import ConfigError, unknown_name
 from lth_tf.io import atomic_path, load_npz, read_json, save_npz, unit_is_complete, write_csv, write_json
 from lth_tf.metrics import prac as P
@@ -189,7 +192,10 @@ def _svp_proxy(p: PracSearchParams, ds, spe: int, out: Path, ctx):
         result = train(proxy, ds, hp, seed=p.seed, label=f"svp proxy seed {p.seed}", verbose=ctx.verbose,
                        log_dir=ctx.tensorboard_dir / "svp_proxy" / level_name(0),
                        log_hparams={"variant": "svp_proxy", "level": 0, "rewind": "0it"})
-        entropy = scores.entropy_scores(proxy, ds, ds.train)
+        if is_streamed(ds.train):
+            entropy = scores.pass_scores(proxy, ds, ds.train, out / "predictions" / "svp_proxy.csv", ("entropy",))["entropy"]
+        else:
+            entropy = scores.entropy_scores(proxy, ds, ds.train)
         with atomic_path(unit, is_dir=True) as tmp:
             save_npz(tmp / "scores.npz", {"entropy": entropy, "index": ds.train.index})
             write_json(tmp / "proxy.json", {"steps": result.steps, "width": proxy_hp.width,
@@ -197,7 +203,20 @@ def _svp_proxy(p: PracSearchParams, ds, spe: int, out: Path, ctx):
     return load_npz(unit / "scores.npz")["entropy"], read_json(unit / "proxy.json")["steps"]
 
 
-def _select(p, r, cet, cep, logits, reference_sets, proxy_scores, full):
+def _predictions(p, model, ds, path: Path):
+    """(predicted class, prediction entropy or None) per example of ds.train, in its order, of
+    the model as it is. In memory from predict's logits; on a streamed split from one
+    scores.write_scores pass (written to `path` as it goes: the logits are never held whole),
+    the same numbers."""
+    want_entropy = p.selection == "entropy"
+    if not is_streamed(ds.train):
+        logits = predict(model, ds, ds.train)
+        return logits.argmax(-1).astype(np.int64), _entropy(logits) if want_entropy else None
+    table = scores.pass_scores(model, ds, ds.train, path, ("prediction",) + (("entropy",) if want_entropy else ()))
+    return table["prediction"].astype(np.int64), table["entropy"] if want_entropy else None
+
+
+def _select(p, r, cet, cep, entropy, reference_sets, proxy_scores, full):
     if p.selection == "prac":
         return P.prac_set(cet, cep)
     if p.selection == "cet":
@@ -213,7 +232,7 @@ def _select(p, r, cet, cep, logits, reference_sets, proxy_scores, full):
         rng = np.random.default_rng([p.seed, r, 7])
         return np.sort(rng.choice(full, size=count, replace=False))
     if p.selection == "entropy":
-        return _top(full, _entropy(logits), count)
+        return _top(full, entropy, count)
     return _top(full, proxy_scores, count)  # svp
 
 
@@ -271,12 +290,12 @@ def _run_round(p, r, model, ds, spe, rewind_step, masks, trained_on, rewind_stat
     # both at their best-validation epoch. Round 1's network is the dense network itself.
     selected_state = _best_or_last(result, model)
     wrapping.set_state(model, selected_state)
-    logits = predict(model, ds, ds.train)  # this round's network (best validation), in ds.train order
-    subnetwork_classes = logits.argmax(-1).astype(np.int64)
+    # this round's network (best validation), in ds.train order
+    subnetwork_classes, entropy = _predictions(p, model, ds, out / "predictions" / f"{unit_name('round', r)}.csv")
     if first:
         dense_classes = subnetwork_classes
     cep = P.cep_set(dense_classes, subnetwork_classes, full)
-    selected = P.as_set(_select(p, r, cet, cep, logits, reference_sets, proxy_scores, full))
+    selected = P.as_set(_select(p, r, cet, cep, entropy, reference_sets, proxy_scores, full))
     fallback = len(selected) == 0
     if fallback:  # nothing left to learn or to disagree on: keep training on the current set
         selected = P.as_set(trained_on)
@@ -367,6 +386,7 @@ def execute(p: PracSearchParams, inputs, out: Path, ctx):
         ledger.append({"kind": "ticket", "round": r, "level": r, "examples": len(full),
                        "steps": metrics["own_steps"], "search_steps": metrics["search_steps"]})
     write_results(out, rows)  # a fixed column order, resumed or not
+    write_final_examples(out, ds.train, trained_on, p.seed)  # 001 Fig. 9's examples, for the report
     write_csv(out / "rounds.csv", pd.DataFrame(rounds))
     write_csv(out / "ledger.csv", pd.DataFrame(ledger))
     return {"levels": p.pruning.levels, "search_steps": search_steps, "final_sparsity": rounds[-1]["sparsity"],

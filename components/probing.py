@@ -29,7 +29,7 @@ transfer to classes 5-9, which the search never saw.
 """
 import dataclasses
 from pathlib import Path
-from typing import Sequence, Tuple
+from typing import Tuple
 
 import gin
 import numpy as np
@@ -41,7 +41,8 @@ from components.spec import ComponentSpec
 from components.stability_common import config_columns, search_network
 from lth_tf import networks
 from lth_tf.data import DatasetHparams, eval_batches, load_dataset
-from lth_tf.data.dataset import Dataset, RawData, known_datasets, register
+from lth_tf.data.class_split import class_subset  # noqa: F401  (re-exported: the offline transfer targets)
+from lth_tf.data.dataset import Dataset
 from lth_tf.data.resize import can_resize, resized_to
 from lth_tf.errors import ConfigError, unknown_name
 from lth_tf.io import atomic_path, read_json, unit_is_complete, write_csv, write_json
@@ -51,38 +52,6 @@ from lth_tf.sparsity import wrapping
 from lth_tf.training import evaluate, train
 
 RANDOM_DENSE_SEED = 2_000_003  # a fresh initialization for the random dense baseline
-
-
-# ---------------------------------------------------------------------------------------------
-# Class-split datasets
-# ---------------------------------------------------------------------------------------------
-
-def class_subset(base: str, classes: Sequence[int]) -> str:
-    """Registers (once) and returns the name of a dataset holding only `classes` of `base`
-    (train and test), labels renumbered 0..len(classes)-1 in the given order. Its validation
-    split and normalization are drawn from its own training examples, like any dataset's."""
-    classes = tuple(int(c) for c in classes)
-    if base not in known_datasets():
-        raise unknown_name("dataset", base, known_datasets())
-    if len(set(classes)) != len(classes) or len(classes) < 2:
-        raise ConfigError(f"A class split needs at least two distinct classes, got {classes}.")
-    name = f"{base}_classes_{'-'.join(map(str, classes))}"
-    if name in known_datasets():
-        return name
-
-    @register(name)
-    def load(hp) -> RawData:
-        source = load_dataset(dataclasses.replace(hp, name=base, val_fraction=0.0))
-        if max(classes) >= source.num_classes:
-            raise ConfigError(f"Dataset {base!r} has classes 0..{source.num_classes - 1}; {classes} asks for more.")
-        relabel = np.full(source.num_classes, -1, np.int64)
-        relabel[list(classes)] = np.arange(len(classes))
-        keep_train = relabel[source.train.y] >= 0
-        keep_test = relabel[source.test.y] >= 0
-        return RawData(source.train.x[keep_train], relabel[source.train.y[keep_train]],
-                       source.test.x[keep_test], relabel[source.test.y[keep_test]],
-                       num_classes=len(classes), default_augment=source.augment)
-    return name
 
 
 # ---------------------------------------------------------------------------------------------

@@ -37,11 +37,10 @@ import json
 from pathlib import Path
 
 import gin
-import numpy as np
 import pandas as pd
 
 from components.artifacts.base import unit_name
-from components.artifacts.tickets import finished_levels, level_dir, round_dir, round_done, write_results
+from components.artifacts.tickets import finished_levels, level_dir, round_dir, round_done, search_facts, write_results
 from components.spec import ComponentSpec
 from components.ticket_training import round_schedule, train_ticket
 from lth_tf import networks
@@ -108,8 +107,7 @@ def _check_reference(p: SaliencyParams, reference):
 
 
 def _scoring_batch(ds, split, p: SaliencyParams):
-    x, y = saliency.balanced_sample(split.x, split.y, p.examples_per_class, ds.num_classes, p.seed)
-    return ((x.astype(np.float32) - ds.mean) / ds.std).astype(np.float32), y  # as the input pipeline normalizes
+    return saliency.scoring_batch(ds, split, p.seed, p.examples_per_class)  # streamed splits too
 
 
 def _at_init(p: SaliencyParams, ds, model, out: Path, ctx):
@@ -210,8 +208,11 @@ def execute(p: SaliencyParams, inputs, out: Path, ctx):
         rows, ledger = _at_init(p, ds, model, out, ctx)
     write_results(out, rows)  # a fixed column order, resumed or not
     write_csv(out / "ledger.csv", pd.DataFrame(ledger))
+    spe = steps_per_epoch(len(ds.train), p.training.batch_size)
     return {"levels": len(rows), "final_test_accuracy": rows[-1]["test_accuracy"] if rows else None,
-            "train_steps": int(sum(e["steps"] for e in ledger))}  # the cost ledger: every training run once
+            "train_steps": int(sum(e["steps"] for e in ledger)),  # the cost ledger: every training run once
+            # level L's ticket trains on the full data from its rewind step (the reference's, or 0)
+            **search_facts(ds, spe, p.training.total_steps(spe), rows[0]["rewind_step"] if rows else 0, len(ds.train))}
 
 
 # version 2: trains between pruning steps with the reference PrAC search's budget (001 §4.3).

@@ -197,7 +197,7 @@ def _zero_weights(model: keras.Model, masks) -> Optional[dict]:
 
 def dataset_facts(ds) -> dict:
     """export()'s keyword arguments for a network trained on the lth_tf Dataset `ds`."""
-    return {"mean": ds.mean, "std": ds.std, "input_dtype": np.dtype(ds.train.x.dtype).name,
+    return {"mean": ds.mean, "std": ds.std, "input_dtype": np.dtype(ds.train.dtype).name,
             "class_names": tuple(ds.class_names)}
 
 

@@ -2,7 +2,9 @@
 the Tickets layout, lineage round trips (parameters -> artifact.json -> typed parameters), the
 recorded facts and the cost ledger."""
 import ast
+import dataclasses
 import re
+import shutil
 from pathlib import Path
 
 import lth_tf  # noqa: F401  (first: it sets TF_USE_LEGACY_KERAS)
@@ -154,3 +156,42 @@ def test_no_component_imports_another_components_private_helpers():
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("components"):
                 private = [a.name for a in node.names if a.name.startswith("_")]
                 assert not private, f"{source.name} imports {private} from {node.module}"
+
+
+def test_old_searches_derive_rewind_step_and_subset_size_or_say_rerun(tmp_path):
+    from lth_tf.data import steps_per_epoch
+    # rewind_step: from the first finished level's metrics.json that records it
+    old = Tickets.at(_store(tmp_path / "a", "MaskSearch", "Tickets", SEARCH, {"num_classes": 10}))
+    with pytest.raises(ConfigError, match="rewind_step.*--force"):
+        old.rewind_step  # noqa: B018  (no finished level)
+    for level, metrics in ((0, {"level": 0}), (1, {"level": 1, "rewind_step": 2})):
+        with atomic_path(old.level_dir(level), is_dir=True) as tmp:
+            write_json(tmp / "metrics.json", metrics)
+    assert old.rewind_step == 2
+    # train_examples of a search on a training subset: the subset's size, not the split's
+    subset = _store(tmp_path / "b", "SubsetSlimming", "Indices", {}, {"size": 40})
+    search = tmp_path / "b" / "artifacts" / "MaskSearch" / "y"
+    search.mkdir(parents=True)
+    write_json(search / "artifact.json", {"type": "Tickets", "producer": "MaskSearch", "parameters": _describe(SEARCH),
+                                          "inputs": {"train_indices": str(subset.relative_to(tmp_path / "b"))},
+                                          "summary": {}, "files": {}})
+    on_subset = Tickets.at(search)
+    assert (on_subset.train_examples, on_subset.steps_per_epoch, on_subset.total_steps) == \
+           (40, steps_per_epoch(40, 32), 3 * steps_per_epoch(40, 32))
+    shutil.rmtree(subset)  # the subset's artifact was removed (lth-tf gc of another run)
+    with pytest.raises(ConfigError, match="train_examples.*--force"):
+        on_subset.train_examples  # noqa: B018
+
+
+def test_reports_read_the_facts_the_search_recorded(tmp_path):
+    """The stability report's AIMP label and class count come from the searches' summaries: a
+    dataset that cannot load (not prepared) is never loaded."""
+    from components.reports.stability.gather import _num_classes, aimp_label
+    unloadable = MaskSearchParams(DatasetHparams("cifar10", data_dir=str(tmp_path / "none")), SEARCH.model,
+                                  dataclasses.replace(SEARCH.training, budget="1ep"), SEARCH.pruning, seed=7)
+    tickets = Tickets.at(_store(tmp_path, "MaskSearch", "Tickets", unloadable, {
+        "num_classes": 10, "train_examples": 320, "steps_per_epoch": 10, "total_steps": 10, "rewind_step": 0}))
+    assert _num_classes(tickets) == 10
+    assert aimp_label(tickets, dataclasses.replace(SEARCH.training, budget="4ep")) == "aimp25"
+    with pytest.raises(ConfigError, match="not prepared"):
+        Tickets.at(_store(tmp_path / "old", "MaskSearch", "Tickets", unloadable, {})).num_classes  # noqa: B018

@@ -7,6 +7,8 @@ Layout (each numbered directory one atomic unit, lth_tf.io):
               saved_model/ + ticket.json for exported levels
   round_RR/   PracMaskSearch's pruning rounds (mask.npz, sets.npz, round.json, history.csv)
   results.csv one row per level, LEADING_COLUMNS first
+  final_set_examples.npz  PracMaskSearch: the examples 001 Fig. 9 shows (outside / inside the
+              final PrAC set: x as stored, y, index), drawn by the producer, which has the data
 
 Lineage: `Tickets.params` is the search's dataset, model, training, pruning and seed as a
 MaskSearchParams (what every ticket search shares). Facts the producer recorded in its summary
@@ -151,6 +153,22 @@ def export_in_unit(model, ds, tmp: Path, masks, metrics: dict, unit: Path):
                      probabilities_out=False, **exporting.dataset_facts(ds))
 
 
+FINAL_EXAMPLES = "final_set_examples.npz"
+
+
+def write_final_examples(root: Path, split, selected, seed: int, count: int = 6):
+    """The examples of 001 Fig. 9 (`count` outside and inside the final set `selected`, drawn by
+    `seed`), recorded by the search so its report need not reload the dataset; a streamed split
+    reads only these examples (lth_tf.data.sample)."""
+    from lth_tf.data import sample
+    from lth_tf.metrics.prac import final_set_positions
+    arrays = {"count": count, "seed": seed}
+    for name, pick in final_set_positions(split.index, selected, count, seed).items():
+        x, y, index = sample.examples(split, pick)
+        arrays.update({f"{name}_x": x, f"{name}_y": y, f"{name}_index": index})
+    save_npz(Path(root) / FINAL_EXAMPLES, arrays)
+
+
 def search_facts(ds, spe: int, total: int, rewind_step: int, split_size: int) -> dict:
     """The facts a ticket search records in its summary for readers (Tickets properties)."""
     return {"num_classes": int(ds.num_classes), "train_examples": int(split_size), "steps_per_epoch": int(spe),
@@ -184,6 +202,17 @@ class Tickets(Artifact):
         """{'masks', 'rewind', 'trained', 'meta'} of a finished level."""
         return load_ticket(self.path, level)
 
+    def final_examples(self, count: int = 6, seed: int = 0):
+        """{'outside': (x, y, index), 'inside': (...)} as `write_final_examples` recorded them for
+        this `count` and `seed`; None when the artifact has none (or drew another sample)."""
+        path = Path(self.path) / FINAL_EXAMPLES
+        if not path.exists():
+            return None
+        arrays = load_npz(path)
+        if (int(arrays["count"]), int(arrays["seed"])) != (count, seed):
+            return None
+        return {name: (arrays[f"{name}_x"], arrays[f"{name}_y"], arrays[f"{name}_index"]) for name in ("outside", "inside")}
+
     def rewind(self, level: int = 0) -> dict:
         return load_rewind(self.path, level)
 
@@ -199,19 +228,49 @@ class Tickets(Artifact):
         """The search's MaskSearchParams (dataset, model, training, pruning, seed, export)."""
         return search_params(self)
 
-    # facts the producer recorded (computed from the dataset for searches stored before)
+    # facts the producer recorded (derived for searches stored before: from the dataset, the
+    # training subset's Indices artifact and the levels' metrics, or a ConfigError naming --force)
     def _fact(self, name: str) -> int:
         summary = self.summary
         if name in summary:
             return int(summary[name])
         if name == "rewind_step":
-            return int(self.level_metrics(min(self.finished_levels()))["rewind_step"])
+            return self._old_rewind_step()
         from lth_tf.data import load_dataset, steps_per_epoch
         p = self.params
-        ds = load_dataset(p.dataset)
-        spe = steps_per_epoch(len(ds.train), p.training.batch_size)
-        return int({"num_classes": ds.num_classes, "train_examples": len(ds.train), "steps_per_epoch": spe,
-                    "total_steps": p.training.total_steps(spe)}[name])
+        if name == "num_classes":
+            return int(load_dataset(p.dataset).num_classes)
+        examples = self._old_train_examples()
+        if name == "train_examples":
+            return examples
+        spe = steps_per_epoch(examples, p.training.batch_size)
+        return int({"steps_per_epoch": spe, "total_steps": p.training.total_steps(spe)}[name])
+
+    def _stale(self, fact: str, why: str) -> ConfigError:
+        return ConfigError(f"The ticket search {self.path} was stored before it recorded `{fact}` in its "
+                           f"artifact.json summary, and {why}. Rerun the study with --force to recompute it (or "
+                           f"delete that directory: the next run recomputes only what is missing).")
+
+    def _old_rewind_step(self) -> int:
+        """The step the levels rewind to, from the first finished level's metrics.json."""
+        for level in self.finished_levels():
+            metrics = self.level_metrics(level)
+            if "rewind_step" in metrics:
+                return int(metrics["rewind_step"])
+        raise self._stale("rewind_step", "none of its finished levels' metrics.json records it")
+
+    def _old_train_examples(self) -> int:
+        """The size of the split the search trained on: its training subset's (an Indices input),
+        else the whole training split (label noise keeps the size)."""
+        subset = self.input_path("train_indices")
+        if subset is None:
+            from lth_tf.data import load_dataset
+            return len(load_dataset(self.params.dataset).train)
+        from components.artifacts.examples import Indices
+        if not (Path(subset) / "artifact.json").exists():
+            raise self._stale("train_examples", f"the training subset it searched on ({subset}) is gone")
+        indices = Indices.at(subset)
+        return indices.size if "size" in indices.summary else len(indices.indices())
 
     @property
     def num_classes(self) -> int:

@@ -29,6 +29,11 @@ class Split:
     def example_shape(self) -> Tuple[int, ...]:
         return tuple(self.x.shape[1:])
 
+    @property
+    def dtype(self) -> np.dtype:
+        """The dtype of the inputs as stored (uint8 images, float32 features)."""
+        return self.x.dtype
+
     def with_labels(self, y) -> "Split":
         return Split(self.x, np.asarray(y, np.int64), self.index)
 
@@ -97,6 +102,16 @@ def register(name: str):
 
 def register_stream(name: str, estimate_bytes, load):
     _STREAMS[name] = (estimate_bytes, load)
+
+
+def stream_sources():
+    """The names of the sources that can stream."""
+    return sorted(_STREAMS)
+
+
+def stream_estimate(hp: "DatasetHparams") -> int:
+    """The estimated bytes of hp's images in memory, for a source that can stream."""
+    return _STREAMS[hp.name][0](hp)
 
 
 def known_datasets():

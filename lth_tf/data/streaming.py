@@ -50,8 +50,9 @@ class StreamedSplit:
     """The examples `index` (ascending stable indices) of `source`, with labels `y`.
 
     Answers len(), .y, .index, take, with_indices and with_labels from memory; the images are
-    only ever read in tf.data passes (train_batches, eval_batches). `.x` raises: a component that
-    needs the whole array needs the in-memory path (DatasetHparams.storage = 'memory')."""
+    only ever read in tf.data passes (train_batches, eval_batches, raw_batches; a few examples with
+    lth_tf.data.sample.examples). `.x` raises: code that needs the whole array needs the in-memory
+    path (DatasetHparams.storage = 'memory')."""
     source: StreamSource
     index: np.ndarray  # int64, ascending: the order of every pass
     y: np.ndarray  # int64 labels, aligned with index
@@ -64,12 +65,17 @@ class StreamedSplit:
         return tuple(self.source.shape)
 
     @property
+    def dtype(self) -> np.dtype:
+        """The dtype of the images as stored: a source decodes to uint8."""
+        return np.dtype(np.uint8)
+
+    @property
     def x(self):
         raise ConfigError(
             f"This split of {len(self)} examples streams from disk (DatasetHparams.storage is 'stream', or "
             f"'auto' chose it for a large dataset), and this code path needs all its images in memory as one "
             f"array. Set DatasetHparams.storage = 'memory' if the dataset fits in host memory, or use a "
-            f"component that reads batches (training, evaluation, scores).")
+            f"component that reads batches (training, evaluation, scores) or a few examples (lth_tf.data.sample).")
 
     def take(self, positions) -> "StreamedSplit":
         positions = np.asarray(positions, np.int64)
@@ -183,6 +189,34 @@ def eval_batches(ds, split: StreamedSplit, batch_size: int = 1000):
                     num_parallel_calls=AUTOTUNE, deterministic=True)
                .prefetch(AUTOTUNE).with_options(_options()))
     yield from batches
+
+
+def raw_batches(split: StreamedSplit, batch_size: int = 1000) -> tf.data.Dataset:
+    """Batches (x, y, index) of the split's decoded images as stored (uint8, not normalized), in
+    split order: what lth_tf/data/sample.py reads a bounded sample with. The pass ends after the
+    split's last example (take), not at the end of the source."""
+    records, labels = _members(split)
+    return _decoded(records.take(len(split)), split, labels).batch(batch_size).prefetch(AUTOTUNE).with_options(_options())
+
+
+def subset_source(source: StreamSource, positions) -> StreamSource:
+    """The records of `source` at `positions` (ascending), renumbered 0, 1, ... in source order:
+    a source of its own, as a loader returning the arrays `x[positions]` would give one (its
+    examples' stable indices are their positions in the subset)."""
+    positions = np.asarray(positions, np.int64)
+    keep = np.zeros(source.size, bool)
+    keep[positions] = True
+
+    def records():
+        kept = source.records().filter(lambda record, index: tf.gather(tf.constant(keep), index))
+        return kept.enumerate().map(lambda k, pair: (pair[0], k))
+    return StreamSource(records, source.decode, len(positions), source.shape)
+
+
+def mapped_source(source: StreamSource, image_fn: Callable[[tf.Tensor], tf.Tensor], shape) -> StreamSource:
+    """`source` with every decoded image passed through `image_fn` (uint8 image -> uint8 image of
+    `shape`), e.g. resized for transfer (lth_tf/data/resize.py)."""
+    return StreamSource(source.records, lambda record: image_fn(source.decode(record)), source.size, tuple(shape))
 
 
 def channel_statistics(split: StreamedSplit, max_examples: int = 50000, batch_size: int = 1000):

@@ -86,6 +86,20 @@ def class_ratios(subset, indices, labels, num_classes: int) -> np.ndarray:
     return np.divide(kept, total, out=np.zeros(num_classes), where=total > 0)
 
 
+def final_set_positions(indices, selected, count: int = 6, seed: int = 0) -> Dict[str, np.ndarray]:
+    """{'outside': positions, 'inside': positions} (ascending) of `count` examples drawn at random
+    (fixed seed) from outside and from inside `selected`, among examples with stable `indices`
+    (a split's order): the examples 001 Fig. 9 shows."""
+    inside = np.isin(np.asarray(indices), np.asarray(selected))
+    rng = np.random.default_rng(seed)
+    out = {}
+    for name, where in (("outside", ~inside), ("inside", inside)):
+        positions = np.flatnonzero(where)
+        out[name] = np.sort(rng.choice(positions, size=min(count, len(positions)), replace=False)) \
+            if len(positions) else positions
+    return out
+
+
 def mask_similarity(a: Masks, b: Masks) -> float:
     """Relative similarity |m_a ∩ m_b| / |m_a ∪ m_b| of the kept weights (1 = same mask)."""
     both = sum(float(np.logical_and(a[n] > 0, b[n] > 0).sum()) for n in a)

@@ -124,15 +124,16 @@ def _build_grand_function(model, jit_compile: Optional[bool]):
     return tf.function(lambda x, y: run_sliced(model.distribute_strategy, replica_norms, x, y))
 
 
-SCORE_KINDS = ("el2n", "grand", "entropy")
+SCORE_KINDS = ("el2n", "grand", "entropy", "prediction")  # prediction: the predicted class, argmax of the logits
 
 
 def write_scores(model: keras.Model, ds: Dataset, split, path: str, kinds=("el2n",), batch_size: int = 512,
                  jit_compile: Optional[bool] = None) -> int:
     """Per-example scores of `split` in one streaming pass, appended to the CSV file `path` batch
     by batch (columns: index, then one per kind): the same numbers as el2n_scores / grand_scores /
-    entropy_scores, but neither the images (a streamed split, lth_tf/data/streaming.py) nor the
-    scores or logits are ever held whole. Rows are in split order. Written to `path`.partial and
+    entropy_scores, and `prediction` (the predicted class, predict(...).argmax(-1)), but neither
+    the images (a streamed split, lth_tf/data/streaming.py) nor the scores or logits are ever
+    held whole. Rows are in split order. Written to `path`.partial and
     renamed when complete, so a file at `path` is always a whole pass. Returns the row count."""
     from lth_tf.training.streamed import logits_step
 
@@ -149,10 +150,13 @@ def write_scores(model: keras.Model, ds: Dataset, split, path: str, kinds=("el2n
         out.write(",".join(("index",) + kinds) + "\n")
         for x, y, index in eval_batches(ds, split, batch_size):
             columns = [index.numpy()]
-            if "el2n" in kinds or "entropy" in kinds:
-                probs = softmax(logits_of(x).numpy())
+            if "el2n" in kinds or "entropy" in kinds or "prediction" in kinds:
+                logits = logits_of(x).numpy()
+                probs = softmax(logits) if "el2n" in kinds or "entropy" in kinds else None
             for kind in kinds:
-                if kind == "el2n":
+                if kind == "prediction":
+                    columns.append(logits.argmax(-1).astype(np.float64))
+                elif kind == "el2n":
                     columns.append(el2n_of_probabilities(probs, y.numpy()))
                 elif kind == "entropy":
                     columns.append(predictive_entropy(probs))
@@ -164,6 +168,21 @@ def write_scores(model: keras.Model, ds: Dataset, split, path: str, kinds=("el2n
             rows += len(columns[0])
     tf.io.gfile.rename(partial, path, overwrite=True)
     return rows
+
+
+def pass_scores(model: keras.Model, ds: Dataset, split, path, kinds=("el2n",), batch_size: int = 512) -> dict:
+    """`write_scores` to `path`, then its columns (`read_scores`), checked to be `split`'s
+    examples in split order: per-example scores of a streamed split with only the n-long columns
+    ever in memory."""
+    import os
+    path = str(path)
+    if os.path.dirname(path):
+        tf.io.gfile.makedirs(os.path.dirname(path))
+    write_scores(model, ds, split, path, kinds, batch_size)
+    table = read_scores(path)
+    if not np.array_equal(table["index"], split.index):
+        raise RuntimeError(f"{path} does not hold the split's examples in split order; delete it and rerun.")
+    return table
 
 
 def read_scores(path: str) -> dict:

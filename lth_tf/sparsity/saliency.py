@@ -125,18 +125,26 @@ def iterative_prune(model, method: str, masks: M.Masks, target_density: float, x
     return current
 
 
+def balanced_positions(y: np.ndarray, per_class: int, num_classes: int, seed: int) -> np.ndarray:
+    """Ascending positions of `per_class` examples of each class (fewer if a class has fewer),
+    drawn by `seed` from the labels alone (so a streamed split draws them too)."""
+    rng = np.random.default_rng(seed)
+    picks = [rng.permutation(np.flatnonzero(y == c))[:per_class] for c in range(num_classes)]
+    return np.sort(np.concatenate(picks))
+
+
 def balanced_sample(x: np.ndarray, y: np.ndarray, per_class: int, num_classes: int, seed: int):
     """`per_class` examples of each class (fewer if a class has fewer), drawn by `seed`, in a
     fixed order: the data that SNIP and GraSP score with (GraSP's paper uses 10 per class)."""
-    rng = np.random.default_rng(seed)
-    picks = [rng.permutation(np.flatnonzero(y == c))[:per_class] for c in range(num_classes)]
-    positions = np.sort(np.concatenate(picks))
+    positions = balanced_positions(y, per_class, num_classes, seed)
     return x[positions], y[positions]
 
 
 def scoring_batch(ds, split, seed: int, per_class: int = 10):
     """`balanced_sample` of `split`, normalized as the input pipeline normalizes: the batch
     MaskSearch scores with when its criterion scores the model (10 per class as in GraSP's
-    paper; SaliencyTickets draws the same way, with SaliencyParams.examples_per_class)."""
-    x, y = balanced_sample(split.x, split.y, per_class, ds.num_classes, seed)
-    return ((x.astype(np.float32) - ds.mean) / ds.std).astype(np.float32), y
+    paper; SaliencyTickets draws the same way, with SaliencyParams.examples_per_class). A
+    streamed split reads only those examples (lth_tf.data.sample)."""
+    from lth_tf.data import sample
+    x, y, _ = sample.examples(split, balanced_positions(split.y, per_class, ds.num_classes, seed))
+    return sample.normalized(ds, x), y

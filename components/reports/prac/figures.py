@@ -27,7 +27,9 @@ import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 
 from components import plotting  # noqa: E402
-from lth_tf.data import DatasetHparams, load_dataset  # noqa: E402
+from components.artifacts.base import from_description  # noqa: E402
+from components.artifacts.tickets import Tickets  # noqa: E402
+from lth_tf.data import DatasetHparams, load_dataset, sample  # noqa: E402
 from lth_tf.io import load_npz, read_json  # noqa: E402
 from lth_tf.metrics import prac as P  # noqa: E402
 from lth_tf.metrics.forgetting import NEVER_LEARNED  # noqa: E402
@@ -42,22 +44,26 @@ def rounds_of(path: Path) -> List[int]:
 # --- Fig. 9: examples in and out of the final PrAC set ----------------------------------------
 
 def dataset_of(artifact):
-    described = dict(artifact.metadata["parameters"]["dataset"])
-    described.pop("__class__", None)
-    return load_dataset(DatasetHparams(**{k: tuple(v) if isinstance(v, list) else v for k, v in described.items()}))
+    """The search's dataset, loaded: only for searches stored before the producer recorded the
+    examples of Fig. 9 (`examples_of`)."""
+    return load_dataset(from_description(DatasetHparams, artifact.metadata["parameters"]["dataset"]))
 
 
 def final_set_examples(split, selected, count: int = 6, seed: int = 0) -> Dict[str, tuple]:
     """{'outside': (x, y, index), 'inside': (x, y, index)}: `count` examples of `split` drawn at
-    random (fixed seed) from outside and from inside `selected` (stable example indices)."""
-    inside = np.isin(split.index, np.asarray(selected))
-    rng = np.random.default_rng(seed)
-    out = {}
-    for name, where in (("outside", ~inside), ("inside", inside)):
-        positions = np.flatnonzero(where)
-        pick = np.sort(rng.choice(positions, size=min(count, len(positions)), replace=False)) if len(positions) else positions
-        out[name] = (split.x[pick], split.y[pick], split.index[pick])
-    return out
+    random (fixed seed) from outside and from inside `selected` (stable example indices); a
+    streamed split reads only those examples (lth_tf.data.sample)."""
+    return {name: sample.examples(split, pick)
+            for name, pick in P.final_set_positions(split.index, selected, count, seed).items()}
+
+
+def examples_of(artifact, selected, count: int = 6, seed: int = 0) -> Dict[str, tuple]:
+    """Fig. 9's examples of a PrAC search: as its producer recorded them (Tickets.final_examples),
+    else (searches stored before) drawn from the reloaded dataset, the same examples."""
+    recorded = Tickets.at(artifact.path).final_examples(count, seed)
+    if recorded is not None:
+        return recorded
+    return final_set_examples(dataset_of(artifact).train, selected, count, seed)
 
 
 def plot_examples(examples: Dict[str, tuple], path: Path, title: str, class_names=None):

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from components.artifacts.tickets import Tickets
 from components.reports.prac import figures as prac_figures
 from components.reports.prac.gather import PracData
 from components.reports.section import Section, markdown, section
@@ -38,11 +39,11 @@ def _paper_figures(inputs, main: str, out: Path) -> list:
     rounds = prac_figures.rounds_of(headline.path)
     last = rounds[-1]
     selected = load_npz(prac_figures.round_dir(headline.path, last) / "sets.npz")["selected"]
-    ds = prac_figures.dataset_of(headline)
-    examples = prac_figures.final_set_examples(ds.train, selected, count=6, seed=seed)
+    examples = prac_figures.examples_of(headline, selected, count=6, seed=seed)
     prac_figures.plot_examples(examples, out / "prac_examples.png",
                                f"`{variant_of(headline)}` seed {seed}: outside (upper) and inside (bottom) the final "
-                               f"PrAC set (after round {last}: {len(selected)} of {len(ds.train)} examples)")
+                               f"PrAC set (after round {last}: {len(selected)} of {Tickets.at(headline.path).train_examples} "
+                               f"examples)")
     prac_figures.plot_hamming(prac_figures.round_masks(headline.path), prac_figures.epoch_distances(headline.path),
                               out / "mask_hamming.png", f"`{variant_of(headline)}` seed {seed}: Hamming distances "
                               "between masks")

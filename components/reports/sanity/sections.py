@@ -5,6 +5,7 @@ opening findings paragraph."""
 import numpy as np
 import pandas as pd
 
+from components.artifacts.tickets import Tickets
 from components.reports.names import sanity_label as label
 from components.reports.sanity import words as W
 from components.reports.sanity.gather import SanityData, empty_layers, omp_masks_shared
@@ -12,7 +13,6 @@ from components.reports.sanity.plots import plot_accuracy, plot_correlation, plo
 from components.reports.sanity.tables import (mean_std_text, accuracy_table, correlation_table, distance_from_p,
                                               verdict_markdown)
 from components.reports.section import Section, markdown, section
-from lth_tf.data import load_dataset
 from lth_tf.io import read_json, write_csv
 from lth_tf.metrics import jackpot as J
 from lth_tf.metrics.verdicts import Stats
@@ -54,7 +54,7 @@ def intro(d: SanityData) -> Section:
                        " WR-IMP's masks come from a different IMP trajectory; without their own RR (`sanity.rewind_rr` "
                        "lacks 'imp') WR-IMP is judged against RR-IMP, the LT-IMP mask of the same sparsity on a fresh "
                        "draw (an approximation)." if (sweep.variant == "lt_imp_rewind").any() else "")
-                    + W.chance_words(sweep, d.p.metric, load_dataset(first.dataset).num_classes,
+                    + W.chance_words(sweep, d.p.metric, Tickets.at(d.inputs["searches"][0].path).num_classes,
                                      empty_layers(d.inputs["searches"])) + "\n")
     return section("Paper 002 (Ma et al., NeurIPS 2021, *Sanity Checks for Lottery Tickets*) asks whether a winning "
                    "ticket *really* wins the jackpot: whether its edge over random reinitialization survives a properly "

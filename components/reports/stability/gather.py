@@ -9,19 +9,18 @@ import pandas as pd
 
 from components import plotting
 from components.artifacts.base import from_description
-from components.artifacts.tickets import search_params
+from components.artifacts.tickets import Tickets, search_params
 from components.spec import Artifact
 from components.stability_common import config_columns, training_label
-from lth_tf.data import load_dataset, steps_per_epoch
+from lth_tf.data import steps_per_epoch
 from lth_tf.training import TrainingHparams
 
 LEADING = ("study", "experiment", "config", "variant", "seed", "level", "sparsity", "val_accuracy",
            "test_accuracy", "train_steps")
 
 
-def _tickets_of(trained: Artifact) -> Artifact:
-    path = Path(trained.metadata["inputs"]["tickets"])
-    return Artifact("Tickets", path, "")
+def _tickets_of(trained: Artifact) -> Tickets:
+    return Tickets.at(Path(trained.metadata["inputs"]["tickets"]))
 
 
 def _training_of(trained: Artifact, search) -> TrainingHparams:
@@ -36,11 +35,9 @@ def _read(artifact: Artifact, name: str = "results.csv") -> pd.DataFrame:
     return pd.read_csv(path) if path.exists() else pd.DataFrame()
 
 
-def _num_classes(search, cache={}) -> int:  # noqa: B006  (a per-process cache of dataset sizes)
-    key = search.dataset
-    if key not in cache:
-        cache[key] = load_dataset(search.dataset).num_classes
-    return cache[key]
+def _num_classes(tickets) -> int:
+    """The classes of a search's dataset, as the search recorded them (Tickets.num_classes)."""
+    return Tickets.at(tickets.path).num_classes
 
 
 def _with(frame: pd.DataFrame, **columns) -> pd.DataFrame:
@@ -55,7 +52,7 @@ def _search_rows(tickets: Artifact, experiment: str, prefix: str = "") -> pd.Dat
     frame = _read(tickets)
     if frame.empty:
         return frame
-    frame = _with(frame, experiment=experiment, num_classes=_num_classes(search), **config_columns(search))
+    frame = _with(frame, experiment=experiment, num_classes=_num_classes(tickets), **config_columns(search))
     if prefix:
         frame["variant"] = prefix + frame["variant"]
     return frame
@@ -68,21 +65,21 @@ def _trained_rows(trained: Artifact, experiment: str) -> pd.DataFrame:
     frame = _read(trained)
     if frame.empty:
         return frame
-    frame = _with(frame, experiment=experiment, num_classes=_num_classes(search), **config_columns(search))
+    frame = _with(frame, experiment=experiment, num_classes=_num_classes(tickets), **config_columns(search))
     frame["train_config"] = training_label(hp)
     if experiment == "aimp":
-        frame["variant"] = f"{aimp_label(search, hp)}_" + frame["variant"]
+        frame["variant"] = f"{aimp_label(tickets, hp)}_" + frame["variant"]
     if experiment == "disentangle":
         frame["variant"] = f"search_{training_label(search.training)}_train_{training_label(hp)}"
     return frame
 
 
-def aimp_label(search, full: TrainingHparams) -> str:
-    """'aimp10' for a search that trained 10% of the full training's steps."""
-    ds = load_dataset(search.dataset)
-    short = search.training.total_steps(steps_per_epoch(len(ds.train), search.training.batch_size))
-    whole = full.total_steps(steps_per_epoch(len(ds.train), full.batch_size))
-    return f"aimp{100.0 * short / whole:.0f}"
+def aimp_label(tickets, full: TrainingHparams) -> str:
+    """'aimp10' for a search that trained 10% of the full training's steps: the search's budget
+    and training-split size as it recorded them (Tickets.total_steps, train_examples)."""
+    tickets = Tickets.at(tickets.path)
+    whole = full.total_steps(steps_per_epoch(tickets.train_examples, full.batch_size))
+    return f"aimp{100.0 * tickets.total_steps / whole:.0f}"
 
 
 def gather_results(inputs, p) -> pd.DataFrame:
@@ -93,14 +90,13 @@ def gather_results(inputs, p) -> pd.DataFrame:
     for tickets in inputs.get("aimp_searches", []):
         search = search_params(tickets)
         full = [_training_of(t, search) for t in inputs.get("aimp", []) if _tickets_of(t).path == tickets.path]
-        prefix = f"{aimp_label(search, full[0])}_search_" if full else "aimp_search_"
+        prefix = f"{aimp_label(tickets, full[0])}_search_" if full else "aimp_search_"
         frames.append(_search_rows(tickets, "aimp_search", prefix))
     frames += [_trained_rows(t, "disentangle") for t in inputs.get("disentangle", [])]
     for few in inputs.get("few_shot", []):
         frame = _read(few)
         if not frame.empty:
-            search = search_params(Artifact("Tickets", Path(few.metadata["inputs"]["tickets"]), ""))
-            frames.append(_with(frame, experiment="few_shot", num_classes=_num_classes(search)))
+            frames.append(_with(frame, experiment="few_shot", num_classes=_num_classes(_tickets_of(few))))
     frames += [_search_rows(t, "transfer_search") for t in inputs.get("transfer_searches", [])]
     frame = pd.concat([f for f in frames if not f.empty], ignore_index=True)
     frame["study"] = p.study
