@@ -142,6 +142,10 @@ def test_identical_unit_files_are_stored_once_and_stay_guarded(tmp_path, caplog)
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 2 and _lines(counter) == ["execution 1", "unit 1 0", "execution 2", "unit 2 0"]
     assert all(unit_is_complete(v / "unit_0", hashes=True) for v in (v1, v2))
+    # `lth-tf gc` counts as freed only what has no link left elsewhere
+    from pipelines.run_dirs import dir_size, freed_size
+    alone = sum(p.stat().st_size for p in v2.rglob("*") if p.is_file() and p.stat().st_nlink == 1)
+    assert freed_size(v2) == alone < dir_size(v2)
 
 
 def test_unreadable_file_names_the_file_and_the_fix(tmp_path):
