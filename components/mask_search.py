@@ -9,6 +9,7 @@ level_LL/: mask.npz, trained.npz, metrics.json, history.csv (per-layer sparsity:
            rewind.npz (the weights at the rewind step, which every level rewinds to: stored once
            per search, `Tickets.rewind`); in the levels `export_levels` names (default: those the
            report shows) saved_model/ + ticket.json (the deployable trained ticket, lth_tf.exporting)
+           in place of trained.npz: its variables are the trained weights (`Tickets.trained`)
 results.csv: one row per level (variant 'dense' at level 0, 'lt_<method>[_rewind]' after).
 The layout, its reading and writing are components.artifacts.tickets' (the Tickets class).
 
@@ -28,12 +29,13 @@ import numpy as np
 
 from components.artifacts.base import level_name, train_steps
 from components.artifacts.examples import training_split
-from components.artifacts.tickets import finished_levels, level_dir, load_rewind, results_frame, search_facts, write_ticket
+from components.artifacts.tickets import (finished_levels, level_dir, load_rewind, load_trained, results_frame,
+                                         search_facts, write_ticket)
 from components.spec import ComponentSpec
 from lth_tf import networks
 from lth_tf.data import DatasetHparams, load_dataset, steps_per_epoch
 from lth_tf.errors import ConfigError
-from lth_tf.io import load_npz, read_json, write_csv
+from lth_tf.io import read_json, write_csv
 from lth_tf.models import ModelHparams
 from lth_tf.sparsity import criteria, saliency, wrapping
 from lth_tf.sparsity import masks as M
@@ -160,8 +162,8 @@ def execute(p: MaskSearchParams, inputs, out: Path, ctx):
             prev = level_dir(out, level - 1)
             rewind_state = load_rewind(out)
             rng = np.random.default_rng([p.seed, level])
-            masks = next_masks(p, level, M.load_masks(prev / "mask.npz"), load_npz(prev / "trained.npz"),
-                               load_npz(level_dir(out, 0) / "trained.npz"), rng, model,
+            masks = next_masks(p, level, M.load_masks(prev / "mask.npz"), load_trained(out, level - 1),
+                               load_trained(out, 0), rng, model,
                                lambda: saliency.scoring_batch(ds, split, p.seed))
             wrapping.set_state(model, rewind_state)
             wrapping.set_masks(model, masks)

@@ -39,7 +39,8 @@ Artifact (type Tickets, readable by SparseTraining): round_RR/ {mask.npz (m_r), 
 (trained_on, cet, cep, selected, forgetting, dense_prediction, subnetwork_prediction: the two
 networks' predicted classes CEP compares), round.json (set sizes, steps, best validation),
 history.csv; round_01/ also dense_best.npz} and level_LL/ {mask.npz,
-trained.npz, metrics.json, history.csv, saved_model/ + ticket.json when exported;
+trained.npz, metrics.json, history.csv; exported levels saved_model/ + ticket.json in place of
+trained.npz (Tickets.trained);
 level_00/ also rewind.npz, the weights every level rewinds to}, each written as
 one atomic unit, so an interrupted search resumes after its last finished unit; results.csv,
 rounds.csv, ledger.csv; final_set_examples.npz (the examples of 001 Fig. 9, for the report).

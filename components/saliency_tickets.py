@@ -28,8 +28,8 @@ With `train_between=False`: the pruning-at-initialization protocol (no reference
 between steps; level L prunes from m_{L-1} by the saliency at initialization, the ticket trains
 from step 0), variant `<method>_init`, `search_steps` 0.
 
-level_LL/ as in MaskSearch (mask.npz, trained.npz, metrics.json, history.csv,
-saved_model/ + ticket.json when exported), each with its own rewind.npz (there is no level 0 to
+level_LL/ as in MaskSearch (mask.npz, trained.npz, metrics.json, history.csv;
+saved_model/ + ticket.json in place of trained.npz when exported), each with its own rewind.npz (there is no level 0 to
 keep it once); results.csv; ledger.csv (every training run once).
 """
 import dataclasses
@@ -40,7 +40,8 @@ import gin
 import pandas as pd
 
 from components.artifacts.base import unit_name
-from components.artifacts.tickets import finished_levels, level_dir, round_dir, round_done, search_facts, write_results
+from components.artifacts.tickets import (finished_levels, level_dir, load_trained, round_dir, round_done, search_facts,
+                                         write_results)
 from components.spec import ComponentSpec
 from components.ticket_training import round_schedule, train_ticket
 from lth_tf import networks
@@ -156,7 +157,7 @@ def _trained_between(p: SaliencyParams, ds, model, reference, out: Path, ctx):
         else:
             if level == 1:  # the reference's own dense round: the same network, already trained
                 wrapping.set_masks(model, masks)
-                wrapping.set_state(model, load_npz(level_dir(ref, 0) / "trained.npz"))
+                wrapping.set_state(model, load_trained(ref, 0))
                 steps = int(info["steps"])
                 trained_on = full
             else:

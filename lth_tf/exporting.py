@@ -43,6 +43,8 @@ PROBABILITIES = "probabilities"
 # format -> the model's file (or directory) name inside the export directory
 FORMATS = {"saved_model": "saved_model", "keras": "ticket.keras", "tflite": "ticket.tflite"}
 RECORD = "ticket.json"
+# The layers `deployable` adds around the network (the only ones whose weights are not the network's).
+NORMALIZATION, TO_FLOAT = "normalization", "to_float"
 
 
 # ----------------------------------------------------------------------------- the model
@@ -100,9 +102,9 @@ def deployable(network: keras.Model, mean=None, std=None, input_dtype="float32",
         std = np.asarray(std, np.float32)
         # Keras computes (x - mean) / sqrt(variance): the pipeline's (x - mean) / std up to rounding.
         x = keras.layers.Normalization(axis=-1, mean=np.asarray(mean, np.float32), variance=std ** 2,
-                                       name="normalization")(x)
+                                       name=NORMALIZATION)(x)
     elif input_dtype != "float32":
-        x = keras.layers.Rescaling(1.0, name="to_float")(x)
+        x = keras.layers.Rescaling(1.0, name=TO_FLOAT)(x)
     scores = _on_top_of(body, x)
     if probabilities_out:
         outputs = {PROBABILITIES: keras.layers.Activation("linear", name=PROBABILITIES)(scores)}
@@ -193,6 +195,27 @@ def _zero_weights(model: keras.Model, masks) -> Optional[dict]:
     if not masks:
         return None
     return {name: int((model.get_layer(name).kernel.numpy() == 0).sum()) for name in sorted(masks)}
+
+
+def saved_weights(saved_model) -> dict:
+    """The network's weights in a SavedModel `export` wrote: {variable name: array}, the names
+    and values `wrapping.get_state` gives for the exported network (kernels are kernel * mask,
+    which is what a ticket's state holds: pruned weights are exactly zero). Read from the
+    checkpoint alone (no model is built); the normalization `deployable` adds is left out.
+    A damaged checkpoint (truncated, changed: TensorFlow checks each tensor's crc32c) raises
+    UnreadableFile naming the file."""
+    from google.protobuf.message import DecodeError
+    from tensorflow.core.protobuf import trackable_object_graph_pb2
+    from lth_tf.io import UnreadableFile
+    prefix = Path(saved_model) / "variables" / "variables"
+    try:
+        reader = tf.train.load_checkpoint(str(prefix))
+        graph = trackable_object_graph_pb2.TrackableObjectGraph.FromString(reader.get_tensor("_CHECKPOINTABLE_OBJECT_GRAPH"))
+        keys = {a.full_name: a.checkpoint_key for node in graph.nodes for a in node.attributes
+                if a.name == "VARIABLE_VALUE" and a.full_name.split("/")[0] not in (NORMALIZATION, TO_FLOAT)}
+        return {name: np.asarray(reader.get_tensor(key)) for name, key in sorted(keys.items())}
+    except (tf.errors.OpError, ValueError, IndexError, RuntimeError, DecodeError) as e:  # IndexError: truncated
+        raise UnreadableFile(prefix.parent, e) from e
 
 
 def dataset_facts(ds) -> dict:

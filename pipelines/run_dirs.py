@@ -177,11 +177,24 @@ def unreferenced(run_dir) -> List[Path]:
             if p.is_dir() and not p.name.startswith(".") and p.relative_to(run_dir).as_posix() not in used]
 
 
+def freed_size(path: Path) -> int:
+    """The bytes deleting `path` frees: files with no hard link outside it (pipelines/dedup.py
+    links identical files of different artifacts), each counted once."""
+    links, sizes = {}, {}
+    for d, _, files in os.walk(path):
+        for f in files:
+            st = os.lstat(os.path.join(d, f))
+            if not os.path.islink(os.path.join(d, f)):
+                key = (st.st_dev, st.st_ino)
+                links[key], sizes[key] = links.get(key, 0) + 1, (st.st_size, st.st_nlink)
+    return sum(size for key, (size, nlink) in sizes.items() if links[key] >= nlink)
+
+
 def remove(paths: List[Path]) -> int:
     """Deletes the directories (and component directories left empty); returns the bytes freed."""
     freed = 0
     for path in paths:
-        freed += dir_size(path)
+        freed += freed_size(path)
         shutil.rmtree(path)
         if not any(path.parent.iterdir()):
             path.parent.rmdir()

@@ -12,7 +12,8 @@ optional `label()`, else inherited from its first single input; no label: `<fp16
 `artifact.json`, written last and atomically, marks it finished and records its files' sizes and
 checksums, input paths relative to the output directory (a moved or copied directory is reused
 whole), provenance and wall time. Reuse verifies the files; a damaged artifact is recomputed
-(its damaged units only) with one warning naming the file. Each execution holds a file lock
+(its damaged units only) with one warning naming the file. A finished execution's unit files
+identical to stored ones become hard links to them (pipelines/dedup.py). Each execution holds a file lock
 (`<output_dir>/.locks/`) while it checks and computes, so concurrent runs on one directory compute it once.
 
 The plan's records (Execution, Plan, fingerprint) are in pipelines/plan.py. This file is one class (~330
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import Optional
 
 from components.spec import Artifact, ComponentSpec, Context
+from pipelines.dedup import ContentIndex
 from pipelines.plan import Execution, Plan, _NeedsResult, _describe, _recorded_label, _safe, fingerprint
 from pipelines.publish import publish
 from lth_tf.io import (UnreadableFile, damaged_files, file_lock, invalidate_unit, manifest, read_json,
@@ -58,6 +60,7 @@ class Runner:
         self._plan = None  # the Plan being recorded, while planning
         self._bar = None
         self._hparams_declared = False
+        self._contents = ContentIndex(self.output_dir)  # identical unit files stored once (pipelines/dedup.py)
 
     # --- the pipeline's interface ---
     @property
@@ -260,6 +263,8 @@ class Runner:
                 path.rmdir()  # leave nothing behind for an execution that finished no unit
             raise
         from lth_tf import provenance
+        files = manifest(path, exclude=("artifact.json",))
+        self._contents.link_copies(path, files)
         write_json(path / "artifact.json", {
             "type": spec.output, "producer": spec.name, "version": spec.version, "fingerprint": execution.fingerprint,
             "label": execution.label, "parameters": _describe(params),
@@ -267,7 +272,7 @@ class Runner:
                        for k, v in inputs.items()},
             "created": datetime.datetime.now().isoformat(timespec="seconds"), "summary": summary,
             "wall_time_s": round(time.time() - started, 3), "provenance": provenance.collect(),
-            "files": manifest(path, exclude=("artifact.json",))})
+            "files": files})
 
     @staticmethod
     def _invalidate_damaged(path: Path):

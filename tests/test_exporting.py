@@ -132,6 +132,31 @@ def test_ticket_json_records_provenance_data_and_sparsity(tickets, exported):
     assert exporting.read_record(exported["lenet", "keras"])["class_names"] == [str(d) for d in range(10)]
 
 
+@pytest.mark.parametrize("name", ["lenet", "conv"])
+def test_saved_weights_are_the_tickets_state_bit_for_bit(tickets, exported, name):
+    """What a ticket search reads back at an exported level instead of a trained.npz: the
+    network's own variables, by name, without the normalization the export adds."""
+    ds, model, _ = tickets[name]
+    state = wrapping.get_state(model)
+    saved = exporting.saved_weights(exported[(name, "saved_model")])
+    assert set(saved) == set(state)
+    assert all(saved[k].dtype == v.dtype and saved[k].tobytes() == v.tobytes() for k, v in state.items())
+
+
+def test_a_damaged_saved_model_is_unreadable_naming_it(tickets, exported, tmp_path):
+    import shutil
+    from lth_tf.io import UnreadableFile
+    copy = tmp_path / "saved_model"
+    shutil.copytree(exported[("lenet", "saved_model")], copy)
+    data = copy / "variables" / "variables.data-00000-of-00001"
+    data.write_bytes(data.read_bytes()[:-100])  # truncated
+    with pytest.raises(UnreadableFile, match=str(copy / "variables")):
+        exporting.saved_weights(copy)
+    (copy / "variables" / "variables.index").unlink()
+    with pytest.raises(UnreadableFile):
+        exporting.saved_weights(copy)
+
+
 def test_a_file_path_out_puts_the_record_beside_it(tickets, tmp_path):
     ds, model, masks = tickets["lenet"]
     path = exporting.export(model, tmp_path / "t.tflite", "tflite", **exporting.dataset_facts(ds))

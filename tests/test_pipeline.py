@@ -5,6 +5,7 @@ import lth_tf  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow is impo
 import math
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,8 +15,7 @@ import pandas as pd
 import pytest
 
 from components import mask_search, sparse_training
-from components.artifacts.tickets import layer_sparsity
-from components.artifacts.tickets import level_dir
+from components.artifacts.tickets import layer_sparsity, level_dir, load_trained
 from components.mask_search import MaskSearchParams
 from lth_tf import networks
 from lth_tf.data import DatasetHparams, load_dataset
@@ -73,8 +73,9 @@ def _files(path):
 
 
 def _same_level(a: Path, b: Path):
-    for name in ("mask.npz", "rewind.npz", "trained.npz") if a.name == "level_00" else ("mask.npz", "trained.npz"):
-        x, y = load_npz(a / name), load_npz(b / name)
+    level = int(a.name[len("level_"):])
+    pairs = [(load_npz(a / n), load_npz(b / n), n) for n in (("mask.npz", "rewind.npz") if level == 0 else ("mask.npz",))]
+    for x, y, name in pairs + [(load_trained(a.parent, level), load_trained(b.parent, level), "trained")]:
         assert set(x) == set(y)
         assert all(np.array_equal(x[k], y[k]) for k in x), (a, name)
     assert read_json(a / "metrics.json") == read_json(b / "metrics.json")
@@ -115,7 +116,7 @@ def test_imp_prunes_the_smallest_trained_weights_of_the_previous_level(search):
     for k in range(1, LEVELS + 1):
         prev, unit = artifact.level_dir(k - 1), artifact.level_dir(k)
         prev_masks = M.load_masks(prev / "mask.npz")
-        trained = load_npz(prev / "trained.npz")
+        trained = artifact.trained(k - 1)
         kernels = {n: trained[f"{n}/kernel"] for n in prev_masks}
         alive = np.concatenate([np.abs(kernels[n])[prev_masks[n] > 0] for n in kernels])
         count = round(sum(m.size for m in prev_masks.values()) * 0.8 ** k)
@@ -150,7 +151,7 @@ def test_levels_start_from_the_rewind_weights(search):
         assert not (unit / "rewind.npz").exists()  # stored once per search, in level_00/
         saved = artifact.load(k)["rewind"]
         assert all(np.array_equal(saved[key], rewind[key]) for key in rewind)
-        trained = load_npz(unit / "trained.npz")
+        trained = artifact.trained(k)
         for layer, m in masks.items():
             assert np.all(trained[f"{layer}/kernel"][m == 0] == 0.0)
 
@@ -163,15 +164,49 @@ def test_the_report_levels_are_exported_with_their_masks(search):
     for k in range(LEVELS + 1):
         unit = artifact.level_dir(k)
         assert (unit / "saved_model").exists() == (k in (0, LEVELS))
+        # The trained weights are stored once: in the SavedModel where there is one.
+        assert (unit / "trained.npz").exists() == (k not in (0, LEVELS))
         if k not in (0, LEVELS):
             continue
         assert (unit / "saved_model" / "saved_model.pb").is_file()
+        assert not (unit / "saved_model" / "manifest.json").exists()  # the unit's manifest lists its files
         loaded = keras.models.load_model(unit / "saved_model", compile=False)
-        trained, masks = load_npz(unit / "trained.npz"), M.load_masks(unit / "mask.npz")
+        trained, masks = artifact.trained(k), M.load_masks(unit / "mask.npz")
+        assert set(trained) == {v.name.split(":")[0] for v in loaded.weights}
         for layer, m in masks.items():
             kernel = loaded.get_layer(layer).kernel.numpy()
             np.testing.assert_array_equal(kernel, trained[f"{layer}/kernel"])
             assert np.all(kernel[m == 0] == 0.0) and int((kernel != 0).sum()) == int(m.sum())
+
+
+def test_an_exported_level_reads_its_trained_weights_from_the_saved_model(search, tmp_path, monkeypatch):
+    from lth_tf.io import UnreadableFile
+    from lth_tf.training import evaluate
+    artifact, _ = search
+    ds = load_dataset(PARAMS.dataset)
+    model = networks.build_network(PARAMS.model, ds.input_shape, ds.num_classes, PARAMS.seed, PARAMS.pruning.prunable())
+    ticket = artifact.load(LEVELS)  # no trained.npz: the SavedModel's variables
+    wrapping.set_masks(model, ticket["masks"])
+    wrapping.set_state(model, ticket["trained"])
+    assert evaluate(model, ds, ds.test)["accuracy"] == ticket["meta"]["test_accuracy"]  # the very network
+
+    # A changed byte in the SavedModel's variables: a reader is told which file, and a rerun
+    # recomputes that level only (the store's checksums cover the SavedModel's files).
+    root = tmp_path / "copy"
+    shutil.copytree(artifact.path.parents[2], root)
+    path = root / artifact.path.relative_to(artifact.path.parents[2])
+    data = level_dir(path, LEVELS) / "saved_model" / "variables" / "variables.data-00000-of-00001"
+    raw = bytearray(data.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    data.write_bytes(bytes(raw))
+    with pytest.raises(UnreadableFile, match="saved_model/variables"):
+        load_trained(path, LEVELS)
+    calls = []
+    _spy_on_training(monkeypatch, mask_search, calls)
+    runner = Runner(root, verbose=False)
+    assert runner.run(mask_search.SPEC, PARAMS).path == path and len(runner.executed) == 1
+    assert len(calls) == 1 and sum(int(m.sum()) for m in calls[0]["masks"].values()) == round(1600 * 0.8 ** LEVELS)
+    _same_level(artifact.level_dir(LEVELS), level_dir(path, LEVELS))
 
 
 def test_same_seed_gives_identical_masks_and_metrics(search, tmp_path):

@@ -105,8 +105,47 @@ def test_damaged_files_are_recomputed_with_one_warning(tmp_path, caplog):
             shutil.rmtree(unit)
         _study(Runner(out, verbose=False), counter)
         expected = ["execution 1"] + (["unit 1 2"] if damage != "invalid_json" else [])
+        if damage == "flip":  # v1's unit_2 data.txt ("2" * 50) is v2's unit_1's (a hard link): both are damaged
+            expected += ["execution 2", "unit 2 1"]
         assert _lines(counter) == expected, damage
         assert read_json(last.path / "total.json") == total
+
+
+def test_identical_unit_files_are_stored_once_and_stay_guarded(tmp_path, caplog):
+    """pipelines/dedup.py: a unit file equal to a stored one becomes a hard link to it; reuse,
+    recomputing a unit and damage detection work as with copies."""
+    counter, out = tmp_path / "count.txt", tmp_path / "out"
+    _study(Runner(out, verbose=False), counter)
+    v1, v2 = (next((out / "artifacts" / "Count").glob(f"v{v}-*")) for v in (1, 2))
+    inode = lambda path: path.stat().st_ino  # noqa: E731
+    for name in ("data.txt", "metrics.json"):  # unit_0 holds value * 0 in both: one file, two names
+        assert inode(v1 / "unit_0" / name) == inode(v2 / "unit_0" / name)
+    assert inode(v1 / "unit_1" / "data.txt") != inode(v2 / "unit_1" / "data.txt")  # other bytes
+    assert inode(v1 / "total.json") != inode(v2 / "total.json")  # loose files are never linked
+
+    counter.unlink()
+    runner = Runner(out, verbose=False)
+    _study(runner, counter)
+    assert runner.executed == [] and not counter.exists()  # the checksums hold
+
+    shutil.rmtree(v2 / "unit_0")  # a recomputed unit replaces its directory; v1's file is untouched
+    _study(Runner(out, verbose=False), counter)
+    assert _lines(counter) == ["execution 2", "unit 2 0"] and unit_is_complete(v1 / "unit_0", hashes=True)
+    assert inode(v1 / "unit_0" / "data.txt") == inode(v2 / "unit_0" / "data.txt")
+
+    counter.unlink()  # a linked file damaged in place is found in both artifacts
+    data = v1 / "unit_0" / "data.txt"
+    data.write_text(data.read_text()[:10])
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="lth_tf"):
+        _study(Runner(out, verbose=False), counter)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 2 and _lines(counter) == ["execution 1", "unit 1 0", "execution 2", "unit 2 0"]
+    assert all(unit_is_complete(v / "unit_0", hashes=True) for v in (v1, v2))
+    # `lth-tf gc` counts as freed only what has no link left elsewhere
+    from pipelines.run_dirs import dir_size, freed_size
+    alone = sum(p.stat().st_size for p in v2.rglob("*") if p.is_file() and p.stat().st_nlink == 1)
+    assert freed_size(v2) == alone < dir_size(v2)
 
 
 def test_unreadable_file_names_the_file_and_the_fix(tmp_path):

@@ -4,7 +4,9 @@ Layout (each numbered directory one atomic unit, lth_tf.io):
   level_LL/   mask.npz, trained.npz, metrics.json, history.csv; rewind.npz (the
               weights the level rewinds to) in level_00/ only, stored once per search (or in
               each level where a search has no level 0, SaliencyTickets at initialization);
-              saved_model/ + ticket.json for exported levels
+              saved_model/ + ticket.json for exported levels, whose trained weights are then
+              stored once, in the SavedModel's variables, and no trained.npz (`load_trained`;
+              units stored before this kept trained.npz beside it, which is read first)
   round_RR/   PracMaskSearch's pruning rounds (mask.npz, sets.npz, round.json, history.csv)
   results.csv one row per level, LEADING_COLUMNS first
   final_set_examples.npz  PracMaskSearch: the examples 001 Fig. 9 shows (outside / inside the
@@ -20,7 +22,7 @@ import pandas as pd
 
 from components.artifacts.base import Artifact, from_description, from_list, level_name, unit_name
 from lth_tf.errors import ConfigError
-from lth_tf.io import atomic_path, load_npz, read_json, save_npz, unit_is_complete, write_csv, write_json
+from lth_tf.io import MANIFEST, atomic_path, load_npz, read_json, save_npz, unit_is_complete, write_csv, write_json
 
 
 # --- the layout, as plain functions of the artifact's directory (executors write into theirs) ---
@@ -49,12 +51,27 @@ def load_rewind(root: Path, level: int = 0) -> dict:
     return load_npz(own if own.exists() else level_dir(root, 0) / "rewind.npz")
 
 
+TRAINED, SAVED_MODEL = "trained.npz", "saved_model"
+
+
+def load_trained(root: Path, level: int) -> dict:
+    """A finished level's trained weights (a wrapping.get_state dict): its trained.npz, or at an
+    exported level without one the SavedModel's variables (the same names and bit-identical
+    values: `write_ticket` checked them before leaving trained.npz out). A damaged SavedModel
+    raises UnreadableFile naming it."""
+    unit = level_dir(root, level)
+    if not (unit / TRAINED).exists() and (unit / SAVED_MODEL).is_dir():
+        from lth_tf import exporting
+        return exporting.saved_weights(unit / SAVED_MODEL)
+    return load_npz(unit / TRAINED)
+
+
 def load_ticket(root: Path, level: int) -> dict:
     """A finished level's mask, rewind and trained weights, and metrics."""
     from lth_tf.sparsity import masks as M
     unit = level_dir(root, level)
     return {"masks": M.load_masks(unit / "mask.npz"), "rewind": load_rewind(root, level),
-            "trained": load_npz(unit / "trained.npz"), "meta": read_json(unit / "metrics.json")}
+            "trained": load_trained(root, level), "meta": read_json(unit / "metrics.json")}
 
 
 def layer_sparsity(root: Path, level: int):
@@ -119,8 +136,10 @@ def write_results(root: Path, rows) -> pd.DataFrame:
 
 def write_ticket(unit: Path, model, ds, masks, rewind_state, result, export: bool, metrics: dict) -> dict:
     """A ticket's atomic unit: mask, trained weights, the rewind weights (None: the level
-    rewinds to level_00's), history, per-layer sparsity, the deployable SavedModel (`export`),
-    and metrics.json (with accuracies and sparsity added), which marks it finished."""
+    rewinds to level_00's), history, the deployable SavedModel (`export`), and metrics.json
+    (with accuracies and sparsity added). The trained weights are stored once: in the
+    SavedModel when it holds them bit for bit (`load_trained` reads them there), else in
+    trained.npz."""
     from lth_tf.sparsity import masks as M
     from lth_tf.sparsity import wrapping
     from lth_tf.training import best_validation_metrics, evaluate
@@ -133,24 +152,40 @@ def write_ticket(unit: Path, model, ds, masks, rewind_state, result, export: boo
         M.save_masks(tmp / "mask.npz", masks)
         if rewind_state is not None:
             save_npz(tmp / "rewind.npz", rewind_state)
-        save_npz(tmp / "trained.npz", wrapping.get_state(model))
         write_csv(tmp / "history.csv", pd.DataFrame(result.history))
-        if export:
-            export_in_unit(model, ds, tmp, masks, metrics, unit)
+        state = wrapping.get_state(model)
+        if not (export and _exported_state_is(tmp, export_in_unit(model, ds, tmp, masks, metrics, unit), state)):
+            save_npz(tmp / TRAINED, state)
         write_json(tmp / "metrics.json", metrics)
     return metrics
 
 
-def export_in_unit(model, ds, tmp: Path, masks, metrics: dict, unit: Path):
+def _exported_state_is(tmp: Path, saved_model: Path, state: dict) -> bool:
+    """Whether the SavedModel just written holds exactly `state` (same names, dtypes, shapes
+    and bits, so -0.0 and NaN count), which makes a trained.npz beside it a copy."""
+    import numpy as np
+    from lth_tf import exporting
+    saved = exporting.saved_weights(saved_model)
+    return saved.keys() == state.keys() and all(
+        saved[k].dtype == np.asarray(v).dtype and saved[k].shape == np.shape(v)
+        and saved[k].tobytes() == np.asarray(v).tobytes() for k, v in state.items())
+
+
+def export_in_unit(model, ds, tmp: Path, masks, metrics: dict, unit: Path) -> Path:
     """The deployable SavedModel (raw inputs, named signature) and ticket.json of a trained
-    network, written into the unit being written (`tmp`, renamed to `unit` when complete)."""
+    network, written into the unit being written (`tmp`, renamed to `unit` when complete);
+    returns the SavedModel's path. The unit's manifest lists its files, so the SavedModel's
+    own (atomic_path's, for a standalone export) is left out: it would be a copy, and a disk
+    block per export."""
     from lth_tf import exporting
     parts = unit.parts
     where = "/".join(parts[len(parts) - 1 - parts[::-1].index("artifacts"):]) if "artifacts" in parts else str(unit)
     source = {"unit": where, **{k: metrics[k] for k in ("variant", "seed", "level", "sparsity", "val_accuracy",
                                                         "test_accuracy", "train_steps") if k in metrics}}
-    exporting.export(model, tmp, "saved_model", masks=masks, dataset=ds.name, source=source,
-                     probabilities_out=False, **exporting.dataset_facts(ds))
+    path = exporting.export(model, tmp, "saved_model", masks=masks, dataset=ds.name, source=source,
+                            probabilities_out=False, **exporting.dataset_facts(ds))
+    (path / MANIFEST).unlink(missing_ok=True)
+    return path
 
 
 FINAL_EXAMPLES = "final_set_examples.npz"
@@ -212,6 +247,10 @@ class Tickets(Artifact):
         if (int(arrays["count"]), int(arrays["seed"])) != (count, seed):
             return None
         return {name: (arrays[f"{name}_x"], arrays[f"{name}_y"], arrays[f"{name}_index"]) for name in ("outside", "inside")}
+
+    def trained(self, level: int) -> dict:
+        """A finished level's trained weights (`load_trained`)."""
+        return load_trained(self.path, level)
 
     def rewind(self, level: int = 0) -> dict:
         return load_rewind(self.path, level)
