@@ -1,8 +1,8 @@
-"""The stability grid, reduced to a few minutes: in-process vs the Ray executor, side by side.
+"""The stability grid, reduced to about three minutes: in-process vs the Ray executor, side by side.
 
     python bench/ray_executor.py [--workers 2] [--rounds 1] [--keep DIR]
 
-Each round runs the same reduced stability study (4 configurations x 2 seeds, IMP to 3 levels,
+Each round runs the same reduced stability study (4 configurations x 2 seeds, IMP to 3 levels at 8 epochs,
 instability, baselines; see BINDINGS) twice, in fresh processes and fresh output directories:
   in-process : python -m pipelines.run (TensorFlow on all cores, executions one after another)
   ray        : the same with --executor ray and a local cluster of --workers CPUs, one task
@@ -26,7 +26,7 @@ import pandas as pd
 
 REPO = Path(__file__).resolve().parents[1]
 BINDINGS = [
-    "PruningHparams.levels = 4", "TrainingHparams.budget = '4ep'", "DatasetHparams.num_samples = 6000",
+    "PruningHparams.levels = 4", "TrainingHparams.budget = '8ep'", "DatasetHparams.num_samples = 6000",
     "stability.seeds = (0, 1)", "stability.momenta = (0.0, 0.9)", "stability.batch_sizes = (128, 512)",
     "stability.rewind_points = ('0it',)", "InstabilityParams.levels = (0, 4)",
     "stability.baseline_configs = ('mu0.9_bs128_rw0it',)", "stability.baseline_levels = (4,)",

@@ -15,6 +15,9 @@ Layout (each numbered directory one atomic unit, lth_tf.io):
 Lineage: `Tickets.params` is the search's dataset, model, training, pruning and seed as a
 MaskSearchParams (what every ticket search shares). Facts the producer recorded in its summary
 (`num_classes`, `steps_per_epoch`, `total_steps`, `train_examples`) spare readers a dataset load.
+
+Why over 300 lines: this module is the one owner of the Tickets layout (issue 9), so its writers,
+readers, lineage and the fallbacks for units stored by older versions stay side by side.
 """
 from pathlib import Path
 
