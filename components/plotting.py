@@ -111,7 +111,8 @@ def remaining_of(sparsity) -> np.ndarray:
     return 100.0 * (1.0 - np.asarray(sparsity, float))
 
 
-def save(fig, path: Path, dpi: int = 110):
-    fig.tight_layout()
+def save(fig, path: Path, dpi: int = 110, rect=(0, 0, 1, 1)):
+    """`rect`: the part of the figure tight_layout fills (leave room for a figure legend)."""
+    fig.tight_layout(rect=rect)
     save_png(fig, path, dpi=dpi)
     plt.close(fig)

@@ -105,27 +105,32 @@ def barrier_table(barriers: pd.DataFrame, threshold: float) -> pd.DataFrame:
 
 
 def plot_interpolation(curves: pd.DataFrame, path: Path, configs, split: str = "validation"):
-    """One panel per configuration (`configs`, in the report's order); colour: level."""
+    """One panel per configuration (`configs`, in the report's order); colour: level, the same in
+    every panel, named once in a legend beside the panels (in-panel legends hid the curves)."""
     noise = curves[curves.kind == "noise"]
     cols = min(4, len(configs))
     rows = int(np.ceil(len(configs) / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(max(3.6 * cols, 6.0), 3 * rows + 0.6), squeeze=False, sharey=True)
+    fig, axes = plt.subplots(rows, cols, figsize=(max(3.6 * cols, 6.0) + 1.2, 3 * rows + 0.6), squeeze=False,
+                             sharey=True)
+    colors = plotting.level_colors(sorted(noise.level.unique()))
+    handles = {}
     for ax, config in zip(axes.flat, configs):
         group = noise[noise.config == config]
-        colors = plotting.level_colors(group.level.unique())
         for level, at in group.groupby("level"):
             mean = at.groupby("alpha")["error"].mean()
-            ax.plot(mean.index, mean.to_numpy(), marker=".", color=colors[level], label=f"L{level}")
+            handles[level], = ax.plot(mean.index, mean.to_numpy(), marker=".", color=colors[level], label=f"L{level}")
         ax.set_title(config, fontsize=9)
         ax.set_xlabel("α")
         ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=7)
     for ax in axes.flat[len(configs):]:
         ax.axis("off")
     for ax in axes[:, 0]:
         ax.set_ylabel(f"{split} error")
+    levels = sorted(handles)
+    fig.legend([handles[l] for l in levels], [handles[l].get_label() for l in levels], loc="center right",
+               fontsize=8, title="IMP level", title_fontsize=8)
     fig.suptitle("Error along αW1 + (1−α)W2\nbetween two copies trained with different SGD noise", fontsize=10)
-    plotting.save(fig, path)
+    plotting.save(fig, path, rect=(0, 0, 1 - 1.1 / fig.get_figwidth(), 1))  # the legend's column kept free
 
 
 def plot_barriers(barriers: pd.DataFrame, threshold: float, path: Path, colors=None):
