@@ -22,6 +22,8 @@ forever. So all decide from one state: the store as it was when the run started.
   one paragraph, before any work, on every worker, naming the fixes. Equal digests on an empty
   store (a fresh study) need nothing shared: every worker computes everything, as always.
 - With --force nothing is snapshotted or compared: every worker recomputes everything.
+- One multi-worker study per output directory at a time: what a second run finished meanwhile
+  only the chief would see (the per-execution locks keep one process's runs apart, not this).
 
 Hard links keep a snapshot free (and are never written through: units are replaced by atomic
 renames, never rewritten in place); loose files outside units, which an executor may rewrite, are
