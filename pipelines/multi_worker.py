@@ -21,7 +21,8 @@ forever. So all decide from one state: the store as it was when the run started.
 - Digests that differ mean the workers do not share the output directory (no shared filesystem):
   one paragraph, before any work, on every worker, naming the fixes. Equal digests on an empty
   store (a fresh study) need nothing shared: every worker computes everything, as always.
-- With --force nothing is snapshotted or compared: every worker recomputes everything.
+- With --force nothing is snapshotted: every worker recomputes everything (the barrier checks
+  that every worker has --force: one without it would reuse what the others recompute).
 - One multi-worker study per output directory at a time: what a second run finished meanwhile
   only the chief would see (the per-execution locks keep one process's runs apart, not this).
 
@@ -41,6 +42,7 @@ from lth_tf.io import MANIFEST, is_temporary
 
 WORKERS = ".workers"  # <output_dir>/.workers/<task>/: the other workers' throw-away directories
 _METADATA = ("artifact.json", MANIFEST)  # what records finished-ness and checksums: digested whole
+FORCED = (1 << 48) - 1  # what a worker run with --force says at the barrier (no digest equals it)
 
 
 def _files(output_dir: Path):
@@ -71,7 +73,7 @@ def digest(output_dir) -> int:
                 h.update(path.read_bytes())
         except OSError:  # vanished while listed: a state no other worker can see the same way
             h.update(f"{relative}\0gone\0".encode())
-    return int(h.hexdigest()[:12], 16) or 1
+    return int(h.hexdigest()[:12], 16) % FORCED or 1
 
 
 def snapshot(output_dir, into) -> int:
@@ -95,26 +97,32 @@ def snapshot(output_dir, into) -> int:
     return len(files)
 
 
+def _chunks(value: int):
+    """The three 16-bit parts of a 48-bit value, and their squares: what a replica adds in `_agree`."""
+    parts = [float((value >> shift) & 0xFFFF) for shift in (0, 16, 32)]
+    return [x for part in parts for x in (part, part * part)] + [1.0]
+
+
 def _agree(strategy, value: int) -> bool:
     """One all-reduce over every worker (a barrier too): whether every replica passed `value`.
-    Only SUM is at hand: each replica adds (a, a², b, b², 1) for the two 24-bit halves a, b of
-    `value`; all are equal iff Σa = n·a and Σa² = n·a² (no variance), likewise for b. Exact in
-    float64 (a² < 2^48, for up to 32 replicas)."""
+    Only SUM is at hand: each replica adds (a, a², ...) for the 16-bit parts a of `value`, and 1;
+    all are equal iff Σa = n·a and Σa² = n·a² for every part (no variance). Exact in float64
+    (a² < 2^32) for up to 2^20 replicas."""
     import tensorflow as tf
-    a, b = float(value >> 24), float(value & 0xFFFFFF)
-    mine = tf.constant([a, a * a, b, b * b, 1.0], tf.float64)
-    total = strategy.reduce(tf.distribute.ReduceOp.SUM, strategy.run(lambda: tf.identity(mine)), axis=None)
-    sum_a, sum_aa, sum_b, sum_bb, n = (float(x) for x in total.numpy())
-    return sum_a == n * a and sum_aa == n * a * a and sum_b == n * b and sum_bb == n * b * b
+    mine = _chunks(value)
+    constant = tf.constant(mine, tf.float64)
+    total = strategy.reduce(tf.distribute.ReduceOp.SUM, strategy.run(lambda: tf.identity(constant)), axis=None)
+    total = [float(x) for x in total.numpy()]
+    return all(t == total[-1] * m for t, m in zip(total[:-1], mine[:-1]))
 
 
 def _not_shared(output_dir: Path) -> ConfigError:
     return ConfigError(
-        f"The workers do not see the same {output_dir}: it holds finished artifacts on the chief that the other "
-        f"workers do not see (or see otherwise), so they would recompute what the chief reuses and wait for it "
-        f"forever. To resume a multi-worker study, put --output_dir on a filesystem every worker mounts at the same "
-        f"path (NFS, a cluster filesystem); or add --force on every worker to recompute everything; or give a new "
-        f"--output_dir. Nothing was run.")
+        f"The workers do not see the same finished work in {output_dir} (or --force was given to some of them "
+        f"only), so some would recompute what the chief reuses and wait for it forever. To resume a multi-worker "
+        f"study, put --output_dir on a filesystem every worker mounts at the same path (NFS, a cluster filesystem); "
+        f"or add --force to recompute everything (on every worker or on none); or give a new --output_dir. "
+        f"Nothing was run.")
 
 
 def worker_output_dir(output_dir, strategy, force: bool = False, environ=None) -> Path:
@@ -123,12 +131,10 @@ def worker_output_dir(output_dir, strategy, force: bool = False, environ=None) -
     fresh temporary directory when the store is empty or with --force. ConfigError, on every
     worker, when the workers do not share the output directory."""
     output_dir = Path(output_dir)
-    if force:
-        return Path(tf_config.output_dir(str(output_dir), environ))
-    seen = digest(output_dir)
+    seen = FORCED if force else digest(output_dir)
     chief = tf_config.is_chief(environ)
     own = None
-    if not chief and seen:
+    if not chief and not force and seen:
         task = tf_config.read(environ)["task"]
         own = output_dir / WORKERS / f"{task['type']}{task['index']}"
         shutil.rmtree(own, ignore_errors=True)  # left by a killed run
@@ -139,9 +145,9 @@ def worker_output_dir(output_dir, strategy, force: bool = False, environ=None) -
         raise _not_shared(output_dir)
     if chief:
         return output_dir
-    if seen:
+    if own is not None:
         return own
-    task = tf_config.read(environ)["task"]
+    task = tf_config.read(environ)["task"]  # --force, or a fresh study: a temporary directory, as before
     return Path(tempfile.mkdtemp(prefix=f"lth_{task['type']}{task['index']}_"))
 
 

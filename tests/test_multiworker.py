@@ -222,10 +222,8 @@ class _FakeStrategy:
         import tensorflow as tf
         assert op == tf.distribute.ReduceOp.SUM
 
-        def contribution(v):
-            a, b = float(v >> 24), float(v & 0xFFFFFF)
-            return tf.constant([a, a * a, b, b * b, 1.0], tf.float64)
-        return value + sum(contribution(o) for o in self.others)
+        from pipelines.multi_worker import _chunks
+        return value + sum(tf.constant(_chunks(o), tf.float64) for o in self.others)
 
 
 def _store(root: Path) -> Path:
@@ -278,9 +276,15 @@ def test_workers_that_do_not_share_the_output_dir_refuse_to_resume_naming_the_fi
         assert "\n" not in message and "every worker mounts at the same path" in message
         assert "--force" in message and "new --output_dir" in message and "Nothing was run" in message
         assert not (out / ".workers").exists()
-    # --force: nothing compared, every worker recomputes everything (the chief in place).
-    forced = multi_worker.worker_output_dir(out, _FakeStrategy([0]), force=True, environ=task)
-    assert (Path(forced) == out) == (index == 0)
+    # --force on every worker: every worker recomputes everything (the chief in place) ...
+    forced = multi_worker.worker_output_dir(out, _FakeStrategy([multi_worker.FORCED]), force=True, environ=task)
+    assert (Path(forced) == out) == (index == 0) and not (out / ".workers").exists()
+    if index:
+        os.rmdir(forced)
+    # ... but not on some only: those without it would reuse what the others recompute.
+    for force, others in ((True, [multi_worker.digest(out)]), (False, [multi_worker.FORCED])):
+        with pytest.raises(ConfigError, match="on every worker or on none"):
+            multi_worker.worker_output_dir(out, _FakeStrategy(others), force=force, environ=task)
 
 
 def _study_workers(config: Path, out: Path, tmp_path: Path, timeout: float, **environ):
