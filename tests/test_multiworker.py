@@ -1,6 +1,8 @@
 """Multi-worker training: TF_CONFIG checks, and two local worker processes (CPU, collectives over
 gRPC on localhost) that train one masked network, compared with one process and the same global
-batch (tests/multiworker_job.py)."""
+batch (tests/multiworker_job.py); and resuming an interrupted study on two workers
+(pipelines/multi_worker.py, tests/multiworker_stubs.py). Over 300 lines: the local-cluster
+launchers are shared by the training and the resume tests."""
 import json
 import os
 import socket
