@@ -144,12 +144,17 @@ def file_lock(path, blocking: bool = True, shared: bool = False):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def is_temporary(name: str) -> bool:
+    """Whether `name` is one of atomic_path's temporary siblings (a write in progress, or an orphan)."""
+    return bool(_TEMPORARY.match(name))
+
+
 def remove_temporaries(root) -> list:
     """Removes atomic_path's temporary directories left below `root` by a killed process; the
     caller holds the lock that makes them orphans."""
     removed = []
     for path in sorted(Path(root).rglob(".*"), reverse=True):
-        if path.is_dir() and _TEMPORARY.match(path.name):
+        if path.is_dir() and is_temporary(path.name):
             shutil.rmtree(path, ignore_errors=True)
             removed.append(path)
     return removed

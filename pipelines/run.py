@@ -134,18 +134,6 @@ def check_output_dir(output_dir: Path):
                           f"can write to with --output_dir DIR, or fix its permissions. Nothing was run.") from e
 
 
-def _multi_worker_output_dir(output_dir: Path) -> Path:
-    """Every worker trains every network together, so all must make the same reuse decisions:
-    the chief keeps the results in `output_dir`, the others write to a temporary directory, and
-    a study on several workers starts from an empty output directory (or with --force)."""
-    from lth_tf.tf_config import output_dir as worker_output_dir
-    if not FLAGS.force and any((output_dir / "artifacts").glob("*/*/artifact.json")):
-        raise ConfigError(f"{output_dir} holds finished artifacts, which the chief would reuse while the other "
-                          f"workers recompute them (and wait for it forever). Run a multi-worker study into a new "
-                          f"--output_dir, or add --force on every worker. Nothing was run.")
-    return Path(worker_output_dir(str(output_dir)))
-
-
 def make_executor():
     """None (in-process) or the Ray executor the flags describe; bad flags fail before any work."""
     if FLAGS.executor != "ray":
@@ -227,15 +215,18 @@ def main(argv):
         raise app.UsageError("--config is required, e.g. --config configs/stability.gin")
     register_everything()
     started = time.time()
-    handlers = []
+    handlers, shared_dir = [], None
     try:
         check_output_url(FLAGS.output_dir)
         parse_config(FLAGS.config, FLAGS.gin_bindings)
         output_dir = Path(FLAGS.output_dir or Path("runs") / Path(FLAGS.config).stem)
         from lth_tf.training.strategy import get_strategy, strategy_name
         if strategy_name() == "multi_worker":
-            get_strategy()  # checks TF_CONFIG, and must come before any TensorFlow work
-            output_dir = _multi_worker_output_dir(output_dir)
+            from pipelines.multi_worker import worker_output_dir
+            # get_strategy() checks TF_CONFIG and must come before any TensorFlow work; then every
+            # worker takes the chief's finished state as its own (a rerun resumes on all of them).
+            worker_dir = worker_output_dir(output_dir, get_strategy(), force=FLAGS.force)
+            shared_dir, output_dir = output_dir, worker_dir
         check_output_dir(output_dir)
         handlers = configure_logging(output_dir, FLAGS.verbose)
         runner = Runner(output_dir, force=FLAGS.force, verbose=True, progress=None,  # a bar on terminals
@@ -253,6 +244,9 @@ def main(argv):
         sys.exit(130)
     finally:
         remove_logging(handlers)
+        if shared_dir is not None:
+            from pipelines.multi_worker import release
+            release(output_dir, shared_dir)  # a worker's snapshot: thrown away
         if FLAGS.executor == "ray":
             from pipelines.ray_executor import shutdown
             shutdown()
