@@ -11,7 +11,8 @@ With the `UpdatePruningStep` callback on top, that costs a third of LeNet's thro
 per-step work. Pruned weights stay exactly zero because (1) `set_masks` zeroes them once, and
 (2) the forward pass uses `kernel * mask`, so their gradient is exactly zero under any training
 (our loop, `model.fit`, a custom loop): neither SGD nor momentum nor L2 weight decay (zero at a
-zero weight) ever moves them.
+zero weight) ever moves them. Our training loop may skip the forward multiply
+(`stored_kernel_forward`: then kernel * mask == kernel bit for bit) and mask the gradients itself.
 """
 import contextlib
 import inspect

@@ -3,7 +3,12 @@ under the model's tf.distribute strategy, from any start step to any end step.
 
 Masking: the wrapped layers compute with `kernel * mask` (lth_tf/sparsity/wrapping.py), so the
 gradient at a pruned weight is exactly zero; a pruned weight is zero, so its L2 term is zero too:
-pruned weights never move (not by the gradient, not by momentum, not by weight decay).
+pruned weights never move (not by the gradient, not by momentum, not by weight decay). When
+every pruned weight is exactly zero at the start of a call (as set_masks and set_state leave
+them), the step computes with the stored kernels and masks their gradients itself instead
+(wrapping.stored_kernel_forward): the same numbers bit for bit, one pass over each kernel fewer.
+
+Over 300 lines: the compiled trainer, the batch stream and train() share private state.
 """
 import contextlib
 import dataclasses
