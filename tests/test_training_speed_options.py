@@ -123,3 +123,33 @@ def test_fused_momentum_update_is_bit_identical_to_keras_sgd(momentum, nesterov,
     assert states[0].keys() == states[1].keys()
     for key in states[0]:
         np.testing.assert_array_equal(states[0][key], states[1][key])
+
+
+def test_stored_kernel_forward_trains_bit_for_bit_like_the_masked_forward(monkeypatch):
+    """With pruned weights at zero, train() computes with the stored kernels and masks their
+    gradients (no mask multiply in the forward pass): the same weights, momenta and metrics as
+    the wrapper's masked forward; a pruned weight set non-zero by hand falls back to it."""
+    ds = load_dataset(DatasetHparams(name="mnist1d", num_samples=600))
+    runs = []
+    for stored in (True, False):
+        keras.backend.clear_session()
+        monkeypatch.setattr(wrapping, "masked_forward_is_identity", lambda model, _s=stored: _s)
+        model, masks = _masked(ds)
+        runs.append((model, masks, _run_both_paths(model, ds)))
+    (fast, masks, fast_rows), (slow, _, slow_rows) = runs
+    assert [key[-1] for key in compiled.entries(fast, "trainer")] == [True, True]
+    assert [key[-1] for key in compiled.entries(slow, "trainer")] == [False, False]
+    assert fast_rows == slow_rows
+    for a, b in zip(wrapping.get_state(fast).values(), wrapping.get_state(slow).values()):
+        np.testing.assert_array_equal(a, b)
+    monkeypatch.undo()
+    assert wrapping.masked_forward_is_identity(fast)
+    kernel, mask = wrapping.kernel_mask_pairs(fast)[0]
+    kernel.assign(kernel + (1.0 - mask))  # pruned weights non-zero: they must not act
+    assert not wrapping.masked_forward_is_identity(fast)
+
+
+def _run_both_paths(model, ds):
+    first = train(model, ds, HP, seed=1, end_step=5, verbose=False)
+    rest = train(model, ds, HP, seed=1, start_step=5, verbose=False, on_batch=lambda *args: None)
+    return first.history + rest.history

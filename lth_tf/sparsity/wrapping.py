@@ -11,10 +11,13 @@ With the `UpdatePruningStep` callback on top, that costs a third of LeNet's thro
 per-step work. Pruned weights stay exactly zero because (1) `set_masks` zeroes them once, and
 (2) the forward pass uses `kernel * mask`, so their gradient is exactly zero under any training
 (our loop, `model.fit`, a custom loop): neither SGD nor momentum nor L2 weight decay (zero at a
-zero weight) ever moves them.
+zero weight) ever moves them. Our training loop may skip the forward multiply
+(`stored_kernel_forward`: then kernel * mask == kernel bit for bit) and mask the gradients itself.
 """
+import contextlib
 import inspect
-from typing import Callable, Dict, List, Tuple
+import threading
+from typing import Callable, Dict, List, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -26,6 +29,8 @@ from lth_tf.errors import ConfigError
 
 # A schedule that never fires: the mask only changes when we assign it.
 _NEVER = dict(target_sparsity=0.0, begin_step=2**62, frequency=1)
+# Set (per thread, while a training step is traced) by `stored_kernel_forward`.
+_FORWARD = threading.local()
 
 
 class FixedMaskPruneLowMagnitude(pruning_wrapper.PruneLowMagnitude):
@@ -56,15 +61,58 @@ class FixedMaskPruneLowMagnitude(pruning_wrapper.PruneLowMagnitude):
 
     def call(self, inputs, training=None, **kwargs):
         kernel, mask = self.pruning_vars[0][0], self.pruning_vars[0][1]
+        if getattr(_FORWARD, "stored_kernel", False):  # the caller masks the gradient itself
+            return self._call_inner(inputs, training, **kwargs)
         # object.__setattr__ bypasses Keras' attribute tracking, which would otherwise untrack
         # the kernel variable; the real variable is put back before returning.
         object.__setattr__(self.layer, self._kernel_attr, kernel * tf.cast(mask, kernel.dtype))
         try:
-            if self._passes_training:
-                return self.layer.call(inputs, training=training, **kwargs)
-            return self.layer.call(inputs, **kwargs)
+            return self._call_inner(inputs, training, **kwargs)
         finally:
             object.__setattr__(self.layer, self._kernel_attr, kernel)
+
+    def _call_inner(self, inputs, training, **kwargs):
+        if self._passes_training:
+            return self.layer.call(inputs, training=training, **kwargs)
+        return self.layer.call(inputs, **kwargs)
+
+
+@contextlib.contextmanager
+def stored_kernel_forward():
+    """Within this context (while tracing), wrapped layers compute with the kernel as stored
+    instead of `kernel * mask`, and the caller masks the kernels' gradients (`mask_gradients`).
+
+    For a training loop that saves the mask multiply of every forward pass: when every pruned
+    weight is exactly zero and the masks are 0/1 (`masked_forward_is_identity`), `kernel * mask`
+    equals `kernel` bit for bit (x * 1 = x; ±0 * 0 = ±0), and the gradient autodiff gives
+    through `kernel * mask`, `Mul(grad, mask)`, is the op `mask_gradients` applies: the same
+    forward, the same gradients, the same training. Outside it (model.fit, predict, custom
+    loops) the forward pass masks as always."""
+    before = getattr(_FORWARD, "stored_kernel", False)
+    _FORWARD.stored_kernel = True
+    try:
+        yield
+    finally:
+        _FORWARD.stored_kernel = before
+
+
+def masked_forward_is_identity(model) -> bool:
+    """Whether `kernel * mask == kernel` bit for bit in every wrapped layer: 0/1 masks, and
+    every pruned weight exactly zero (as `set_masks`, `set_state` and our training keep them)."""
+    for kernel, mask in kernel_mask_pairs(model):
+        k, m = kernel.numpy(), mask.numpy()
+        if not (np.all((m == 0) | (m == 1)) and not np.any(k[m == 0])):
+            return False
+    return True
+
+
+def mask_gradients(grads: Sequence[tf.Tensor], variables: Sequence[tf.Variable], model) -> List[tf.Tensor]:
+    """The gradients with each wrapped kernel's gradient multiplied by its mask (the other
+    variables' as they are): what autodiff through `kernel * mask` gives, for gradients taken
+    under `stored_kernel_forward`."""
+    masks = {id(kernel): mask for kernel, mask in kernel_mask_pairs(model)}
+    return [g * tf.cast(masks[id(v)], g.dtype) if id(v) in masks and g is not None else g
+            for g, v in zip(grads, variables)]
 
 
 PRUNABLE_KINDS = {

@@ -3,8 +3,14 @@ under the model's tf.distribute strategy, from any start step to any end step.
 
 Masking: the wrapped layers compute with `kernel * mask` (lth_tf/sparsity/wrapping.py), so the
 gradient at a pruned weight is exactly zero; a pruned weight is zero, so its L2 term is zero too:
-pruned weights never move (not by the gradient, not by momentum, not by weight decay).
+pruned weights never move (not by the gradient, not by momentum, not by weight decay). When
+every pruned weight is exactly zero at the start of a call (as set_masks and set_state leave
+them), the step computes with the stored kernels and masks their gradients itself instead
+(wrapping.stored_kernel_forward): the same numbers bit for bit, one pass over each kernel fewer.
+
+Over 300 lines: the compiled trainer, the batch stream and train() share private state.
 """
+import contextlib
 import dataclasses
 import logging
 import time
@@ -68,7 +74,8 @@ class _Trainer:
     as one XLA program (JAX's lax.scan) measured slower here, so only the step is compiled.
     `hp.mixed_precision` computes in float16 with a dynamic loss scale."""
 
-    def __init__(self, model: keras.Model, hp: TrainingHparams, spe: int, total_steps: int, track: bool):
+    def __init__(self, model: keras.Model, hp: TrainingHparams, spe: int, total_steps: int, track: bool,
+                 stored_kernels: bool = False):
         self.model, self.strategy = model, model.distribute_strategy
         self.in_graph = _in_graph_batches(self.strategy)
         milestones = [to_steps(m, spe) for m in hp.milestones]
@@ -82,7 +89,8 @@ class _Trainer:
 
         def compute(x, y):
             variables = model.trainable_variables
-            with tf.GradientTape() as tape:
+            forward = wrapping.stored_kernel_forward() if stored_kernels else contextlib.nullcontext()
+            with tf.GradientTape() as tape, forward:
                 # float32 logits: a no-op in float32, the loss in float32 under mixed precision
                 logits = tf.cast(model(x, training=True), tf.float32)
                 losses = _loss(y, logits)
@@ -92,14 +100,17 @@ class _Trainer:
             grads = tape.gradient(loss, variables)
             if hp.mixed_precision:
                 grads = self.optimizer.get_unscaled_gradients(grads)
+            if stored_kernels:  # the gradient autodiff gives through kernel * mask
+                grads = wrapping.mask_gradients(grads, variables, model)
             # L2 weight decay in the gradient; divided by the replica count because replica
             # gradients are summed.
             grads = [g + (wd / replicas) * v if wd else g for g, v in zip(grads, variables)]
             self.optimizer.apply_gradients(zip(grads, variables))
             correct = tf.cast(tf.equal(tf.argmax(logits, -1, output_type=y.dtype), y), tf.float32)
-            self.loss_sum.update_state(tf.reduce_sum(losses))
-            self.correct_sum.update_state(tf.reduce_sum(correct))
-            self.count.update_state(tf.cast(tf.size(y), tf.float32))
+            # The metrics' sums, added directly (Sum.update_state would sum each scalar again).
+            self.loss_sum.total.assign_add(tf.reduce_sum(losses))
+            self.correct_sum.total.assign_add(tf.reduce_sum(correct))
+            self.count.total.assign_add(tf.cast(tf.size(y), tf.float32))
             return correct, losses, logits
 
         if hp.jit_compile:
@@ -228,7 +239,12 @@ def train(model: keras.Model, ds: Dataset, hp: TrainingHparams, *, seed: int, st
     if not 0 <= start_step <= end_step:
         raise ValueError(f"bad step range [{start_step}, {end_step})")
     track = on_batch is not None
-    trainer = compiled(model, ("trainer", hp, spe, total, track), lambda: _Trainer(model, hp, spe, total, track))
+    # Pruned weights at exactly zero (as set_masks and set_state leave them): the step computes
+    # with the stored kernels and masks their gradients, the same arithmetic without the mask
+    # multiply of each forward pass (wrapping.stored_kernel_forward).
+    stored = wrapping.masked_forward_is_identity(model)
+    trainer = compiled(model, ("trainer", hp, spe, total, track, stored),
+                       lambda: _Trainer(model, hp, spe, total, track, stored))
     trainer.reset(start_step)
     data_seed = int(seed) + hp.data_seed_offset
     batches = _Batches(trainer, ds, split, hp.batch_size, data_seed, start_step, end_step)
