@@ -319,7 +319,7 @@ def _cli(output_dir, bindings=TINY):
     return subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
 
 
-def test_cli_end_to_end_and_rerun(tmp_path):
+def test_cli_end_to_end_and_rerun(tmp_path, monkeypatch, capsys):
     out = tmp_path / "run"
     first = _cli(out)
     assert first.returncode == 0, first.stderr[-3000:]
@@ -355,9 +355,10 @@ def test_cli_end_to_end_and_rerun(tmp_path):
 
     before = {name: p.stat().st_mtime_ns for name, p in _files(out / "artifacts").items()}
     results_bytes = (out / "results.csv").read_bytes()
-    second = _cli(out)
-    assert second.returncode == 0, second.stderr[-3000:]
-    reused = re.search(r"(\d+) executed, (\d+) reused", second.stdout)
+    # The rerun in this process (the first run above is the true CLI process: exit code, console).
+    monkeypatch.chdir(REPO)
+    assert main_in_process("configs/stability.gin", out, TINY) == 0
+    reused = re.search(r"(\d+) executed, (\d+) reused", capsys.readouterr().out)
     assert reused and int(reused[1]) == 0 and int(reused[2]) >= 3  # MaskSearch, SparseTraining, report
     assert (out / "results.csv").read_bytes() == results_bytes
     assert {name: p.stat().st_mtime_ns for name, p in _files(out / "artifacts").items()} == before
@@ -400,17 +401,25 @@ def test_bad_input_exits_nonzero_with_a_message(cli_in_process, tmp_path, bindin
     assert not (tmp_path / "out" / "results.csv").exists()
 
 
-def test_stray_positional_bindings_are_an_error_before_anything_runs(tmp_path):
+def test_stray_positional_bindings_are_an_error_before_anything_runs(tmp_path, monkeypatch, capsys):
     """`--gin_bindings A B`: absl keeps A and leaves B as a positional argument; it must not be
-    dropped silently."""
+    dropped silently. Parsed as app.run parses the command line, then main(), in this process."""
+    from absl import flags
+    from pipelines import run
+    monkeypatch.chdir(REPO)
     out = tmp_path / "out"
-    args = [sys.executable, "-m", "pipelines.run", "--config", "configs/stability.gin", "--output_dir", str(out),
+    argv = ["run", "--config", "configs/stability.gin", "--output_dir", str(out),
             "--gin_bindings", "TrainingHparams.lr = 0.05", "PruningHparams.levels = 300"]
-    done = subprocess.run(args, cwd=REPO, capture_output=True, text=True, timeout=120,
-                          env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
-    assert done.returncode == 2
-    assert "'PruningHparams.levels = 300'" in done.stderr and "one --gin_bindings per binding" in done.stderr
-    assert "Traceback" not in done.stderr
+    flags.FLAGS.unparse_flags()
+    try:
+        with pytest.raises(SystemExit) as exited:
+            run.main(flags.FLAGS(argv))
+    finally:
+        flags.FLAGS.unparse_flags()
+    err = capsys.readouterr().err
+    assert exited.value.code == 2
+    assert "'PruningHparams.levels = 300'" in err and "one --gin_bindings per binding" in err
+    assert "Traceback" not in err
     assert not out.exists()  # nothing ran, nothing was written
 
 
