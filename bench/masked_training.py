@@ -1,7 +1,11 @@
 """Training throughput (examples/s) of a network with an 80%-sparse fixed mask vs. the same
 network dense, side by side in one run.
 
-    python bench/masked_training.py [--models lenet resnet20] [--rounds N]
+    python bench/masked_training.py [--models lenet resnet20] [--rounds N] [--jit_compile] [--mixed_precision]
+
+--jit_compile / --mixed_precision set those TrainingHparams for the lth-loop variants (XLA for the
+step; float16 compute, for GPUs: every model is then built under the mixed_float16 policy, the
+model.fit variants too), so the four combinations give dense vs masked with and without each.
 
 For LeNet-300-100 on MNIST-shaped data (28x28x1) and ResNet-20 on CIFAR-shaped data (32x32x3),
 random tensors, batch 128, it measures:
@@ -26,6 +30,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import lth_tf  # noqa: E402,F401  (sets TF_USE_LEGACY_KERAS before TensorFlow is imported)
 
 import argparse  # noqa: E402
+import dataclasses  # noqa: E402
 import time  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -149,10 +154,18 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", nargs="+", default=list(SETUPS), choices=list(SETUPS))
     parser.add_argument("--rounds", type=int, default=None, help=f"rounds of {EPOCHS_PER_ROUND} epochs per variant")
+    parser.add_argument("--jit_compile", action="store_true", help="TrainingHparams.jit_compile for the lth loop")
+    parser.add_argument("--mixed_precision", action="store_true",
+                        help="TrainingHparams.mixed_precision and the mixed_float16 Keras policy (GPU)")
     args = parser.parse_args()
+    global HP
+    HP = dataclasses.replace(HP, jit_compile=args.jit_compile, mixed_precision=args.mixed_precision)
+    if args.mixed_precision:
+        keras.mixed_precision.set_global_policy("mixed_float16")
     tf.get_logger().setLevel("ERROR")
     print(f"TensorFlow {tf.__version__}, tfmot {tfmot.__version__}, "
-          f"{os.cpu_count()} CPUs, devices {[d.name for d in tf.config.list_logical_devices()]}, batch {BATCH}")
+          f"{os.cpu_count()} CPUs, devices {[d.name for d in tf.config.list_logical_devices()]}, batch {BATCH}, "
+          f"jit_compile {HP.jit_compile}, mixed_precision {HP.mixed_precision}")
     summary = []
     for name in args.models:
         rounds = args.rounds or SETUPS[name][3]
