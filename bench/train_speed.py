@@ -18,7 +18,10 @@ train() call (the first dropped: tracing, in the first round) and runs one peer 
 every epoch of ours has a peer epoch measured right after it under the same load; the order of
 our variants alternates between rounds. The machine is shared, so the load average is printed
 at every round; the summary gives the medians and the median of the per-epoch ratios (ours /
-the peer epoch beside it): target >= 0.8.
+the peer epoch beside it): target >= 0.8. A third variant, "bare TensorFlow"
+(bench/tf_ceiling.py), is the peer's exact step as a bare tf.function without lth-tf: what
+TensorFlow itself reaches, so ours / bare says what lth-tf costs and bare / peer what TensorFlow
+does.
 """
 import os
 import sys
@@ -43,12 +46,14 @@ from lth_tf.training import TrainingHparams, train  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from jax_peer import JaxPeer  # noqa: E402
+from tf_ceiling import bare_variant  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 BATCH, STEPS, DENSITY = 128, 469, 0.2  # the peer's batch, steps per epoch and kept fraction
 EPOCHS = 4  # per variant and round; the first is warm-up
 TARGET = 0.8
 VARIANTS = {"lth-tf default": {}, "lth-tf jit_compile": {"jit_compile": True}}
+BARE = "bare TensorFlow"  # the peer's step without lth-tf (bench/tf_ceiling.py): TensorFlow's ceiling
 
 
 def peer_dataset() -> Dataset:
@@ -101,7 +106,7 @@ def main():
     parser.add_argument("--jax_python", default=os.environ.get("LTH_JAX_PYTHON", str(REPO / ".jaxenv/bin/python")),
                         help="an interpreter with JAX (env LTH_JAX_PYTHON)")
     parser.add_argument("--peer", default=str(_peer_script()))
-    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS) + [BARE], choices=list(VARIANTS) + [BARE])
     args = parser.parse_args()
     tf.get_logger().setLevel("ERROR")
     peer = Path(args.peer)
@@ -112,7 +117,8 @@ def main():
     print(f"TensorFlow {tf.__version__}, {os.cpu_count()} CPUs; masked LeNet-300-100, density {DENSITY}, batch "
           f"{BATCH}, {STEPS} steps/epoch, {args.rounds} rounds; {load()}")
     ds = peer_dataset()
-    runs = {label: our_variant(ds, VARIANTS[label]) for label in args.variants}
+    runs = {label: bare_variant(BATCH, STEPS, EPOCHS, DENSITY) if label == BARE else our_variant(ds, VARIANTS[label])
+            for label in args.variants}
     peer = JaxPeer(args.jax_python, str(peer)) if have_peer else None
     pairs = {label: [] for label in runs}
     try:
@@ -139,7 +145,11 @@ def main():
             of_medians = np.median(rates[label]) / np.median(rates["jax peer"])
             verdict = "meets" if paired >= TARGET else "misses"
             print(f"{label} / jax peer: {paired:.2f}x per epoch pair, {of_medians:.2f}x of the medians "
-                  f"({verdict} the >= {TARGET}x target)")
+                  + (f"({verdict} the >= {TARGET}x target)" if label != BARE else "(TensorFlow's ceiling)"))
+    if BARE in rates:
+        for label in runs:
+            if label != BARE:
+                print(f"{label} / {BARE}: {np.median(rates[label]) / np.median(rates[BARE]):.2f}x of the medians")
     print(load())
 
 
