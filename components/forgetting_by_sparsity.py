@@ -15,7 +15,7 @@ training step's own predictions). Every arm trains on the whole training split, 
 TrainingHparams and data order (seed = the search's seed), for each level L of `levels`:
 - lt: the level's mask on the search's rewind weights, trained from the rewind step to the end,
   exactly as MaskSearch trains level L (same metrics; a test pins it).
-- random_ticket: the level's mask on a fresh initialization (sparse_training.reinit_seed, the
+- random_ticket: the level's mask on a fresh initialization (lth_tf.lottery.reinit_seed, the
   seed SparseTraining's 'rr' draws), trained from step 0.
 - imp_finetune: the level's mask applied to the search's trained weights of level L-1 (the mask
   is their magnitude pruning), fine-tuned without rewinding. Choice: a fresh optimizer and the
@@ -46,7 +46,7 @@ import pandas as pd  # noqa: E402
 from components import plotting  # noqa: E402
 from components.artifacts.base import level_name  # noqa: E402
 from components.mask_search import report_levels  # noqa: E402
-from components.sparse_training import reinit_seed  # noqa: E402
+from lth_tf.lottery import reinit_seed  # noqa: E402
 from components.spec import ComponentSpec  # noqa: E402
 from lth_tf import networks  # noqa: E402
 from lth_tf.data import load_dataset  # noqa: E402

@@ -32,15 +32,16 @@ from components.artifacts.examples import training_split
 from components.artifacts.tickets import (finished_levels, level_dir, load_rewind, load_trained, results_frame,
                                          search_facts, write_ticket)
 from components.spec import ComponentSpec
-from lth_tf import networks
+from lth_tf import lottery
 from lth_tf.data import DatasetHparams, load_dataset, steps_per_epoch
 from lth_tf.errors import ConfigError
 from lth_tf.io import read_json, write_csv
 from lth_tf.models import ModelHparams
-from lth_tf.sparsity import criteria, saliency, wrapping
+from lth_tf.lottery.loop_trainer import LoopTrainer
+from lth_tf.sparsity import criteria, wrapping
 from lth_tf.sparsity import masks as M
 from lth_tf.sparsity.hparams import PruningHparams
-from lth_tf.training import TrainingHparams, to_steps, train
+from lth_tf.training import TrainingHparams, to_steps
 
 
 @gin.configurable
@@ -100,21 +101,6 @@ def variant_name(method: str, rewind_step: int) -> str:
     return criteria.criterion(method).variant_name(rewind_step)
 
 
-def next_masks(p: MaskSearchParams, level: int, prev_masks, prev_state, dense_state, rng, model, batch):
-    """Level `level`'s mask by the criterion PruningHparams.method names (lth_tf/sparsity/criteria.py),
-    from the previous level's mask and trained weights (`*_state`: get_state() dicts) and the
-    dense network's. A criterion that scores the model (SNIP, GraSP, SynFlow) gets `model` set
-    to the previous level's trained network and mask, and the batch `batch()` draws."""
-    rule = criteria.criterion(p.pruning.method)
-    inputs = criteria.ScoreInputs(prev_masks, _kernels(prev_state, model), level, _kernels(dense_state, model), rng)
-    if rule.uses_model:
-        wrapping.set_masks(model, prev_masks)
-        wrapping.set_state(model, prev_state)
-        x, y = batch()
-        inputs = dataclasses.replace(inputs, model=model, x=x, y=y)
-    return rule.prune(inputs, p.pruning.density(level), p.pruning.scope)
-
-
 def execute(p: MaskSearchParams, inputs, out: Path, ctx):
     ds = load_dataset(p.dataset)
     split = training_split(ds, inputs.get("train_indices"), inputs.get("labels"))
@@ -134,69 +120,42 @@ def execute(p: MaskSearchParams, inputs, out: Path, ctx):
             raise ConfigError(f"The pre-training lasts {rewind_step} steps, not fewer than the search's budget "
                               f"({total} steps); shorten the pre-training or raise TrainingHparams.budget.")
     _check_rewind(p, rewind_step, total)
-    model = networks.build_network(p.model, ds.input_shape, ds.num_classes, p.seed, p.pruning.prunable())
     variant = variant_name(p.pruning.method, rewind_step)
+    rewind = p.pruning.rewind if pretrained is None else "pretrained"
+
+    def describe(level):  # each level's TensorBoard run and log label
+        shown = "dense" if level == 0 else variant
+        return {"label": f"{variant} seed {p.seed} level {level}",
+                "log_dir": ctx.tensorboard_dir / shown / level_name(level),
+                "log_hparams": {"variant": shown, "level": level, "seed": p.seed, "method": p.pruning.method,
+                                "rewind": rewind}}
+
+    trainer = LoopTrainer(ds, p.training, p.seed, p.model, p.pruning.prunable(), describe, split, ctx.verbose)
+    model = trainer.network()
+    done = set(finished_levels(out))
+    rows = {level: read_json(level_dir(out, level) / "metrics.json") for level in done}
+    if pretrained is not None and 0 not in done:
+        wrapping.set_state(model, pretrained.weights())
+    plan = lottery.Plan(p.pruning.method, p.pruning.levels, p.pruning.fraction, p.pruning.scope, rewind_step,
+                        p.seed, start_step, total, prefix_steps)
+    resume = lottery.Resume(done, lambda level: (M.load_masks(level_dir(out, level) / "mask.npz"),
+                                                 load_trained(out, level)),
+                            lambda: load_rewind(out), lambda: total)
     exported = p.exported_levels()
-    done = finished_levels(out)
-    rows = []
-    for level in range(p.pruning.levels + 1):
-        unit = level_dir(out, level)
-        if level in done:
-            rows.append(read_json(unit / "metrics.json"))
-            continue
-        label = f"{variant} seed {p.seed} level {level}"
-        tb_variant = "dense" if level == 0 else variant
-        log_dir = ctx.tensorboard_dir / tb_variant / level_name(level)
-        log_hparams = {"variant": tb_variant, "level": level, "seed": p.seed, "method": p.pruning.method,
-                       "rewind": p.pruning.rewind if pretrained is None else "pretrained"}
-        if level == 0:
-            if pretrained is not None:
-                wrapping.set_state(model, pretrained.weights())
-            result = train(model, ds, p.training, seed=p.seed, start_step=start_step, train_split=split,
-                           snapshot_steps=[rewind_step], log_dir=log_dir, log_hparams=log_hparams,
-                           label=label, verbose=ctx.verbose)
-            rewind_state = result.snapshots[rewind_step]
-            masks = wrapping.get_masks(model)
-            search_steps = prefix_steps
-        else:
-            prev = level_dir(out, level - 1)
-            rewind_state = load_rewind(out)
-            rng = np.random.default_rng([p.seed, level])
-            masks = next_masks(p, level, M.load_masks(prev / "mask.npz"), load_trained(out, level - 1),
-                               load_trained(out, 0), rng, model,
-                               lambda: saliency.scoring_batch(ds, split, p.seed))
-            wrapping.set_state(model, rewind_state)
-            wrapping.set_masks(model, masks)
-            result = train(model, ds, p.training, seed=p.seed, start_step=rewind_step, train_split=split,
-                           log_dir=log_dir, log_hparams=log_hparams, label=label, verbose=ctx.verbose)
-            search_steps = _search_steps(p.pruning.method, level, total, rewind_step, start_step, prefix_steps)
-        rows.append(write_ticket(unit, model, ds, masks, rewind_state if level == 0 else None, result,
-                                 level in exported, {
-            "variant": "dense" if level == 0 else variant, "seed": p.seed, "level": level,
-            "train_steps": search_steps + result.steps,
-            "own_steps": result.steps, "rewind": p.pruning.rewind if pretrained is None else "pretrained",
-            "rewind_step": rewind_step,
-            "method": p.pruning.method, "scope": p.pruning.scope, "model": p.model.name,
-            "dataset": p.dataset.name}))
+    for run in lottery.search(model, trainer, plan, resume):
+        rows[run.level] = write_ticket(level_dir(out, run.level), model, ds, run.masks, run.rewind, run.outcome,
+                                       run.level in exported, {
+            "variant": "dense" if run.level == 0 else variant, "seed": p.seed, "level": run.level,
+            "train_steps": run.train_steps, "own_steps": run.outcome.steps, "rewind": rewind,
+            "rewind_step": rewind_step, "method": p.pruning.method, "scope": p.pruning.scope, "model": p.model.name,
+            "dataset": p.dataset.name})
+    rows = [rows[level] for level in sorted(rows)]
     frame = results_frame(rows)
     frame["artifact"] = [str(level_dir(out, int(r))) for r in frame["level"]]
     write_csv(out / "results.csv", frame)
     return {"levels": len(rows), "final_sparsity": rows[-1]["sparsity"], "final_test_accuracy": rows[-1]["test_accuracy"],
             "train_steps": prefix_steps + sum(int(r["own_steps"]) for r in rows),  # the cost ledger (Tickets.train_steps)
             **search_facts(ds, spe, total, rewind_step, len(split))}
-
-
-def _search_steps(method, level, total, rewind_step, start_step=0, prefix_steps=0):
-    """Training steps spent on the search that produced level `level`'s mask: what came before
-    it (pre-training, scoring) and what the criterion's cost rule counts of the dense run (from
-    `start_step`) and the levels' retraining (from `rewind_step`): for IMP every earlier level's
-    retraining, for OMP the dense run only, for random pruning nothing."""
-    return prefix_steps + criteria.criterion(method).search_steps(level, total - start_step, total - rewind_step)
-
-
-def _kernels(state, model):
-    """The prunable kernels, keyed by layer name, from a get_state() dict."""
-    return {w.layer.name: state[wrapping.var_key(wrapping.kernel_and_mask(w)[0])] for w in wrapping.wrappers(model)}
 
 
 def _check_rewind(p: MaskSearchParams, rewind_step: int, total: int):

@@ -26,14 +26,14 @@ from components.artifacts.tables import Trained
 from components.artifacts.tickets import export_in_unit, results_frame
 from components.artifacts.base import level_name
 from components.spec import ComponentSpec
-from lth_tf import networks
+from lth_tf import lottery
 from lth_tf.data import load_dataset
 from lth_tf.io import atomic_path, read_json, save_npz, unit_is_complete, write_csv, write_json
-from lth_tf.models import ModelHparams
+from lth_tf.lottery.loop_trainer import LoopTrainer
 from lth_tf.sparsity import baselines as B
 from lth_tf.sparsity import masks as M
 from lth_tf.sparsity import wrapping
-from lth_tf.training import TrainingHparams, best_validation_metrics, evaluate, train
+from lth_tf.training import TrainingHparams, best_validation_metrics, evaluate
 
 
 # The registry (name -> Baseline); kept under this name for readers such as tuning.SUBJECTS.
@@ -62,12 +62,6 @@ def row_variant(variant: str, method: str, rewind_step: int) -> str:
     return B.baseline(variant).row_variant(method, rewind_step)
 
 
-def reinit_seed(seed: int, level: int) -> int:
-    """The initialization seed of a random reinitialization of level `level`'s ticket: a fresh
-    draw, never the ticket's init (used by 'rr' here and by ForgettingBySparsity's random tickets)."""
-    return 1_000_003 + 7919 * seed + level
-
-
 def execute(p: SparseTrainingParams, inputs, out: Path, ctx):
     tickets = inputs["tickets"]
     search = tickets.params
@@ -77,40 +71,36 @@ def execute(p: SparseTrainingParams, inputs, out: Path, ctx):
         levels = tickets.check_levels(p.levels, "SparseTrainingParams.levels")
     else:
         levels = tuple(l for l in tickets.finished_levels() if l >= 1)
+
+    def describe(tag):  # (shown variant, level, matched sparsity) -> its TensorBoard run and log label
+        shown, level, sparsity = tag
+        return {"label": f"{shown} seed {p.seed} level {level}",
+                "log_dir": ctx.tensorboard_dir / shown / level_name(level),
+                "log_hparams": {"variant": shown, "level": level, "rewind": search.pruning.rewind,
+                                "method": search.pruning.method, "sparsity": sparsity}}
+
+    # The baselines' seed draws the data order; networks keep the search's seed unless reinitialized.
+    trainer = LoopTrainer(ds, hp, p.seed, search.model, search.pruning.prunable(), describe, verbose=ctx.verbose,
+                          network_seed=search.seed)
     rows = []
     for level in levels:
         ticket = tickets.load(level)
         meta = ticket["meta"]
-        ticket.update(rewind_step=meta["rewind_step"], parameters=meta["parameters"])
+        ticket.update(rewind_step=meta["rewind_step"], parameters=meta["parameters"], level=level)
         for variant in p.variants:
             unit = Trained.unit_dir(out, variant, level)
             if unit_is_complete(unit):
                 rows.append(read_json(unit / "metrics.json"))
                 continue
             rule = B.baseline(variant)
-            rng = np.random.default_rng([p.seed, level, rule.rng_stream()])
-            masks, start, reinit = rule.mask(ticket, rng), rule.start(ticket), rule.weights == "reinit"
-            init_seed = reinit_seed(p.seed, level)
-            model_hp = search.model
-            if rule.match_parameters:
-                width = networks.width_for_parameter_count(search.model, ds.input_shape, ds.num_classes,
-                                                           ticket["parameters"])
-                model_hp = ModelHparams(search.model.name, width, search.model.initializer)
-            model = networks.build_network(model_hp, ds.input_shape, ds.num_classes,
-                                           init_seed if reinit else search.seed, search.pruning.prunable())
-            if not reinit:
-                wrapping.set_state(model, ticket["rewind"])
-            if masks is not None:
-                wrapping.set_masks(model, masks)
+            branch = lottery.branch_network(variant, ticket, trainer, p.seed)
+            model = branch.model
             shown = row_variant(variant, search.pruning.method, ticket["rewind_step"])
-            label = f"{shown} seed {p.seed} level {level}"
-            result = train(model, ds, hp, seed=p.seed, start_step=start, label=label, verbose=ctx.verbose,
-                           log_dir=ctx.tensorboard_dir / shown / level_name(level),
-                           log_hparams={"variant": shown, "level": level, "rewind": search.pruning.rewind,
-                                        "method": search.pruning.method,  # small_dense: the sparsity it matches
-                                        "sparsity": meta["sparsity"] if rule.match_parameters else None})
+            # small_dense: the sparsity it matches
+            result = trainer.train(model, branch.start_step, (shown, level, meta["sparsity"] if rule.match_parameters
+                                                              else None))
             final_masks = wrapping.get_masks(model)
-            prefix = rule.cost(ticket)
+            prefix = branch.cost
             metrics = {
                 "variant": row_variant(variant, search.pruning.method, ticket["rewind_step"]),
                 "seed": p.seed, "level": level, "search_seed": search.seed,
@@ -122,7 +112,7 @@ def execute(p: SparseTrainingParams, inputs, out: Path, ctx):
                 "train_steps": prefix + result.steps, "own_steps": result.steps,
                 "rewind": search.pruning.rewind, "rewind_step": ticket["rewind_step"],
                 "method": search.pruning.method, "scope": search.pruning.scope, "model": search.model.name,
-                "dataset": search.dataset.name, "width": model_hp.width,
+                "dataset": search.dataset.name, "width": trainer.width_for(ticket["parameters"] if rule.match_parameters else None),
                 "parameters": wrapping.count_parameters(model, final_masks),
             }
             with atomic_path(unit, is_dir=True) as tmp:

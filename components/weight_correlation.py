@@ -13,7 +13,7 @@ remaining weights (lth_tf/metrics/correlation.py).
 The RR network's initial and final weights: read from `init.npz` / `trained.npz` in the
 SparseTraining unit when it saves them; otherwise (SparseTraining saves only the exported
 network today) θ'_T is read from the unit's SavedModel and θ'_0 is redrawn with the
-initialization seed SparseTraining uses (`rr_init_seed`; tests/test_sanity_pipeline.py checks
+initialization seed SparseTraining uses (`lth_tf.lottery.reinit_seed`; tests/test_sanity_pipeline.py checks
 that the redraw retrains to the saved θ'_T bit for bit). RR units without either (exported
 False) are skipped.
 """
@@ -29,6 +29,8 @@ from lth_tf import networks
 from lth_tf.data import load_dataset
 from lth_tf.errors import ConfigError
 from lth_tf.io import load_npz, read_json, write_csv
+from lth_tf.lottery import reinit_seed
+from lth_tf.lottery.levels import kernels
 from lth_tf.metrics.correlation import check_fraction, correlation_curve
 from lth_tf.sparsity import masks as M
 from lth_tf.sparsity import wrapping
@@ -50,17 +52,6 @@ class CorrelationParams:
         object.__setattr__(self, "levels", tuple(int(l) for l in self.levels))
 
 
-def rr_init_seed(seed: int, level: int) -> int:
-    """The seed SparseTraining draws a freshly initialized network from for `seed` and `level`
-    (components/sparse_training.py: 1_000_003 + 7919 * seed + level)."""
-    return 1_000_003 + 7919 * int(seed) + int(level)
-
-
-def kernels(state: dict, model) -> dict:
-    """The prunable kernels of a get_state() dict, keyed by layer name (the masks' keys)."""
-    return {w.layer.name: state[wrapping.var_key(wrapping.kernel_and_mask(w)[0])] for w in wrapping.wrappers(model)}
-
-
 def _saved_kernels(saved_model: Path, names) -> dict:
     import tf_keras as keras
     model = keras.models.load_model(str(saved_model), compile=False)
@@ -74,7 +65,7 @@ def rr_weights(unit: Path, search, seed: int, level: int, masks: dict, model, ds
         return kernels(load_npz(unit / "init.npz"), model), kernels(load_npz(unit / "trained.npz"), model)
     if not (unit / "saved_model" / "saved_model.pb").exists():
         return None
-    fresh = networks.build_network(search.model, ds.input_shape, ds.num_classes, rr_init_seed(seed, level),
+    fresh = networks.build_network(search.model, ds.input_shape, ds.num_classes, reinit_seed(seed, level),
                                    search.pruning.prunable())
     wrapping.set_masks(fresh, masks)
     return kernels(wrapping.get_state(fresh), fresh), _saved_kernels(unit / "saved_model", masks)

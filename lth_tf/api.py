@@ -29,14 +29,18 @@ What it does, in Keras terms:
   `rewind_step` of the dense run (0 = θ0), and trains from there to step T (the optimizer's
   iterations start at `rewind_step`, so schedules resume there; fit stops at step T). OMP
   (`omp`): every level prunes the *dense* trained weights once, to the same densities.
-- Baselines (`TicketSearch.train`): 'ticket' (mask, rewind weights, steps k..T),
-  'random_reinit' (mask, fresh initialization drawn with `seed`, steps 0..T), 'random_mask'
-  (a random mask of the same overall sparsity, rewind weights, k..T), 'permuted_mask' (each
-  layer's mask shuffled, rewind weights, k..T).
+  `imp(criterion=...)` prunes by any registered criterion instead (SNIP, GraSP, SynFlow, random,
+  your own). The level loop is the studies' (lth_tf/lottery/levels.py).
+- Baselines (`TicketSearch.train`, any registered baseline): 'ticket' = 'lt' (mask, rewind
+  weights, steps k..T), 'random_reinit' = 'rr' (mask, fresh initialization drawn with `seed`,
+  steps 0..T), 'random_mask' (a random mask of the same overall sparsity, rewind weights, k..T),
+  'permuted_mask' (each layer's mask shuffled, rewind weights, k..T), 'small_dense' (hidden
+  layers narrowed to the ticket's parameter count, fresh weights, 0..T).
 - Returned objects are plain: masks are {layer name: float32 0/1 array}, weights are
   `wrapping.get_state` dicts {variable name: array} (restorable bit-for-bit with
   `lth_tf.sparsity.wrapping.set_state`), metrics are the last epoch's Keras logs (`loss`,
-  `accuracy`, `val_loss`, ...) plus `sparsity` and `steps`.
+  `accuracy`, `val_loss`, ...) plus `sparsity`, `steps` and `train_steps` (the cost ledger: steps
+  spent to produce the network, its share of the search included).
 - `score_examples`: forgetting events and EL2N during your fit (`callbacks.ForgettingTracker`,
   evaluated at epoch ends: an approximation of the per-presentation definition, see there);
   `el2n_scores`: EL2N of any network on any dataset.
@@ -59,8 +63,9 @@ from lth_tf.api_barrier import Barrier, error_barrier
 from lth_tf.api_export import export_ticket
 from lth_tf.api_model import Level, Masks, State, TrainedNetwork, _Setup, _load_state, _setup, wrap
 from lth_tf.api_scores import ExampleScores, el2n_scores, score_examples
-from lth_tf.callbacks import IMPDriver, RewindSnapshot
+from lth_tf import lottery
 from lth_tf.errors import ConfigError, unknown_name
+from lth_tf.sparsity import baselines as B
 from lth_tf.sparsity import masks as M
 from lth_tf.sparsity import wrapping
 
@@ -68,7 +73,9 @@ from lth_tf.sparsity import wrapping
 __all__ = ["wrap", "imp", "omp", "TicketSearch", "Level", "TrainedNetwork", "el2n_scores", "score_examples",
            "ExampleScores", "error_barrier", "Barrier", "export_ticket", "Masks", "State", "VARIANTS"]
 
-VARIANTS = ("ticket", "random_reinit", "random_mask", "permuted_mask")
+# The API's names for two registered baselines (lth_tf/sparsity/baselines.py), older than the registry.
+ALIASES = {"ticket": "lt", "random_reinit": "rr"}
+VARIANTS = ("ticket", "random_reinit", "random_mask", "permuted_mask")  # the API's defaults; any registered name works
 
 
 # ----------------------------------------------------------------------------- the search
@@ -110,47 +117,39 @@ class TicketSearch:
 
     def train(self, level: int = -1, variant: str = "ticket", seed: int = 0,
               callbacks: Sequence = ()) -> TrainedNetwork:
-        """Trains level `level`'s ticket or one of its baselines (module docstring) with the search's
-        data, compile_kwargs and budget; `seed` draws the baselines' randomness ('random_reinit'
-        re-seeds the global RNG: keras.utils.set_random_seed). Data order comes from train_ds
-        (a shuffled dataset gives each call different SGD noise)."""
-        if variant not in VARIANTS:
-            raise unknown_name("variant", variant, VARIANTS)
+        """Trains level `level`'s ticket or one of its baselines with the search's data,
+        compile_kwargs and budget. `variant`: any registered baseline (lth_tf/sparsity/baselines.py:
+        'lt' = 'ticket', 'rr' = 'random_reinit', 'random_mask', 'permuted_mask', 'small_dense', or
+        your own `register_baseline`), built by the lottery core as the studies build it
+        (lth_tf/lottery/branches.py). `seed` draws the baselines' randomness (random masks; fresh
+        weights re-seed the global RNG: keras.utils.set_random_seed). Data order comes from
+        train_ds (a shuffled dataset gives each call different SGD noise)."""
+        name = ALIASES.get(variant, variant)
+        if name not in B.BASELINES:
+            raise unknown_name("variant", variant, [*ALIASES, *B.BASELINES])
         lv = self._level(level)
-        rng = np.random.default_rng([seed, lv.level, VARIANTS.index(variant)])
-        masks, start = lv.masks, self.rewind_step
-        if variant == "random_reinit":
-            keras.utils.set_random_seed(1_000_003 + 7919 * int(seed) + lv.level)
-            model, start = self.setup.network(), 0
-            _warn_if_same_init(model, self.init_weights)
-        else:
-            model = self.setup.network()
-            if variant == "random_mask":
-                masks = M.random_mask_like(masks, rng)
-            elif variant == "permuted_mask":
-                masks = M.permuted(masks, rng)
-        wrapping.set_masks(model, masks)
-        if variant != "random_reinit":
-            _load_state(model, self.rewind_weights)
-        history, metrics, steps = self.setup.fit(model, start, self.total_steps, callbacks)
-        sparsity = M.sparsity(masks)
-        metrics.update(sparsity=sparsity, steps=float(steps))
-        if self.setup.verbose:
-            print(f"[{variant}] level {lv.level} sparsity {sparsity:.4f} " + _fmt(metrics), flush=True)
-        return TrainedNetwork(variant, lv.level, model, masks, sparsity, metrics, history, steps)
+        ticket = {"masks": lv.masks, "rewind": self.rewind_weights, "trained": lv.weights, "level": lv.level,
+                  "meta": {"train_steps": lv.search_steps + lv.steps, "own_steps": lv.steps},
+                  "rewind_step": self.rewind_step, "parameters": wrapping.count_parameters(self.ticket(level), lv.masks)}
+        branch = lottery.branch_network(name, ticket, self.setup, seed)
+        if B.baseline(name).weights == "reinit":
+            _warn_if_same_init(branch.model, self.init_weights)
+        outcome = self.setup.train(branch.model, branch.start_step, (variant, lv.level), (), callbacks)
+        masks = wrapping.get_masks(branch.model)
+        sparsity = M.sparsity(masks) if branch.masks is not None else lv.sparsity
+        metrics = {**outcome.metrics, "sparsity": sparsity, "steps": float(outcome.steps),
+                   "train_steps": float(branch.cost + outcome.steps)}
+        return TrainedNetwork(variant, lv.level, branch.model, masks, sparsity, metrics, outcome.history, outcome.steps)
 
     def baselines(self, level: int = -1, variants: Sequence[str] = ("ticket", "random_reinit", "random_mask"),
                   seed: int = 0) -> Dict[str, TrainedNetwork]:
-        """The ticket and its baselines trained alike: {variant: TrainedNetwork}."""
+        """The ticket and its baselines trained alike: {variant: TrainedNetwork}; `variants` may
+        name any registered baseline (`TicketSearch.train`)."""
         return {v: self.train(level, v, seed) for v in variants}
 
     def summary(self) -> List[dict]:
         """One row per level (level, sparsity, metrics...): `pandas.DataFrame(search.summary())`."""
         return [{"level": lv.level, **lv.metrics} for lv in self.levels]
-
-
-def _fmt(metrics: Dict[str, float]) -> str:
-    return " ".join(f"{k} {v:.4g}" for k, v in metrics.items() if k not in ("sparsity", "steps"))
 
 
 def _warn_if_same_init(model, init: State):
@@ -164,62 +163,32 @@ def _warn_if_same_init(model, init: State):
 
 # ----------------------------------------------------------------------------- searches
 
-def _check_search_args(levels, fraction, rewind_step, scope):
+def _search(criterion, model, train_ds, val_ds, compile_kwargs, epochs, levels, fraction, rewind_step, scope,
+            prunable, callbacks, verbose, seed=0) -> TicketSearch:
     if int(levels) < 1:
         raise ConfigError(f"levels={levels} must be >= 1.")
-    if not 0.0 < fraction < 1.0:
-        raise ConfigError(f"fraction={fraction} (pruned per level) must be in (0, 1).")
     if int(rewind_step) < 0:
         raise ConfigError(f"rewind_step={rewind_step} must be >= 0 (0 rewinds to initialization).")
-    if scope not in M.SCOPES:
-        raise unknown_name("pruning scope", scope, M.SCOPES)
-
-
-def _dense_level(setup: _Setup, rewind_step: int):
+    plan = lottery.Plan(criterion, int(levels), float(fraction), scope, int(rewind_step), int(seed))
+    lottery.levels.check_plan(plan)
+    setup = _setup(model, train_ds, val_ds, compile_kwargs, epochs, prunable, callbacks, verbose)
     net = setup.network()
     _load_state(net, wrapping.get_state(setup.template))  # θ0 = the user's weights
     init = wrapping.get_state(net)
-    snapshot = RewindSnapshot(rewind_step)
-    history, metrics, steps = setup.fit(net, 0, None, [snapshot])
-    if snapshot.state is None or rewind_step >= steps:
-        raise ConfigError(f"rewind_step={rewind_step} is not below the {steps} steps of dense training "
-                          f"(epochs x batches per epoch): choose a smaller rewind_step.")
-    masks = wrapping.get_masks(net)
-    metrics.update(sparsity=0.0, steps=float(steps))
-    if setup.verbose:
-        print(f"[dense] level 0 " + _fmt(metrics), flush=True)
-    return net, init, snapshot, Level(0, masks, 0.0, metrics, history, wrapping.get_state(net), steps)
-
-
-def _search(method, model, train_ds, val_ds, compile_kwargs, epochs, levels, fraction, rewind_step, scope,
-            prunable, callbacks, verbose) -> TicketSearch:
-    _check_search_args(levels, fraction, rewind_step, scope)
-    setup = _setup(model, train_ds, val_ds, compile_kwargs, epochs, prunable, callbacks, verbose)
-    net, init, snapshot, dense = _dense_level(setup, int(rewind_step))
-    total = dense.steps
-    out = [dense]
-    driver = IMPDriver(net, snapshot, fraction=fraction, scope=scope, reset_optimizer=False)
-    dense_kernels = wrapping.prunable_weights(net)
-    for level in range(1, int(levels) + 1):
-        if method == "imp":
-            masks = driver.next_level()
-        else:  # one-shot: the dense trained weights, pruned straight to this level's density
-            masks = M.magnitude_prune(dense_kernels, M.ones_like(dense_kernels), driver.density(level), scope)
-            wrapping.set_masks(net, masks)
-            _load_state(net, snapshot.state)
-        history, metrics, steps = setup.fit(net, int(rewind_step), total)
-        sparsity = M.sparsity(masks)
-        metrics.update(sparsity=sparsity, steps=float(steps))
-        if verbose:
-            print(f"[{method}] level {level} sparsity {sparsity:.4f} " + _fmt(metrics), flush=True)
-        out.append(Level(level, masks, sparsity, metrics, history, wrapping.get_state(net), steps))
-    return TicketSearch(method, float(fraction), scope, int(rewind_step), total, out, init, snapshot.state, setup)
+    out, rewind = [], None
+    for run in lottery.search(net, setup, plan):
+        o = run.outcome
+        sparsity = M.sparsity(run.masks)
+        metrics = {**o.metrics, "sparsity": sparsity, "steps": float(o.steps), "train_steps": float(run.train_steps)}
+        out.append(Level(run.level, run.masks, sparsity, metrics, o.history, run.trained, o.steps, run.search_steps))
+        rewind = run.rewind if run.level == 0 else rewind
+    return TicketSearch(criterion, float(fraction), scope, int(rewind_step), setup.total_steps, out, init, rewind, setup)
 
 
 def imp(model: keras.Model, train_ds: tf.data.Dataset, *, compile_kwargs, epochs: int,
         val_ds: Optional[tf.data.Dataset] = None, levels: int = 5, fraction: float = 0.2, rewind_step: int = 0,
         scope: str = "global", prunable=None, callbacks: Sequence[keras.callbacks.Callback] = (),
-        verbose: int = 1) -> TicketSearch:
+        verbose: int = 1, criterion: str = "imp", seed: int = 0) -> TicketSearch:
     """Iterative magnitude pruning with rewinding (Frankle & Carbin 2019; Frankle et al. 2020).
 
     model: your tf_keras Sequential / functional model; its current weights are θ0 (copied, not
@@ -230,9 +199,14 @@ def imp(model: keras.Model, train_ds: tf.data.Dataset, *, compile_kwargs, epochs
     rewind_step: rewind to the weights after this many steps of the dense run (0 = θ0).
     prunable: which layers get masks (None: Dense and Conv; a predicate; or layer names).
     callbacks: passed to every fit. verbose: 0 silent, 1 a line per level, 2 also Keras' per-epoch lines.
+    criterion: any registered pruning criterion (lth_tf/sparsity/criteria.py: 'imp' = magnitude of
+        the previous level's trained weights, 'omp', 'random', 'snip', 'grasp', 'synflow', or your
+        own `register_criterion`), applied level by level; criteria that score the model see the
+        first batch of train_ds. seed: the random criterion's draws (seeded by (seed, level)).
+    The level loop is the studies' own (lth_tf/lottery/levels.py).
     """
-    return _search("imp", model, train_ds, val_ds, compile_kwargs, epochs, levels, fraction, rewind_step,
-                   scope, prunable, callbacks, verbose)
+    return _search(criterion, model, train_ds, val_ds, compile_kwargs, epochs, levels, fraction, rewind_step,
+                   scope, prunable, callbacks, verbose, seed)
 
 
 def omp(model: keras.Model, train_ds: tf.data.Dataset, *, compile_kwargs, epochs: int,

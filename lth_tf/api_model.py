@@ -9,7 +9,9 @@ import tensorflow as tf
 import tf_keras as keras
 
 from lth_tf import keras_utils as ku
+from lth_tf.callbacks import RewindSnapshot
 from lth_tf.errors import ConfigError
+from lth_tf.sparsity import masks as M
 from lth_tf.sparsity import wrapping
 
 Masks = Dict[str, np.ndarray]
@@ -114,7 +116,19 @@ class _StopAtStep(keras.callbacks.Callback):
 
 
 @dataclasses.dataclass
+class FitOutcome:
+    """One `_Setup.train`: Keras' history and last logs, steps trained, {step: state} snapshots."""
+    history: Dict[str, List[float]]
+    metrics: Dict[str, float]
+    steps: int
+    snapshots: Dict[int, State]
+
+
+@dataclasses.dataclass
 class _Setup:
+    """Your model, data and compile arguments: the Keras-fit trainer of the lottery core
+    (lth_tf/lottery/loop_trainer.py says what a trainer is): every training is
+    `model.compile(**compile_kwargs)` + `model.fit`."""
     template: keras.Model  # an unwrapped copy of the user's model: architecture only
     prunable: Callable
     train_ds: tf.data.Dataset
@@ -123,10 +137,35 @@ class _Setup:
     epochs: int
     callbacks: tuple
     verbose: int
+    total_steps: Optional[int] = None  # the end of every training: set by the first (dense) one
 
-    def network(self) -> keras.Model:
-        """A new wrapped network of the architecture (freshly initialized from the global RNG)."""
-        return wrapping.wrap(_copy_architecture(self.template), self.prunable)
+    def network(self, init_seed: Optional[int] = None, parameters: Optional[int] = None) -> keras.Model:
+        """A new wrapped network of the architecture, freshly initialized from the global RNG
+        (re-seeded with `init_seed` when given); its hidden layers' width scaled so that it has
+        about `parameters` trainable parameters when given (`_scaled_architecture`)."""
+        if init_seed is not None:
+            keras.utils.set_random_seed(int(init_seed))
+        template = self.template if parameters is None else _scaled_architecture(
+            self.template, _width_for_parameters(self.template, int(parameters)))
+        return wrapping.wrap(_copy_architecture(template), self.prunable)
+
+    def train(self, model: keras.Model, start_step: int, tag=None, snapshot_steps=(), callbacks: Sequence = ()):
+        """compile + fit from `start_step` to the end of the budget (the first call: `epochs`
+        epochs, which sets the budget), with the weights at `snapshot_steps` recorded."""
+        snapshots = [RewindSnapshot(s) for s in snapshot_steps]
+        history, metrics, steps = self.fit(model, start_step, self.total_steps, [*snapshots, *callbacks])
+        if self.total_steps is None:
+            self.total_steps = start_step + steps
+        if self.verbose:
+            shown = f"[search] level {tag}" if isinstance(tag, int) else "[{}] level {}".format(*tag)
+            print(f"{shown} sparsity {M.sparsity(wrapping.get_masks(model)):.4f} " + " ".join(
+                f"{k} {v:.4g}" for k, v in metrics.items()), flush=True)
+        return FitOutcome(history, metrics, steps, {s.step: s.state for s in snapshots if s.state is not None})
+
+    def scoring_batch(self):
+        """The first batch of train_ds: what criteria that score the model (SNIP, GraSP, SynFlow) see."""
+        x, y = next(iter(self.train_ds))[:2]
+        return np.asarray(x), np.asarray(y)
 
     def fit(self, model: keras.Model, start_step: int = 0, end_step: Optional[int] = None,
             callbacks: Sequence = (), epochs: Optional[int] = None):
@@ -155,6 +194,40 @@ def _copy_architecture(template: keras.Model) -> keras.Model:
     if not clone.built:
         clone.build(template.input_shape)
     return clone
+
+
+def _scaled_architecture(template: keras.Model, width: float) -> keras.Model:
+    """The architecture with every hidden Dense layer's units and Conv layer's filters scaled by
+    `width` (at least 1); the output layers keep theirs (the small-dense baseline)."""
+    config = template.get_config()
+    layers = config["layers"]
+    if isinstance(template, keras.Sequential):
+        outputs = {layers[-1]["config"]["name"]}
+    else:
+        outputs = {entry[0] for entry in config["output_layers"]}
+    for layer in layers:
+        inner = layer["config"]
+        if inner.get("name", layer.get("name")) in outputs:
+            continue
+        for key in ("units", "filters"):
+            if key in inner:
+                inner[key] = max(1, int(round(inner[key] * width)))
+    return template.__class__.from_config(config)
+
+
+def _width_for_parameters(template: keras.Model, target: int) -> float:
+    """The width (`_scaled_architecture`) whose dense network has closest to `target` trainable
+    parameters, by bisection (the study models' rule: lth_tf.networks.width_for_parameter_count)."""
+    def count(width):
+        return int(sum(np.prod(v.shape) for v in _scaled_architecture(template, width).trainable_weights))
+    lo, hi = 1e-3, 1.0
+    for _ in range(30):
+        mid = (lo * hi) ** 0.5
+        if count(mid) > target:
+            hi = mid
+        else:
+            lo = mid
+    return lo if abs(count(lo) - target) <= abs(count(hi) - target) else hi
 
 
 def _setup(model, train_ds, val_ds, compile_kwargs, epochs, prunable, callbacks, verbose) -> _Setup:
@@ -186,6 +259,7 @@ class Level:
     history: Dict[str, List[float]]  # keras History.history
     weights: State  # the trained weights (wrapping.get_state)
     steps: int  # optimizer steps of this level's training
+    search_steps: int = 0  # steps the search spent to obtain this level's mask (the cost ledger)
 
 
 @dataclasses.dataclass

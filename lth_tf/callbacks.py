@@ -38,7 +38,7 @@ and users import them all from here.)
   violations) or raises `MaskViolation` (`mode="raise"`). With lth-tf's wrapper the forward pass
   uses kernel * mask, so gradients, momentum, Adam moments and (decoupled) weight decay of a
   pruned weight are all zero: the enforcer is belt and braces for code that writes weights.
-- `IMPDriver`: between fit calls, prunes the smallest-magnitude fraction of the remaining
+- `IMPDriver`: between fit calls, prunes (by magnitude, or any registered criterion) a fraction of the remaining
   weights (global or layerwise; level L keeps round(N (1 - fraction)^L) weights, so sparsity is
   1 - (1 - fraction)^L), rewinds to the snapshot, and resets the optimizer (zero state,
   iterations = the rewind step, so learning-rate schedules resume where the snapshot was taken).
@@ -50,8 +50,10 @@ import tensorflow as tf
 import tf_keras as keras
 
 from lth_tf import keras_utils as ku
+from lth_tf import lottery
 from lth_tf.errors import ConfigError
 from lth_tf.metrics import forgetting as _forgetting
+from lth_tf.sparsity import criteria
 from lth_tf.sparsity import masks as M
 from lth_tf.sparsity import wrapping
 
@@ -271,11 +273,15 @@ class IMPDriver:
     rewind_step: the optimizer's iterations after a rewind (default: the snapshot's step, else 0).
     fraction: of the remaining weights pruned per level; scope: 'global' or 'layerwise'.
     reset_optimizer: zero the compiled optimizer's state at each rewind (else recompile yourself).
+    criterion: any registered pruning criterion (lth_tf/sparsity/criteria.py; default 'imp', the
+        magnitude of the trained weights), scored as the studies score it (lth_tf.lottery.next_masks);
+        scoring_data: (x, y) for criteria that score the model (SNIP, GraSP, SynFlow); seed: the
+        random criterion's stream (seed, level).
     """
 
     def __init__(self, model: keras.Model, rewind: Union[RewindSnapshot, Dict[str, np.ndarray], None] = None, *,
                  fraction: float = 0.2, scope: str = "global", rewind_step: Optional[int] = None,
-                 reset_optimizer: bool = True):
+                 reset_optimizer: bool = True, criterion: str = "imp", scoring_data=None, seed: int = 0):
         _require_wrapped(model, "IMPDriver")
         if not 0.0 < fraction < 1.0:
             raise ConfigError(f"IMPDriver(fraction={fraction}): the fraction pruned per level must be in (0, 1).")
@@ -287,6 +293,12 @@ class IMPDriver:
             rewind_step = rewind.step if isinstance(rewind, RewindSnapshot) else 0
         self.rewind_step = int(rewind_step)
         self.reset_optimizer = reset_optimizer
+        self.criterion, self.seed = criteria.criterion(criterion).name, int(seed)
+        if criteria.criterion(criterion).uses_model and scoring_data is None:
+            raise ConfigError(f"IMPDriver(criterion={criterion!r}) scores the model on a batch: pass "
+                              f"scoring_data=(x, y), e.g. 10 examples per class of your training data.")
+        self.scoring_data = scoring_data
+        self._dense: Optional[Dict[str, np.ndarray]] = None  # the first pruned network's state (one-shot criteria)
         self.level = 0
         self.masks_by_level: List[Dict[str, np.ndarray]] = [wrapping.get_masks(model)]
 
@@ -300,7 +312,7 @@ class IMPDriver:
         return self._rewind
 
     def density(self, level: Optional[int] = None) -> float:
-        return (1.0 - self.fraction) ** (self.level if level is None else level)
+        return M.level_density(self.fraction, self.level if level is None else level)
 
     @property
     def masks(self) -> Dict[str, np.ndarray]:
@@ -311,9 +323,15 @@ class IMPDriver:
         return M.sparsity(self.masks)
 
     def prune(self) -> Dict[str, np.ndarray]:
-        """Prunes the current (trained) weights to the next level's density; returns the masks."""
-        new = M.magnitude_prune(wrapping.prunable_weights(self.model), wrapping.get_masks(self.model),
-                                self.density(self.level + 1), self.scope)
+        """Prunes the current (trained) network to the next level's density by the criterion;
+        returns the masks."""
+        level, state, masks = self.level + 1, wrapping.get_state(self.model), wrapping.get_masks(self.model)
+        if self._dense is None:
+            self._dense = state
+        new = lottery.next_masks(self.criterion, level, self.density(level), self.scope, masks, state, self._dense,
+                                 lottery.levels.level_rng(self.seed, level), self.model,
+                                 lambda: tuple(np.asarray(a) for a in self.scoring_data))
+        wrapping.set_state(self.model, state)  # a criterion that scores the model may have run it
         wrapping.set_masks(self.model, new)
         self.level += 1
         self.masks_by_level.append(new)

@@ -6,9 +6,11 @@ import pandas as pd
 import pytest
 
 from components import mask_search, pretraining, subset_slimming
+from lth_tf import lottery
 from lth_tf.data import DatasetHparams
 from lth_tf.errors import ConfigError
 from lth_tf.io import load_npz, read_json
+from lth_tf.lottery.levels import search_steps_of
 from lth_tf.models import ModelHparams
 from lth_tf.sparsity.hparams import PruningHparams
 from lth_tf.training import TrainingHparams, to_steps
@@ -48,7 +50,8 @@ def test_search_steps_without_upstream_work_are_unchanged():
     for method in ("imp", "omp", "random"):
         for level in (1, 3):
             old = {"imp": 100 + (level - 1) * (100 - 7), "omp": 100, "random": 0}[method]
-            assert mask_search._search_steps(method, level, 100, 7) == old
+            plan = lottery.Plan(method, 3, 0.2, "global", rewind_step=7, seed=0)
+            assert search_steps_of(plan, level, 100) == old
 
 
 def artifacts(root, component):

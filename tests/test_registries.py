@@ -1,7 +1,7 @@
 """The extension points: a toy pruning criterion and a toy baseline, registered in a few lines
 each, run through a tiny study (MaskSearch, then SparseTraining) via the Runner; SNIP as a
 MaskSearch method; unknown names rejected with the registered ones listed."""
-import lth_tf  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow is imported)
+import lth_tf  # (also sets TF_USE_LEGACY_KERAS before TensorFlow is imported)
 
 import numpy as np
 import pandas as pd
@@ -106,3 +106,64 @@ def test_unknown_names_list_the_registered_ones():
         sparse_training.SparseTrainingParams(variants=("reinit",))
     with pytest.raises(ConfigError, match="Known saliency methods: grasp, snip, synflow"):
         saliency.scorer("imp")
+
+
+def _tiny_keras_problem():
+    """A 2-layer functional model on 240 separable 12-d examples (batches of 40: 6 steps an epoch)."""
+    import tensorflow as tf
+    import tf_keras as keras
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(240, 12)).astype("float32")
+    y = (x[:, 0] + x[:, 1] > 0).astype("int64")
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((12,))
+    model = keras.Model(inputs, keras.layers.Dense(2)(keras.layers.Dense(16, activation="relu")(inputs)))
+    compile_kwargs = lambda: dict(optimizer=keras.optimizers.SGD(0.1), metrics=["accuracy"],  # noqa: E731
+                                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    return model, tf.data.Dataset.from_tensor_slices((x, y)).batch(40), compile_kwargs
+
+
+def test_the_same_toy_criterion_and_baseline_run_through_the_python_api(toys):
+    """Registered once, available everywhere: the study's toy criterion and baseline in lth_tf.imp."""
+    model, ds, compile_kwargs = _tiny_keras_problem()
+    search = lth_tf.imp(model, ds, compile_kwargs=compile_kwargs, epochs=1, levels=2, fraction=0.2, rewind_step=2,
+                        criterion="smallest", verbose=0)
+    for level in (1, 2):
+        prev = search.levels[level - 1]
+        expected = _keep_smallest(_kernels(prev.weights), prev.masks, 0.8 ** level)
+        assert M.matching(search.levels[level].masks, expected)
+        # the criterion's cost rule, as in the study: 7 steps a level
+        assert search.levels[level].metrics["train_steps"] == 7 * level + search.levels[level].steps
+    run = search.train(2, "complement")
+    assert M.matching(run.masks, {n: 1 - m for n, m in search.levels[2].masks.items()})
+    assert run.steps == search.total_steps - 2 and run.metrics["train_steps"] == 5 + run.steps
+
+
+def test_the_python_api_trains_every_registered_baseline(toys):
+    """search.baselines over every registered name: small_dense narrows the hidden layer to the
+    ticket's parameter count and trains from step 0; rr draws fresh weights; all are the core's."""
+    model, ds, compile_kwargs = _tiny_keras_problem()
+    search = lth_tf.imp(model, ds, compile_kwargs=compile_kwargs, epochs=1, levels=3, fraction=0.5, verbose=0)
+    runs = search.baselines(3, variants=tuple(baselines.BASELINES))
+    assert set(runs) == set(baselines.BASELINES)
+    ticket = search.ticket(3)
+    kept = wrapping.count_parameters(ticket, search.levels[3].masks)
+    small = runs["small_dense"].model
+    assert runs["small_dense"].steps == search.total_steps and M.sparsity(runs["small_dense"].masks) == 0
+    assert abs(wrapping.count_parameters(small) - kept) <= 0.1 * kept < wrapping.count_parameters(ticket)
+    assert small.output_shape[-1] == 2  # the output layer keeps its classes; the hidden one is narrower
+    assert [w.layer.units for w in wrapping.wrappers(small)][0] < 16
+    assert M.matching(runs["lt"].masks, search.levels[3].masks) and M.matching(runs["rr"].masks, runs["lt"].masks)
+    assert not np.array_equal(runs["rr"].model.get_weights()[0], runs["lt"].model.get_weights()[0])
+
+
+def test_imp_driver_prunes_by_a_registered_criterion(toys):
+    model, ds, compile_kwargs = _tiny_keras_problem()
+    wrapped = lth_tf.wrap(model)
+    wrapped.compile(**compile_kwargs())
+    wrapped.fit(ds, epochs=1, verbose=0)
+    trained, masks = wrapping.get_state(wrapped), wrapping.get_masks(wrapped)
+    driver = lth_tf.IMPDriver(wrapped, fraction=0.2, criterion="smallest")
+    assert M.matching(driver.next_level(), _keep_smallest(_kernels(trained), masks, 0.8))
+    with pytest.raises(ConfigError, match="scoring_data"):
+        lth_tf.IMPDriver(wrapped, criterion="snip")

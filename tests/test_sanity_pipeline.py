@@ -20,6 +20,8 @@ from components import weight_correlation as WC
 from lth_tf import networks
 from lth_tf.data import load_dataset
 from lth_tf.io import read_json
+from lth_tf.lottery import reinit_seed
+from lth_tf.lottery.levels import kernels
 from lth_tf.metrics import jackpot as J
 from lth_tf.sparsity import masks as M
 from lth_tf.sparsity import wrapping
@@ -172,11 +174,11 @@ def test_rr_weights_for_rp_are_the_rr_networks_own(study):
     model = networks.build_network(search.model, ds.input_shape, ds.num_classes, search.seed, search.pruning.prunable())
     theta0, thetaT = WC.rr_weights(unit, search, trained["parameters"]["seed"], 1, masks, model, ds)
     fresh = networks.build_network(search.model, ds.input_shape, ds.num_classes,
-                                   WC.rr_init_seed(trained["parameters"]["seed"], 1), search.pruning.prunable())
+                                   reinit_seed(trained["parameters"]["seed"], 1), search.pruning.prunable())
     wrapping.set_masks(fresh, masks)
-    assert all(np.array_equal(v, WC.kernels(wrapping.get_state(fresh), fresh)[k]) for k, v in theta0.items())
+    assert all(np.array_equal(v, kernels(wrapping.get_state(fresh), fresh)[k]) for k, v in theta0.items())
     train(fresh, ds, search.training, seed=trained["parameters"]["seed"], start_step=0, verbose=False)
-    again = WC.kernels(wrapping.get_state(fresh), fresh)
+    again = kernels(wrapping.get_state(fresh), fresh)
     assert all(np.array_equal(again[k], thetaT[k]) for k in thetaT)
     assert not all(np.array_equal(theta0[k], thetaT[k]) for k in thetaT)
 

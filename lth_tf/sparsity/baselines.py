@@ -3,7 +3,7 @@
 A baseline changes a ticket by four rules, each a plain function of the ticket:
 - mask(ticket, rng) -> the mask to train under, or None for a dense network;
 - weights: 'rewind' (the ticket's rewind weights) or 'reinit' (a fresh initialization, drawn
-  with components/sparse_training.reinit_seed);
+  with lth_tf.lottery.reinit_seed);
 - start(ticket) -> the step training starts at (it always ends at the end of the budget);
 - cost(ticket) -> training steps spent before this network's own training, so that its
   train_steps = cost + own steps.

@@ -6,7 +6,7 @@ import gin
 
 from lth_tf.errors import ConfigError, unknown_name
 from lth_tf.sparsity import criteria
-from lth_tf.sparsity.masks import SCOPES
+from lth_tf.sparsity.masks import SCOPES, level_density
 from lth_tf.sparsity.wrapping import PRUNABLE_KINDS, prunable_predicate
 from lth_tf.training.hparams import to_steps
 
@@ -38,7 +38,7 @@ class PruningHparams:
         to_steps(self.rewind, 1, "PruningHparams.rewind")
 
     def density(self, level: int) -> float:
-        return (1.0 - self.fraction) ** level
+        return level_density(self.fraction, level)
 
     def prunable(self):
         return prunable_predicate(self.prunable_kinds, self.prune_output_layer)

@@ -45,6 +45,13 @@ def _keep_top(scores: np.ndarray, count: int) -> np.ndarray:
     return keep.reshape(scores.shape)
 
 
+def level_density(fraction: float, level: int) -> float:
+    """The density (1 − p)^L of level L when every level prunes a fraction p of the weights that
+    remain (Frankle & Carbin 2019 §2: "prune p^(1/n)% of the weights that survive"): the one
+    density rule of every search and driver."""
+    return (1.0 - float(fraction)) ** int(level)
+
+
 def prune_by_score(scores: Dict[str, np.ndarray], masks: Masks, target_density: float,
                    scope: str = "global") -> Masks:
     """Keeps the highest-scoring weights among those still unpruned, so that a fraction
