@@ -2,16 +2,9 @@
 training (keras-tuner's built-in tuners reject tf_keras models), an error class that stops the
 search with a trial's own error, and the oracle (a Bayesian one whose random state survives a resume).
 keras-tuner is imported only inside these functions, when a search runs."""
-from __future__ import annotations  # TuningParams: a type hint only (components.tuning imports this module)
-
-from typing import TYPE_CHECKING
-
 import numpy as np
 
 from lth_tf.errors import ConfigError
-
-if TYPE_CHECKING:
-    from components.tuning import TuningParams
 
 
 _FATAL = []
@@ -75,7 +68,7 @@ def _resumable_bayesian():
     return ResumableBayesianOracle
 
 
-def oracle(p: TuningParams):
+def oracle(p):  # p: components.tuning.TuningParams (which imports this module)
     import keras_tuner
     hp = keras_tuner.HyperParameters()
     for d in p.dimensions():

@@ -8,6 +8,7 @@ subsets and forgetting counts refer to it, whatever validation split or subset i
 """
 import dataclasses
 import functools
+import math
 from typing import Callable, Dict, Optional, Tuple
 
 import gin
@@ -197,3 +198,8 @@ def _load_dataset(hp: DatasetHparams) -> Dataset:
     names = tuple(str(c) for c in raw.class_names)
     return Dataset(hp.name, train, val, test, raw.num_classes, mean, std, augment,
                    names if len(names) == raw.num_classes else ())
+
+
+def steps_per_epoch(num_examples: int, batch_size: int) -> int:
+    """Batches in one pass over `num_examples` (the last one may be short)."""
+    return max(1, math.ceil(num_examples / batch_size))

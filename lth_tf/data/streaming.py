@@ -24,6 +24,8 @@ from typing import Callable, Optional, Sequence, Tuple
 import numpy as np
 import tensorflow as tf
 
+from lth_tf.data.augment import augment_batch
+from lth_tf.data.dataset import Dataset, steps_per_epoch, train_val_positions
 from lth_tf.errors import ConfigError
 
 AUTOTUNE = tf.data.AUTOTUNE
@@ -151,7 +153,6 @@ def train_batches(ds, split: StreamedSplit, batch_size: int, seed: int, start_st
                   shuffle_buffer: Optional[int] = None) -> tf.data.Dataset:
     """Batches (x, y, index) for global steps [start_step, end_step), normalized and augmented
     like pipeline.train_batches; see the module docstring for the order."""
-    from lth_tf.data.pipeline import augment_batch, steps_per_epoch
 
     window = int(shuffle_buffer or getattr(ds, "shuffle_buffer", 0) or 10000)
     spe = steps_per_epoch(len(split), batch_size)
@@ -242,7 +243,6 @@ def streamed_dataset(hp, train: StreamSource, y_train: np.ndarray, test: StreamS
                      num_classes: int, default_augment: str, class_names: Sequence[str] = ()):
     """A Dataset of streamed splits: validation split, stable indices and augmentation chosen as
     dataset._load_dataset chooses them for the in-memory path."""
-    from lth_tf.data.dataset import Dataset, train_val_positions
 
     y_train, y_test = np.asarray(y_train, np.int64), np.asarray(y_test, np.int64)
     full = StreamedSplit(train, np.arange(len(y_train), dtype=np.int64), y_train)

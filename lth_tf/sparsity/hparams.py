@@ -8,7 +8,7 @@ from lth_tf.errors import ConfigError, unknown_name
 from lth_tf.sparsity import criteria
 from lth_tf.sparsity.masks import SCOPES, level_density
 from lth_tf.sparsity.wrapping import PRUNABLE_KINDS, prunable_predicate
-from lth_tf.training.hparams import to_steps
+from lth_tf.steps import to_steps
 
 
 @gin.configurable
