@@ -9,7 +9,7 @@ Methods:
 - entropy: predictive entropy of the networks' mean prediction (active-learning baseline).
 - forgetting: forgetting events counted during each network's training (Toneva et al. 2019)
   from the training step's own predictions; never-learned examples score their presentation
-  count (above any learned example), see ForgettingTracker.scores. Extra columns:
+  count (above any learned example), see ForgettingCounter.scores. Extra columns:
   never_learned (in every network), ever_learned (in some network), unforgettable (learned
   and never forgotten in every network), forgetting_events (summed over networks).
 - svp: selection via proxy (Coleman et al. 2020): `proxy_score` computed with a smaller proxy
@@ -45,7 +45,7 @@ from lth_tf.data import DatasetHparams, is_streamed, load_dataset, steps_per_epo
 from lth_tf.errors import ConfigError, unknown_name  # noqa: E402
 from lth_tf.io import load_npz, save_npz, save_png, write_csv  # noqa: E402
 from lth_tf.metrics import scores as S  # noqa: E402
-from lth_tf.metrics.forgetting import ForgettingTracker  # noqa: E402
+from lth_tf.metrics.forgetting import ForgettingCounter  # noqa: E402
 from lth_tf.models import ModelHparams  # noqa: E402
 from lth_tf.training import TrainingHparams, predict, to_steps, train  # noqa: E402
 
@@ -120,7 +120,7 @@ def score_network(p: DataScoringParams, ds, split, k: int, steps: int, ctx, scor
     kind = p.score_kind()
     seed = network_seed(p.seed, k)
     model = networks.build_network(p.scoring_model(), ds.input_shape, ds.num_classes, seed)
-    tracker = ForgettingTracker(int(split.index.max()) + 1) if kind == "forgetting" else None
+    tracker = ForgettingCounter(int(split.index.max()) + 1) if kind == "forgetting" else None
     train(model, ds, p.training, seed=seed, end_step=steps, train_split=split,
           on_batch=tracker.on_batch if tracker else None, label=f"scoring {p.method} network {k}",
           log_dir=ctx.tensorboard_dir / f"scoring_{p.method}" / unit_name("network", k),

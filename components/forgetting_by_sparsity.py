@@ -10,7 +10,7 @@ fine-tuning." Caption: "... when training with full data. Top: Basic iterative m
 (fine-tune after pruning). Middle: vanilla lottery tickets. Bottom: random tickets."
 
 A forgetting event is a transition of an example from correct to incorrect between consecutive
-presentations (Toneva et al. 2019; lth_tf.metrics.forgetting.ForgettingTracker, counted from the
+presentations (Toneva et al. 2019; lth_tf.metrics.forgetting.ForgettingCounter, counted from the
 training step's own predictions). Every arm trains on the whole training split, with the search's
 TrainingHparams and data order (seed = the search's seed), for each level L of `levels`:
 - lt: the level's mask on the search's rewind weights, trained from the rewind step to the end,
@@ -52,7 +52,7 @@ from lth_tf import networks  # noqa: E402
 from lth_tf.data import load_dataset  # noqa: E402
 from lth_tf.errors import ConfigError, unknown_name  # noqa: E402
 from lth_tf.io import atomic_path, load_npz, read_json, save_npz, unit_is_complete, write_csv, write_json, write_text  # noqa: E402
-from lth_tf.metrics.forgetting import NEVER_LEARNED, ForgettingTracker  # noqa: E402
+from lth_tf.metrics.forgetting import NEVER_LEARNED, ForgettingCounter  # noqa: E402
 from lth_tf.sparsity import masks as M  # noqa: E402
 from lth_tf.sparsity import wrapping  # noqa: E402
 from lth_tf.training import evaluate, train  # noqa: E402
@@ -114,7 +114,7 @@ def train_unit(arm: str, level: int, tickets, search, ds, unit: Path, ctx) -> di
     else:
         model, start = starting_point(arm, level, tickets, search, ds)
     split = ds.train
-    tracker = ForgettingTracker(int(split.index.max()) + 1)
+    tracker = ForgettingCounter(int(split.index.max()) + 1)
     result = train(model, ds, search.training, seed=search.seed, start_step=start, train_split=split,
                    on_batch=tracker.on_batch, label=f"forgetting {arm} level {level}", verbose=ctx.verbose)
     masks = wrapping.get_masks(model)

@@ -68,7 +68,7 @@ from lth_tf.errors import ConfigError, unknown_name
 from lth_tf.io import atomic_path, load_npz, read_json, save_npz, unit_is_complete, write_csv, write_json
 from lth_tf.metrics import prac as P
 from lth_tf.metrics import scores
-from lth_tf.metrics.forgetting import ForgettingTracker
+from lth_tf.metrics.forgetting import ForgettingCounter
 from lth_tf.models import ModelHparams
 from lth_tf.sparsity import masks as M
 from lth_tf.sparsity import wrapping
@@ -254,7 +254,7 @@ def _run_round(p, r, model, ds, spe, rewind_step, masks, trained_on, rewind_stat
     if not first:
         load_state(model, rewind_state, masks)
     split = ds.train if len(trained_on) == len(full) else ds.train.with_indices(trained_on)
-    tracker = ForgettingTracker(int(full.max()) + 1)
+    tracker = ForgettingCounter(int(full.max()) + 1)
     density = p.pruning.density(r)
     window = p.early_stop_queue - 1
     prospective, distances = [], []

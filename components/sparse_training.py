@@ -36,14 +36,10 @@ from lth_tf.sparsity import wrapping
 from lth_tf.training import TrainingHparams, best_validation_metrics, evaluate
 
 
-# The registry (name -> Baseline); kept under this name for readers such as tuning.SUBJECTS.
-VARIANTS = B.BASELINES
-
-
 @gin.configurable
 @dataclasses.dataclass(frozen=True)
 class SparseTrainingParams:
-    variants: Tuple[str, ...] = ("rr", "random_mask")
+    baselines: Tuple[str, ...] = ("rr", "random_mask")  # registered baseline names (lth_tf/sparsity/baselines.py)
     levels: Tuple[int, ...] = ()  # () = every level >= 1 of the ticket artifact
     training: Optional[TrainingHparams] = None  # None = the mask search's hyperparameters
     seed: int = 0  # draws baseline randomness (reinit, random masks) and the data order
@@ -52,9 +48,9 @@ class SparseTrainingParams:
     export: bool = False
 
     def __post_init__(self):
-        for v in self.variants:
-            B.baseline(v)  # a ConfigError naming the registered baselines
-        object.__setattr__(self, "variants", tuple(self.variants))
+        for name in self.baselines:
+            B.baseline(name)  # a ConfigError naming the registered baselines
+        object.__setattr__(self, "baselines", tuple(self.baselines))
         object.__setattr__(self, "levels", tuple(int(l) for l in self.levels))
 
 
@@ -87,7 +83,7 @@ def execute(p: SparseTrainingParams, inputs, out: Path, ctx):
         ticket = tickets.load(level)
         meta = ticket["meta"]
         ticket.update(rewind_step=meta["rewind_step"], parameters=meta["parameters"], level=level)
-        for variant in p.variants:
+        for variant in p.baselines:
             unit = Trained.unit_dir(out, variant, level)
             if unit_is_complete(unit):
                 rows.append(read_json(unit / "metrics.json"))

@@ -13,7 +13,7 @@ from lth_tf import networks
 from lth_tf.data import DatasetHparams, load_dataset
 from lth_tf.io import save_npz, write_csv
 from lth_tf.metrics.convergence import convergence_speed
-from lth_tf.metrics.forgetting import NEVER_LEARNED, ForgettingTracker
+from lth_tf.metrics.forgetting import NEVER_LEARNED, ForgettingCounter
 from lth_tf.models import ModelHparams
 from lth_tf.training import TrainingHparams, evaluate, train
 
@@ -38,7 +38,7 @@ def execute_dynamics(p: DynamicsParams, inputs, out: Path, ctx):
     model = networks.build_network(p.model, ds.input_shape, ds.num_classes, p.seed)
     split = ds.val if len(ds.val) else ds.test
     initial_error = 1.0 - evaluate(model, ds, split)["accuracy"]
-    tracker = ForgettingTracker(int(ds.train.index.max()) + 1)
+    tracker = ForgettingCounter(int(ds.train.index.max()) + 1)
     result = train(model, ds, p.training, seed=p.seed, on_batch=tracker.on_batch, label=f"dynamics {training_label(p.training)}",
                    log_dir=ctx.tensorboard_dir / "dense" / level_name(0),
                    log_hparams={"variant": "dense", "level": 0, "rewind": "0it"}, verbose=ctx.verbose)

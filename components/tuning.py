@@ -57,12 +57,13 @@ from lth_tf.data import DatasetHparams, load_dataset
 from lth_tf.errors import ConfigError, unknown_name
 from lth_tf.io import atomic_path, read_json, unit_is_complete, write_csv, write_json
 from lth_tf.models import ModelHparams
+from lth_tf.sparsity import baselines as B
 from lth_tf.sparsity.hparams import PruningHparams
 from lth_tf.training import TrainingHparams
 
 ORACLES = ("bayesian", "random", "grid")
 OBJECTIVES = ("val_accuracy", "best_val_accuracy")
-SUBJECTS = ("dense",) + tuple(sorted(sparse_training.VARIANTS))
+SUBJECTS = ("dense",) + tuple(sorted(B.BASELINES))
 # TrainingHparams fields a search may tune (the numeric ones).
 TUNABLE = tuple(f.name for f in dataclasses.fields(TrainingHparams) if f.type in (float, "float"))
 
@@ -240,7 +241,7 @@ def _train_unit(p: TuningParams, dataset, model, training, tickets, seed: int, u
             params = mask_search.MaskSearchParams(dataset, model, training, PruningHparams(levels=0), seed, export=False)
             mask_search.execute(params, {}, tmp, trial_ctx)
         else:
-            params = sparse_training.SparseTrainingParams(variants=(p.subject,), levels=(int(p.level),),
+            params = sparse_training.SparseTrainingParams(baselines=(p.subject,), levels=(int(p.level),),
                                                           training=training, seed=seed, export=False)
             sparse_training.execute(params, {"tickets": tickets}, tmp, trial_ctx)
     return pd.read_csv(unit / "results.csv").iloc[0].to_dict()

@@ -71,11 +71,11 @@ from lth_tf.sparsity import wrapping
 
 # The public names, defined here (the search) or in api_model / api_scores / api_barrier / api_export.
 __all__ = ["wrap", "imp", "omp", "TicketSearch", "Level", "TrainedNetwork", "el2n_scores", "score_examples",
-           "ExampleScores", "error_barrier", "Barrier", "export_ticket", "Masks", "State", "VARIANTS"]
+           "ExampleScores", "error_barrier", "Barrier", "export_ticket", "Masks", "State", "BASELINES"]
 
 # The API's names for two registered baselines (lth_tf/sparsity/baselines.py), older than the registry.
 ALIASES = {"ticket": "lt", "random_reinit": "rr"}
-VARIANTS = ("ticket", "random_reinit", "random_mask", "permuted_mask")  # the API's defaults; any registered name works
+BASELINES = ("ticket", "random_reinit", "random_mask")  # `baselines()`'s default; any registered name works
 
 
 # ----------------------------------------------------------------------------- the search
@@ -115,18 +115,18 @@ class TicketSearch:
         _load_state(model, self._level(level).weights)
         return model
 
-    def train(self, level: int = -1, variant: str = "ticket", seed: int = 0,
+    def train(self, level: int = -1, baseline: str = "ticket", seed: int = 0,
               callbacks: Sequence = ()) -> TrainedNetwork:
         """Trains level `level`'s ticket or one of its baselines with the search's data,
-        compile_kwargs and budget. `variant`: any registered baseline (lth_tf/sparsity/baselines.py:
+        compile_kwargs and budget. `baseline`: any registered baseline (lth_tf/sparsity/baselines.py:
         'lt' = 'ticket', 'rr' = 'random_reinit', 'random_mask', 'permuted_mask', 'small_dense', or
         your own `register_baseline`), built by the lottery core as the studies build it
         (lth_tf/lottery/branches.py). `seed` draws the baselines' randomness (random masks; fresh
         weights re-seed the global RNG: keras.utils.set_random_seed). Data order comes from
         train_ds (a shuffled dataset gives each call different SGD noise)."""
-        name = ALIASES.get(variant, variant)
+        name = ALIASES.get(baseline, baseline)
         if name not in B.BASELINES:
-            raise unknown_name("variant", variant, [*ALIASES, *B.BASELINES])
+            raise unknown_name("baseline", baseline, [*ALIASES, *B.BASELINES])
         lv = self._level(level)
         ticket = {"masks": lv.masks, "rewind": self.rewind_weights, "trained": lv.weights, "level": lv.level,
                   "meta": {"train_steps": lv.search_steps + lv.steps, "own_steps": lv.steps},
@@ -134,18 +134,18 @@ class TicketSearch:
         branch = lottery.branch_network(name, ticket, self.setup, seed)
         if B.baseline(name).weights == "reinit":
             _warn_if_same_init(branch.model, self.init_weights)
-        outcome = self.setup.train(branch.model, branch.start_step, (variant, lv.level), (), callbacks)
+        outcome = self.setup.train(branch.model, branch.start_step, (baseline, lv.level), (), callbacks)
         masks = wrapping.get_masks(branch.model)
         sparsity = M.sparsity(masks) if branch.masks is not None else lv.sparsity
         metrics = {**outcome.metrics, "sparsity": sparsity, "steps": float(outcome.steps),
                    "train_steps": float(branch.cost + outcome.steps)}
-        return TrainedNetwork(variant, lv.level, branch.model, masks, sparsity, metrics, outcome.history, outcome.steps)
+        return TrainedNetwork(baseline, lv.level, branch.model, masks, sparsity, metrics, outcome.history, outcome.steps)
 
-    def baselines(self, level: int = -1, variants: Sequence[str] = ("ticket", "random_reinit", "random_mask"),
+    def baselines(self, level: int = -1, names: Sequence[str] = BASELINES,
                   seed: int = 0) -> Dict[str, TrainedNetwork]:
-        """The ticket and its baselines trained alike: {variant: TrainedNetwork}; `variants` may
-        name any registered baseline (`TicketSearch.train`)."""
-        return {v: self.train(level, v, seed) for v in variants}
+        """The ticket and its baselines trained alike: {name: TrainedNetwork}; `names` may be
+        any registered baselines (`TicketSearch.train`)."""
+        return {name: self.train(level, name, seed) for name in names}
 
     def summary(self) -> List[dict]:
         """One row per level (level, sparsity, metrics...): `pandas.DataFrame(search.summary())`."""

@@ -75,7 +75,7 @@ def prac(runner, seeds: Sequence[int] = (0, 1, 2),
                 dataset, model, training, dataclasses.replace(pruning, method="random"), seed, export_baselines)))
         if "random_tickets" in analyses:
             groups["random_tickets"].append(runner.run(sparse_training.SPEC, sparse_training.SparseTrainingParams(
-                variants=("rr",), seed=seed, export=export_baselines), tickets=main))
+                baselines=("rr",), seed=seed, export=export_baselines), tickets=main))
         for name, selection in (("random_subset", "random"), ("entropy_subset", "entropy"),
                                 ("svp_subset", "svp"), ("cet_only", "cet")):
             if name in analyses:

@@ -165,4 +165,4 @@ def sanity(runner, learning_rates: Sequence[float] = (0.005, 0.02, 0.08, 0.3), s
 
 def _train(runner, search, variants, levels, seed, export=False):
     return runner.run(sparse_training.SPEC, sparse_training.SparseTrainingParams(
-        variants=tuple(variants), levels=tuple(levels), seed=seed, export=export), tickets=search)
+        baselines=tuple(variants), levels=tuple(levels), seed=seed, export=export), tickets=search)

@@ -138,7 +138,7 @@ def stability(runner, seeds: Sequence[int] = (0, 1), momenta: Sequence[float] = 
         inputs["instability"] = [runner.run(INSTABILITY, instability_params, tickets=t) for t in grid.values()]
     if baselines and baseline_configs:
         inputs["baselines"] = [runner.run(sparse_training.SPEC, sparse_training.SparseTrainingParams(
-            variants=tuple(baselines), levels=tuple(baseline_levels), seed=seed), tickets=t)
+            baselines=tuple(baselines), levels=tuple(baseline_levels), seed=seed), tickets=t)
             for _, seed, t in tickets_of(baseline_configs, seeds)]
     if rewind_search_configs:
         first = rewind_points[0]
@@ -191,7 +191,7 @@ def stability(runner, seeds: Sequence[int] = (0, 1), momenta: Sequence[float] = 
                                                                                      export=False))  # as above
                 short_searches.append(searched)
                 retrained.append(runner.run(sparse_training.SPEC, sparse_training.SparseTrainingParams(
-                    variants=("lt",), levels=tuple(aimp_levels), training=training, seed=seed), tickets=searched))
+                    baselines=("lt",), levels=tuple(aimp_levels), training=training, seed=seed), tickets=searched))
         inputs["aimp_searches"], inputs["aimp"] = short_searches, retrained
     if disentangle:
         crossed = []
@@ -199,7 +199,7 @@ def stability(runner, seeds: Sequence[int] = (0, 1), momenta: Sequence[float] = 
             train_training = trainings[train_label]
             for seed in secondary_seeds:
                 crossed.append(runner.run(sparse_training.SPEC, sparse_training.SparseTrainingParams(
-                    variants=("lt",), levels=tuple(disentangle_levels), training=train_training, seed=seed),
+                    baselines=("lt",), levels=tuple(disentangle_levels), training=train_training, seed=seed),
                     tickets=grid[search_label, seed]))
         inputs["disentangle"] = crossed
     title = f"{study}: {model.name} on {dataset.name}"

@@ -12,7 +12,7 @@ from components.mask_search import MaskSearchParams
 from lth_tf.data import DatasetHparams
 from lth_tf.errors import ConfigError
 from lth_tf.io import read_json
-from lth_tf.metrics.forgetting import NEVER_LEARNED, ForgettingTracker
+from lth_tf.metrics.forgetting import NEVER_LEARNED, ForgettingCounter
 from lth_tf.models import ModelHparams
 from lth_tf.sparsity.hparams import PruningHparams
 from lth_tf.training import TrainingHparams
@@ -55,7 +55,7 @@ def test_lt_arm_trains_exactly_as_the_search_level(run):
 
 
 def test_counts_by_hand():
-    tracker = ForgettingTracker(4)
+    tracker = ForgettingCounter(4)
     # example 0: 1,0,1,0 -> 2 events; 1: 0,0,0,0 -> never learned; 2: 1,1,1,1 -> 0; 3: 0,1,0,1 -> 1
     for step, correct in enumerate(([1, 0, 1, 0], [0, 0, 1, 1], [1, 0, 1, 0], [0, 0, 1, 1])):
         tracker.on_batch(step, np.arange(4), np.array(correct, float))

@@ -17,6 +17,7 @@ import pytest
 from components import mask_search, sparse_training
 from components.artifacts.tickets import layer_sparsity, level_dir, load_trained
 from components.mask_search import MaskSearchParams
+from lth_tf.lottery import loop_trainer
 from lth_tf import networks
 from lth_tf.data import DatasetHparams, load_dataset
 from lth_tf.io import load_npz, read_json
@@ -43,8 +44,8 @@ class Interrupted(Exception):
 
 
 def _spy_on_training(monkeypatch, module, calls, fail_at_call=None):
-    """Wraps `module.train` to record each call's starting weights, masks and start step (and
-    to simulate a crash at call number `fail_at_call`)."""
+    """Wraps `module.train` (lth_tf/lottery/loop_trainer.py: every study training) to record each
+    call's starting weights, masks and start step (and to simulate a crash at call number `fail_at_call`)."""
     real = module.train
 
     def spy(model, ds, hp, **kwargs):
@@ -61,7 +62,7 @@ def search(tmp_path_factory):
     """One IMP search, with the starting point of every level's training recorded."""
     calls = []
     with pytest.MonkeyPatch.context() as mp:
-        _spy_on_training(mp, mask_search, calls)
+        _spy_on_training(mp, loop_trainer, calls)
         root = tmp_path_factory.mktemp("search")
         artifact = Runner(root, verbose=False).run(mask_search.SPEC, PARAMS)
     assert len(calls) == LEVELS + 1
@@ -202,7 +203,7 @@ def test_an_exported_level_reads_its_trained_weights_from_the_saved_model(search
     with pytest.raises(UnreadableFile, match="saved_model/variables"):
         load_trained(path, LEVELS)
     calls = []
-    _spy_on_training(monkeypatch, mask_search, calls)
+    _spy_on_training(monkeypatch, loop_trainer, calls)
     runner = Runner(root, verbose=False)
     assert runner.run(mask_search.SPEC, PARAMS).path == path and len(runner.executed) == 1
     assert len(calls) == 1 and sum(int(m.sum()) for m in calls[0]["masks"].values()) == round(1600 * 0.8 ** LEVELS)
@@ -220,7 +221,7 @@ def test_same_seed_gives_identical_masks_and_metrics(search, tmp_path):
 def test_rerun_reuses_the_finished_artifact(search, monkeypatch):
     artifact, _ = search
     calls = []
-    _spy_on_training(monkeypatch, mask_search, calls)
+    _spy_on_training(monkeypatch, loop_trainer, calls)
     before = {name: p.stat().st_mtime_ns for name, p in _files(artifact.path).items()}
     runner = Runner(artifact.path.parents[2], verbose=False)
     assert runner.run(mask_search.SPEC, PARAMS) == artifact
@@ -231,7 +232,7 @@ def test_rerun_reuses_the_finished_artifact(search, monkeypatch):
 def test_interrupted_search_resumes_at_the_first_unfinished_level(search, tmp_path, monkeypatch):
     artifact, _ = search
     calls = []
-    _spy_on_training(monkeypatch, mask_search, calls, fail_at_call=2)  # crash when level 2 starts
+    _spy_on_training(monkeypatch, loop_trainer, calls, fail_at_call=2)  # crash when level 2 starts
     with pytest.raises(Interrupted):
         Runner(tmp_path, verbose=False).run(mask_search.SPEC, PARAMS)
     path = tmp_path / artifact.path.relative_to(artifact.path.parents[2])
@@ -241,7 +242,7 @@ def test_interrupted_search_resumes_at_the_first_unfinished_level(search, tmp_pa
 
     monkeypatch.undo()
     calls = []
-    _spy_on_training(monkeypatch, mask_search, calls)
+    _spy_on_training(monkeypatch, loop_trainer, calls)
     resumed = Runner(tmp_path, verbose=False).run(mask_search.SPEC, PARAMS)
     assert resumed.path == path and (path / "artifact.json").exists()
     # Only levels 2 and 3 were trained; the finished levels were not touched.
@@ -256,9 +257,9 @@ def test_interrupted_search_resumes_at_the_first_unfinished_level(search, tmp_pa
 def test_sparse_training_variants(search, tmp_path, monkeypatch):
     artifact, _ = search
     calls = []
-    _spy_on_training(monkeypatch, sparse_training, calls)
+    _spy_on_training(monkeypatch, loop_trainer, calls)
     variants = ("lt", "rr", "random_mask", "permuted_mask", "small_dense")
-    params = sparse_training.SparseTrainingParams(variants=variants, levels=(2,), export=False)
+    params = sparse_training.SparseTrainingParams(baselines=variants, levels=(2,), export=False)
     trained = Runner(tmp_path, verbose=False).run(sparse_training.SPEC, params, tickets=artifact)
     rows = pd.read_csv(trained.path / "results.csv").set_index("variant")
     assert sorted(rows.index) == sorted(["lt_imp_rewind", "rr_imp_rewind", "random_mask_rewind",

@@ -71,7 +71,7 @@ def test_a_toy_criterion_and_a_toy_baseline_run_through_a_study(toys, tmp_path):
         assert results.loc[level, "train_steps"] == 7 * level + results.loc[level, "own_steps"]
 
     trained = runner.run(sparse_training.SPEC, sparse_training.SparseTrainingParams(
-        variants=("complement", "lt"), levels=(2,)), tickets=tickets)
+        baselines=("complement", "lt"), levels=(2,)), tickets=tickets)
     rows = pd.read_csv(trained.path / "results.csv").set_index("variant")
     assert sorted(rows.index) == ["complement_rewind", "lt_smallest_rewind"]
     ticket = M.load_masks(level_dir(tickets.path, 2) / "mask.npz")
@@ -103,7 +103,7 @@ def test_unknown_names_list_the_registered_ones():
         PruningHparams(method="magnitude")
     with pytest.raises(ConfigError, match="Known sparse-training variants: lt, permuted_mask, random_mask, rr, "
                                           "small_dense"):
-        sparse_training.SparseTrainingParams(variants=("reinit",))
+        sparse_training.SparseTrainingParams(baselines=("reinit",))
     with pytest.raises(ConfigError, match="Known saliency methods: grasp, snip, synflow"):
         saliency.scorer("imp")
 
@@ -144,7 +144,7 @@ def test_the_python_api_trains_every_registered_baseline(toys):
     ticket's parameter count and trains from step 0; rr draws fresh weights; all are the core's."""
     model, ds, compile_kwargs = _tiny_keras_problem()
     search = lth_tf.imp(model, ds, compile_kwargs=compile_kwargs, epochs=1, levels=3, fraction=0.5, verbose=0)
-    runs = search.baselines(3, variants=tuple(baselines.BASELINES))
+    runs = search.baselines(3, names=tuple(baselines.BASELINES))
     assert set(runs) == set(baselines.BASELINES)
     ticket = search.ticket(3)
     kept = wrapping.count_parameters(ticket, search.levels[3].masks)

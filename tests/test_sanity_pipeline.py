@@ -17,6 +17,7 @@ import pytest
 from components import mask_search, sparse_training
 from components.artifacts import Tickets
 from components import weight_correlation as WC
+from lth_tf.lottery import loop_trainer
 from lth_tf import networks
 from lth_tf.data import load_dataset
 from lth_tf.io import read_json
@@ -131,15 +132,14 @@ def _crash_at(monkeypatch, count):
     """Makes the `count`-th training of this run (0-based, over MaskSearch and SparseTraining)
     raise Interrupted."""
     calls = []
-    for module in (mask_search, sparse_training):
-        real = module.train
+    real = loop_trainer.train  # every training of MaskSearch and SparseTraining
 
-        def spy(*args, _real=real, **kwargs):
-            if len(calls) == count:
-                raise Interrupted(f"simulated crash at training {count}")
-            calls.append(1)
-            return _real(*args, **kwargs)
-        monkeypatch.setattr(module, "train", spy)
+    def spy(*args, **kwargs):
+        if len(calls) == count:
+            raise Interrupted(f"simulated crash at training {count}")
+        calls.append(1)
+        return real(*args, **kwargs)
+    monkeypatch.setattr(loop_trainer, "train", spy)
     return calls
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from components import mask_search, tuning
 from components.tuning import TuningParams
+from lth_tf.lottery import loop_trainer
 from lth_tf.data import DatasetHparams
 from lth_tf.errors import ConfigError
 from lth_tf.io import read_json
@@ -29,14 +30,14 @@ class Interrupted(Exception):
 
 
 def _count_trainings(monkeypatch, calls, fail_at=None):
-    real = mask_search.train
+    real = loop_trainer.train  # MaskSearch's trainings (lth_tf/lottery/loop_trainer.py)
 
     def spy(model, ds, hp, **kwargs):
         if fail_at is not None and len(calls) == fail_at:
             raise Interrupted("simulated crash")
         calls.append((hp.lr, hp.weight_decay, kwargs["seed"]))
         return real(model, ds, hp, **kwargs)
-    monkeypatch.setattr(mask_search, "train", spy)
+    monkeypatch.setattr(loop_trainer, "train", spy)
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import tf_keras as keras
 from lth_tf import networks
 from lth_tf.data import DatasetHparams, eval_batches, load_dataset
 from lth_tf.metrics import scores as S
-from lth_tf.metrics.forgetting import NEVER_LEARNED, ForgettingTracker
+from lth_tf.metrics.forgetting import NEVER_LEARNED, ForgettingCounter
 from lth_tf.models import ModelHparams
 from lth_tf.sparsity import masks as M
 from lth_tf.sparsity import wrapping
@@ -23,7 +23,7 @@ def test_forgetting_counts_on_a_scripted_sequence():
     #   2: 1 1 1     -> learned, never forgotten (unforgettable)
     #   3: 0 1 1 0 1 -> forgotten once
     #   4: 1 0 (then out of a batch once)  -> forgotten once
-    tracker = ForgettingTracker(6)
+    tracker = ForgettingCounter(6)
     script = [([0, 1, 2, 3, 4], [1, 0, 1, 0, 1]),
               ([4, 3, 2, 1, 0], [0, 1, 1, 0, 0]),
               ([0, 1, 2, 3], [1, 0, 1, 1]),

@@ -15,7 +15,7 @@ from lth_tf.data import dataset as dataset_module
 from lth_tf.data.streaming import StreamedSplit, StreamSource, is_streamed, streamed_dataset
 from lth_tf.errors import ConfigError
 from lth_tf.metrics import scores as S
-from lth_tf.metrics.forgetting import ForgettingTracker
+from lth_tf.metrics.forgetting import ForgettingCounter
 from lth_tf.models import ModelHparams
 from lth_tf.training import TrainingHparams, evaluate, train
 
@@ -116,7 +116,7 @@ def test_training_forgetting_and_scores_on_a_streamed_split(tmp_path):
 
     def run():
         model = networks.build_network(ModelHparams(name="lenet_300_100", width=0.1), ds.input_shape, 4, 0)
-        tracker = ForgettingTracker(40)
+        tracker = ForgettingCounter(40)
         result = train(model, ds, hp, seed=0, on_batch=tracker.on_batch, verbose=False)
         return model, result, tracker
 

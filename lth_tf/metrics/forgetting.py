@@ -1,8 +1,10 @@
 """Forgetting events (Toneva et al. 2019), counted from the training step's own predictions.
 
 A forgetting event is a transition of an example from correctly to incorrectly classified
-between two consecutive presentations during training. `ForgettingTracker.on_batch` plugs into
-`lth_tf.training.train(on_batch=...)`, so counting costs no extra forward pass.
+between two consecutive presentations during training. `ForgettingCounter.on_batch` plugs into
+`lth_tf.training.train(on_batch=...)`, so counting costs no extra forward pass. (Its Keras twin,
+`lth_tf.callbacks.ForgettingTracker`, approximates it in your own `model.fit` by evaluating at
+epoch ends; the two names are two different things.)
 """
 import numpy as np
 
@@ -11,7 +13,7 @@ import numpy as np
 NEVER_LEARNED = np.iinfo(np.int32).max
 
 
-class ForgettingTracker:
+class ForgettingCounter:
     """Per-example statistics over training presentations, keyed by stable example index."""
 
     def __init__(self, num_indices: int):

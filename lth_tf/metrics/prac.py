@@ -57,7 +57,7 @@ def cep_set(dense_classes, subnetwork_logits, indices) -> np.ndarray:
 
 def cet_set(counts: np.ndarray, threshold: int = 0) -> np.ndarray:
     """Stable indices with a forgetting count above `threshold` (E_F), from
-    ForgettingTracker.counts() (indexed by stable index; -1 = never presented, so excluded;
+    ForgettingCounter.counts() (indexed by stable index; -1 = never presented, so excluded;
     NEVER_LEARNED is above any threshold, so never-learned examples are included)."""
     counts = np.asarray(counts)
     return np.flatnonzero((counts >= 0) & (counts > threshold)).astype(np.int64)
