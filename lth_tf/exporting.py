@@ -26,6 +26,9 @@ ConfigError naming the converter's first error, its log kept off the terminal.
 `export_from_run(run_dir, level, search, fmt, out)` finds a MaskSearch artifact of a run (by
 default the study's main grid: `find_search`), verifies its files' checksums, rebuilds its
 network and exports one level's trained ticket (the `lth-tf export` command).
+
+Why over 300 lines: this module is the one owner of the export layout, so the model it builds,
+the files it writes and the run's tickets it exports from stay side by side.
 """
 import contextlib
 import os
@@ -291,7 +294,8 @@ def find_search(run_dir, search: Optional[str] = None) -> Path:
                           f"part of one's directory name, label or fingerprint as the search.")
     raise ConfigError(f"{len(matches)} MaskSearch artifacts of {str(run_dir)!r} match"
                       f"{'' if search is None else f' {search!r}'}: {listing}. Pass a part of one's directory name, "
-                      f"label or fingerprint as the search to pick one.")
+                      f"label or fingerprint as the search to pick one (without --search: the study's main grid, the one "
+                      f"with export=True).")
 
 
 def _flat(value, prefix: str = "") -> dict:

@@ -17,7 +17,7 @@ its finished units only after their checksums are verified the same way. A finis
 identical to stored ones become hard links to them (pipelines/dedup.py). Each execution holds a file lock
 (`<output_dir>/.locks/`) while it checks and computes, so concurrent runs on one directory compute it once.
 
-The plan's records (Execution, Plan, fingerprint) are in pipelines/plan.py. This file is one class (~330
+The plan's records (Execution, Plan, fingerprint) are in pipelines/plan.py. This file is one class (~350
 lines) on purpose: recording, reuse checks, locking and computing share the Runner's per-run state.
 """
 import datetime
