@@ -68,9 +68,15 @@ def atomic_path(path, is_dir: bool = False):
 
 
 def _umask() -> int:
-    mask = os.umask(0o022)  # the only way to read it: set and restore
-    os.umask(mask)
-    return mask
+    """The process's umask: from /proc on Linux (setting it to read it would race with other
+    threads creating files), else set and restored."""
+    try:
+        with open("/proc/self/status") as status:
+            return next(int(line.split()[1], 8) for line in status if line.startswith("Umask:"))
+    except (OSError, StopIteration, ValueError, IndexError):
+        mask = os.umask(0o022)
+        os.umask(mask)
+        return mask
 
 
 def file_record(path: Path) -> dict:
