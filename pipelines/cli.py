@@ -5,7 +5,7 @@
     lth-tf ls [RUNS_DIR]
     lth-tf compare RUN_A RUN_B
     lth-tf gc [RUN_DIR] [--dry_run]
-    lth-tf export RUN_DIR --level L [--search LABEL_OR_FP] [--format saved_model|keras|tflite] [--out PATH]
+    lth-tf export RUN_DIR --level L [--search LABEL_OR_FP] [--format saved_model|keras|tflite] [--out DIR] [--force]
 
 `run` is `python -m pipelines.run` with the config named by path or by study name (the studies
 ship as package data, so `lth-tf run stability` works from any directory). Help and the
@@ -174,11 +174,11 @@ def cmd_export(args, extra):
         raise ConfigError(f"No run directory {args.run_dir!r} with artifacts/. Give the output directory of a "
                           f"finished run (e.g. runs/stability); `lth-tf ls` lists them.")
     import_tensorflow_quietly()
-    from lth_tf.exporting import export_from_run
-    suffix = {"saved_model": "_saved_model", "keras": ".keras", "tflite": ".tflite"}[args.format]
-    out = Path(args.out or f"ticket_level{args.level:02d}{suffix}")
-    path = export_from_run(run_dir, args.level, args.search, args.format, out)
-    print(f"exported the level-{args.level} ticket of {run_dir} as {args.format}: {path}")
+    from lth_tf.exporting import export_from_run, read_record
+    out = Path(args.out or f"ticket_level{args.level:02d}_{args.format}")  # one directory per export
+    path = export_from_run(run_dir, args.level, args.search, args.format, out, overwrite=args.force)
+    print(f"exported the level-{args.level} ticket of {run_dir / read_record(path)['source']['artifact']} "
+          f"as {args.format}: {path}")
     return 0
 
 
@@ -220,9 +220,12 @@ def build_parser() -> argparse.ArgumentParser:
     export = sub.add_parser("export", help="export a ticket of a run as SavedModel, .keras or TFLite")
     export.add_argument("run_dir", help="the run's output directory")
     export.add_argument("--level", type=int, required=True, help="the IMP level of the ticket")
-    export.add_argument("--search", help="which search (its label or fingerprint prefix) when the run has several")
+    export.add_argument("--search", help="which search (a part of its label, directory name or fingerprint) when the run has "
+                             "several; default: the study's main grid (the searches that export their report levels)")
     export.add_argument("--format", choices=FORMATS, default="saved_model")
-    export.add_argument("--out", help="output path (default: ./ticket_levelLL_saved_model, .keras or .tflite)")
+    export.add_argument("--out", help="the export's directory: the model and its ticket.json "
+                                      "(default: ./ticket_levelLL_FORMAT)")
+    export.add_argument("--force", action="store_true", help="replace an export already in that directory")
     export.set_defaults(handler=cmd_export)
     return parser
 

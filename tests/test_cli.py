@@ -220,7 +220,7 @@ def test_run_passes_pipelines_run_checks_on_and_rejects_unknown_flags(tmp_path, 
 
 
 def test_export_writes_the_ticket(finished_run, tmp_path, capsys):
-    out = tmp_path / "ticket.keras"
+    out = tmp_path / "ticket"  # a directory: the model and its ticket.json
     assert cli.main(["export", str(finished_run), "--level", "1", "--format", "keras", "--out", str(out)]) == 0
     written = Path(capsys.readouterr().out.strip().rsplit(": ", 1)[1])  # the path export_from_run returned
     assert written.exists() and tmp_path in (written, *written.parents)
