@@ -174,7 +174,8 @@ def cmd_export(args, extra):
         raise ConfigError(f"No run directory {args.run_dir!r} with artifacts/. Give the output directory of a "
                           f"finished run (e.g. runs/stability); `lth-tf ls` lists them.")
     import_tensorflow_quietly()
-    from lth_tf.exporting import export_from_run, read_record
+    from lth_tf.exporting import read_record
+    from pipelines.export import export_from_run
     out = Path(args.out or f"ticket_level{args.level:02d}_{args.format}")  # one directory per export
     path = export_from_run(run_dir, args.level, args.search, args.format, out, overwrite=args.force)
     print(f"exported the level-{args.level} ticket of {run_dir / read_record(path)['source']['artifact']} "

@@ -1,5 +1,5 @@
 """Deployable tickets (lth_tf.exporting): raw inputs give the pipeline's answers in every format,
-one signature for every ticket, pruned weights zero, ticket.json, export_from_run on a run."""
+one signature for every ticket, pruned weights zero, ticket.json, pipelines.export.export_from_run on a run."""
 import lth_tf  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow is imported)
 
 import json
@@ -22,6 +22,7 @@ from lth_tf.sparsity import masks as M
 from lth_tf.sparsity import wrapping
 from lth_tf.sparsity.hparams import PruningHparams
 from lth_tf.training import TrainingHparams, predict
+from pipelines import export as run_export
 from pipelines.runner import Runner
 
 FORMATS = tuple(exporting.FORMATS)
@@ -216,12 +217,12 @@ def run_dir(tmp_path_factory):
 def test_export_from_run_rebuilds_the_level_and_answers_raw_inputs(run_dir, tmp_path):
     root, searches = run_dir
     with pytest.raises(ConfigError, match="2 MaskSearch artifacts") as many:
-        exporting.export_from_run(root, 1, None, "keras", tmp_path / "a")
+        run_export.export_from_run(root, 1, None, "keras", tmp_path / "a")
     assert all(s.path.name in str(many.value) for s in searches)
     assert "(seed=0)" in str(many.value) and "(seed=1)" in str(many.value)  # what tells them apart
     with pytest.raises(ConfigError, match="levels \\[3\\]"):
-        exporting.export_from_run(root, 3, searches[1].fingerprint[:12], "keras", tmp_path / "b")
-    path = exporting.export_from_run(root, 1, searches[1].fingerprint[:12], "saved_model", tmp_path / "c")
+        run_export.export_from_run(root, 3, searches[1].fingerprint[:12], "keras", tmp_path / "b")
+    path = run_export.export_from_run(root, 1, searches[1].fingerprint[:12], "saved_model", tmp_path / "c")
     record = exporting.read_record(path)
     meta = read_json(searches[1].path / "artifact.json")
     assert record["source"]["fingerprint"] == meta["fingerprint"] and record["source"]["level"] == 1
@@ -250,15 +251,15 @@ def test_without_search_the_main_grid_is_exported_and_look_alikes_show_their_dif
     main = _fake_search(tmp_path, "main")
     _fake_search(tmp_path, "aimp", export=False, budget="12it")
     _fake_search(tmp_path, "transfer", export=False, levels=2)
-    assert exporting.find_search(tmp_path) == main
+    assert run_export.find_search(tmp_path) == main
     with pytest.raises(ConfigError) as several:
-        exporting.find_search(tmp_path, "seed0")
+        run_export.find_search(tmp_path, "seed0")
     message = str(several.value)
     assert "3 MaskSearch artifacts" in message and "aimp (export=False, pruning.levels=3, training.budget='12it')" in message
     assert "main (export=True, pruning.levels=3, training.budget='2ep')" in message
     _fake_search(tmp_path, "main_seed1", seed=1)  # two grid searches: no default
     with pytest.raises(ConfigError, match="4 MaskSearch artifacts .*main_seed1 \\(export=True, .*seed=1"):
-        exporting.find_search(tmp_path)
+        run_export.find_search(tmp_path)
 
 
 def test_export_reads_only_verified_files_and_replaces_nothing_unasked(run_dir, tmp_path, capsys):

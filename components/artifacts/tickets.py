@@ -100,8 +100,7 @@ def check_levels(levels, root: Path, what: str):
 def search_params(tickets):
     """The parameters a Tickets artifact was searched with, as a MaskSearchParams (so baselines
     and analyses use the same data, model and pruning as the search)."""
-    # Imported here: components.mask_search (the producer) imports this module for its layout.
-    from components.mask_search import MaskSearchParams
+    from components.artifacts.search_params import MaskSearchParams
     from lth_tf.data import DatasetHparams
     from lth_tf.models import ModelHparams
     from lth_tf.sparsity.hparams import PruningHparams
