@@ -19,6 +19,7 @@ import gin
 from absl import app, flags
 
 import configs
+import pipelines  # pipelines.STARTED: when this process began, before any import (the "done in" time)
 from lth_tf.errors import ConfigError
 from lth_tf.io import write_json, write_text
 from lth_tf.training.seeding import enable_determinism
@@ -214,7 +215,6 @@ def main(argv):
     if not FLAGS.config:
         raise app.UsageError("--config is required, e.g. --config configs/stability.gin")
     register_everything()
-    started = time.time()
     handlers, shared_dir = [], None
     try:
         check_output_url(FLAGS.output_dir)
@@ -250,7 +250,8 @@ def main(argv):
         if FLAGS.executor == "ray":
             from pipelines.ray_executor import shutdown
             shutdown()
-    print(f"done in {time.time() - started:.0f}s: {len(runner.executed)} executed, {len(runner.reused)} reused. "
+    print(f"done in {time.time() - pipelines.STARTED:.0f}s: {len(runner.executed)} executed, "
+          f"{len(runner.reused)} reused. "
           f"Results in {output_dir}/ (report.md, results.csv, log.txt); "
           f"tensorboard --logdir {output_dir}/tensorboard", flush=True)
 

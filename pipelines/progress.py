@@ -1,0 +1,47 @@
+"""A study's progress where no terminal shows a bar: stderr redirected to a file (nohup, CI, a
+cluster job) or a pipe gets plain lines instead of tqdm's carriage returns, which such a file
+would only show at the end, as one line.
+
+`Lines` has the part of tqdm's interface the Runner and the Ray executor use (`update`,
+`set_postfix_str`, `total`, `refresh`, `close`) and prints, when an execution finishes,
+
+    study: 5/12 executions done (3 reused), 1:02 elapsed, ETA 1:27; MaskSearch mu0.9_bs128_rw5it/seed0
+
+at most one line per `every` seconds (the first and the last always): the counts, the time since
+the study started executing and the time left at this run's rate (reused executions take no time,
+so they are left out of the rate).
+"""
+import sys
+import time
+
+
+def clock(seconds: float) -> str:
+    """'0:07', '12:34', '1:02:03'."""
+    minutes, seconds = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
+
+
+class Lines:
+    def __init__(self, total: int, initial: int = 0, stream=None, every: float = 10.0, now=time.monotonic):
+        self.total, self.n, self.first = total, initial, initial  # `first`: done before this run began
+        self.stream, self.every, self.now = stream, every, now
+        self.started, self.shown, self.postfix = now(), None, ""
+
+    def set_postfix_str(self, text: str):
+        self.postfix = text  # the Runner names the execution that runs next, then counts it done
+
+    def update(self, n: int = 1):
+        self.n += n
+        if self.shown is None or self.now() - self.shown >= self.every or self.n >= self.total:
+            self.refresh()
+
+    def refresh(self):
+        elapsed, done, left = self.now() - self.started, self.n - self.first, self.total - self.n
+        eta = f", ETA {clock(elapsed / done * left)}" if done and left > 0 else ""
+        print(f"study: {self.n}/{self.total} executions done, {clock(elapsed)} elapsed{eta}"
+              + (f"; {self.postfix}" if self.postfix else ""), file=self.stream or sys.stderr, flush=True)
+        self.shown = self.now()
+
+    def close(self):
+        pass
