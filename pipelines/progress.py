@@ -5,14 +5,16 @@ would only show at the end, as one line.
 `Lines` has the part of tqdm's interface the Runner and the Ray executor use (`update`,
 `set_postfix_str`, `total`, `refresh`, `close`) and prints, when an execution finishes,
 
-    study: 5/12 executions done (3 reused), 1:02 elapsed, ETA 1:27; MaskSearch mu0.9_bs128_rw5it/seed0
+    study: 5/12 executions done, 1:02 elapsed, ETA 1:27 [3 reused; MaskSearch mu0.9_bs128_rw5it/seed0]
 
 at most one line per `every` seconds (the first and the last always): the counts, the time since
-the study started executing and the time left at this run's rate (reused executions take no time,
-so they are left out of the rate).
+the command began (pipelines.STARTED, as its closing "done in Ns") and the time left at the rate
+of this run's executions (reused ones take no time, so they are left out of the rate).
 """
 import sys
 import time
+
+import pipelines
 
 
 def clock(seconds: float) -> str:
@@ -23,10 +25,12 @@ def clock(seconds: float) -> str:
 
 
 class Lines:
-    def __init__(self, total: int, initial: int = 0, stream=None, every: float = 10.0, now=time.monotonic):
+    def __init__(self, total: int, initial: int = 0, stream=None, every: float = 10.0, now=time.time,
+                 began: float = None):
         self.total, self.n, self.first = total, initial, initial  # `first`: done before this run began
         self.stream, self.every, self.now = stream, every, now
-        self.started, self.shown, self.postfix = now(), None, ""
+        self.began = pipelines.STARTED if began is None else began  # the command's start: elapsed
+        self.started, self.shown, self.postfix = now(), None, ""  # the executions' start: the rate
 
     def set_postfix_str(self, text: str):
         self.postfix = text  # the Runner names the execution that runs next, then counts it done
@@ -37,10 +41,10 @@ class Lines:
             self.refresh()
 
     def refresh(self):
-        elapsed, done, left = self.now() - self.started, self.n - self.first, self.total - self.n
-        eta = f", ETA {clock(elapsed / done * left)}" if done and left > 0 else ""
-        print(f"study: {self.n}/{self.total} executions done, {clock(elapsed)} elapsed{eta}"
-              + (f"; {self.postfix}" if self.postfix else ""), file=self.stream or sys.stderr, flush=True)
+        now, done, left = self.now(), self.n - self.first, self.total - self.n
+        eta = f", ETA {clock((now - self.started) / done * left)}" if done and left > 0 else ""
+        print(f"study: {self.n}/{self.total} executions done, {clock(now - self.began)} elapsed{eta}"
+              + (f" [{self.postfix}]" if self.postfix else ""), file=self.stream or sys.stderr, flush=True)
         self.shown = self.now()
 
     def close(self):

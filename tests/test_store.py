@@ -330,9 +330,9 @@ def test_progress_lines_when_stderr_is_not_a_terminal(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "\r" not in err
     lines = [line for line in err.splitlines() if line.startswith("study: ")]
-    assert lines[0].startswith("study: 1/2 executions done, 0:0") and "elapsed, ETA 0:0" in lines[0]
-    assert lines[-1].startswith("study: 2/2 executions done, 0:0") and "ETA" not in lines[-1]
-    assert "Count v1/seed0" in lines[0]  # the execution that finished
+    assert lines[0].startswith("study: 1/2 executions done, ") and "elapsed, ETA 0:0" in lines[0]
+    assert lines[-1].startswith("study: 2/2 executions done, ") and "ETA" not in lines[-1]
+    assert "[0 reused; Count v1/seed0]" in lines[0]  # the execution that finished
 
 
 def test_progress_lines_are_at_most_one_per_interval_and_the_last():
@@ -340,14 +340,14 @@ def test_progress_lines_are_at_most_one_per_interval_and_the_last():
 
     from pipelines.progress import Lines
     now, out = [0.0], io.StringIO()
-    lines = Lines(total=5, initial=1, stream=out, every=30.0, now=lambda: now[0])
+    lines = Lines(total=5, initial=1, stream=out, every=30.0, now=lambda: now[0], began=-5.0)  # imports: 5 s
     for t in (10.0, 20.0, 45.0, 50.0):  # executions 2..5 finish at these times
         now[0] = t
         lines.update(1)
     assert out.getvalue().splitlines() == [
-        "study: 2/5 executions done, 0:10 elapsed, ETA 0:30",  # the first (1 reused: not in the rate)
-        "study: 4/5 executions done, 0:45 elapsed, ETA 0:15",  # 30 s after the last line
-        "study: 5/5 executions done, 0:50 elapsed"]  # the last
+        "study: 2/5 executions done, 0:15 elapsed, ETA 0:30",  # the first (1 reused: not in the rate)
+        "study: 4/5 executions done, 0:50 elapsed, ETA 0:15",  # 30 s after the last line
+        "study: 5/5 executions done, 0:55 elapsed"]  # the last
 
 
 def test_cli_progress_lines_and_wall_time_from_process_start(tmp_path, capsys, monkeypatch):
