@@ -2,7 +2,7 @@
 [--output_dir DIR] [--force] [--verbose].
 
 The study is planned first (every setting checked, nothing computed), then executed with one
-progress line for the whole study; per-epoch training lines and the runner's messages go to
+progress line for the whole study (off a terminal: a line per finished execution); per-epoch training lines and the runner's messages go to
 <output_dir>/log.txt (and to the console with --verbose)."""
 import lth_tf  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow is imported)
 
