@@ -9,7 +9,10 @@ would only show at the end, as one line.
 
 at most one line per `every` seconds (the first and the last always): the counts, the time since
 the command began (pipelines.STARTED, as its closing "done in Ns") and the time left at the rate
-of this run's executions (reused ones take no time, so they are left out of the rate).
+of this run's executions (reused ones take no time, so they are left out of the rate). When the
+bracket's note changes after `quiet` seconds without a line (the next execution starts, or the
+Ray executor's each-second "ray: 3 done, 2 running, 5 waiting"), a line says so: a long study
+is never silent for long between executions.
 """
 import sys
 import time
@@ -25,15 +28,17 @@ def clock(seconds: float) -> str:
 
 
 class Lines:
-    def __init__(self, total: int, initial: int = 0, stream=None, every: float = 10.0, now=time.time,
-                 began: float = None):
+    def __init__(self, total: int, initial: int = 0, stream=None, every: float = 10.0, quiet: float = 30.0,
+                 now=time.time, began: float = None):
         self.total, self.n, self.first = total, initial, initial  # `first`: done before this run began
-        self.stream, self.every, self.now = stream, every, now
+        self.stream, self.every, self.quiet, self.now = stream, every, quiet, now
         self.began = pipelines.STARTED if began is None else began  # the command's start: elapsed
         self.started, self.shown, self.postfix = now(), None, ""  # the executions' start: the rate
 
     def set_postfix_str(self, text: str):
         self.postfix = text  # the Runner names the execution that runs next, then counts it done
+        if self.now() - (self.started if self.shown is None else self.shown) >= self.quiet:
+            self.refresh()
 
     def update(self, n: int = 1):
         self.n += n
