@@ -56,7 +56,8 @@ def _momentum_batch(found):
 
 
 def _level(found):
-    name = next((f for f in found if f.startswith("L")), None)
+    named = [f for f in found if f.startswith("L")]
+    name = next((f for f in named if f != "L0"), named[0] if named else None)  # a sparse level as the example
     return f"level, {name}" if name else "level", ("pruning level (round) of IMP: level L keeps (1 − p)^L of the "
                                                    "prunable weights (p the fraction pruned per level); L0 is the "
                                                    "dense network.")
