@@ -3,7 +3,7 @@
     lth-tf run stability [--gin_bindings 'TrainingHparams.lr = 0.05'] [--output_dir DIR] [--force]
     lth-tf run smoke --print_config
     lth-tf ls [RUNS_DIR]
-    lth-tf compare RUN_A RUN_B
+    lth-tf compare RUN_A RUN_B [--table]
     lth-tf gc [RUN_DIR] [--dry_run]
     lth-tf export RUN_DIR --level L [--search LABEL_OR_FP] [--format saved_model|keras|tflite] [--out DIR] [--force]
 
@@ -142,13 +142,17 @@ def cmd_compare(args, extra):
     a, b = run_dirs.read_results(args.run_a), run_dirs.read_results(args.run_b)
     metrics = [m.strip() for m in args.metrics.split(",")] if args.metrics else None
     on = [c.strip() for c in args.on.split(",")] if args.on else None
-    table, unshared, matched = run_dirs.compare(a, b, metrics=metrics, on=on)
+    table, unshared, matched = run_dirs.compare(a, b, metrics=metrics, on=on, sides=True)
     print(f"A = {args.run_a}\nB = {args.run_b}\ndiff = B - A; {matched['both']} rows in both, "
           f"{matched['A']} in A only, {matched['B']} in B only")
     if unshared:
         print(f"Columns in one run only (not compared): {', '.join(unshared)}")
+    if not args.table:  # the default: what differs, by how much (pipelines/run_diff.py)
+        from pipelines import run_diff
+        print("\n".join(run_diff.summary(table)))
+        return 0
     with pd.option_context("display.max_rows", None, "display.max_columns", None, "display.width", 200):
-        print(table.to_string(index=False))
+        print(table.drop(columns="in").to_string(index=False))
     return 0
 
 
@@ -205,12 +209,14 @@ def build_parser() -> argparse.ArgumentParser:
     ls.add_argument("runs_dir", nargs="?", default="runs", help="a run or a directory of runs (default: runs)")
     ls.set_defaults(handler=cmd_ls)
 
-    compare = sub.add_parser("compare", help="two runs' results.csv side by side, with the differences")
+    compare = sub.add_parser("compare", help="what differs between two runs' results.csv (--table: side by side)")
     compare.add_argument("run_a", help="a run directory or its results.csv")
     compare.add_argument("run_b", help="a run directory or its results.csv")
     compare.add_argument("--metrics", help="comma-separated metric columns to show (default: all shared)")
     compare.add_argument("--on", help="comma-separated columns to join rows on (default: the text columns, "
                                       "seed and level)")
+    compare.add_argument("--table", action="store_true", help="print every row of both runs side by side, with "
+                         "B - A (default: a summary of the metrics that differ and by how much)")
     compare.set_defaults(handler=cmd_compare)
 
     gc = sub.add_parser("gc", help="remove artifacts the run's study no longer references (executions.json)")

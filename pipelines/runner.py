@@ -24,12 +24,14 @@ import datetime
 import logging
 import os
 import shutil
+import sys
 import time
 from pathlib import Path
 from typing import Optional
 
 from components.spec import Artifact, ComponentSpec, Context
 from pipelines.dedup import ContentIndex
+from pipelines.progress import Lines
 from pipelines.plan import Execution, Plan, _NeedsResult, _describe, _recorded_label, _safe, fingerprint
 from pipelines.publish import publish
 from lth_tf.io import (UnreadableFile, damaged_files, damaged_units, file_lock, invalidate_unit, manifest, read_json,
@@ -45,7 +47,8 @@ class Runner:
     def __init__(self, output_dir, force: bool = False, verbose: bool = True, progress: Optional[bool] = False,
                  executor=None):
         """`progress`: one line for the whole study on stderr: True always, None when stderr is a
-        terminal (a log or a pipe gets no carriage-return lines), False never. `executor`: None
+        terminal (a log or a pipe gets a plain line per finished execution instead,
+        pipelines/progress.py), False never. `executor`: None
         runs executions here, one after the other; else executor(runner, plan, bar) runs the
         plan's pending executions (pipelines/ray_executor.RayExecutor)."""
         self.output_dir = Path(output_dir)
@@ -317,10 +320,12 @@ class Runner:
     def _progress_bar(self, plan: Plan, initial: int):
         if self.progress is False:
             return None
-        if self._bar is None:
+        if self._bar is None and self.progress is None and not sys.stderr.isatty():
+            self._bar = Lines(len(plan.executions), initial)  # a log file or a pipe: plain lines, no bar
+        elif self._bar is None:
             from tqdm import tqdm
             self._bar = tqdm(total=len(plan.executions), initial=initial, desc="study", unit="execution",
-                             dynamic_ncols=True, disable=None if self.progress is None else False)
+                             dynamic_ncols=True)
         else:
             self._bar.total = len(plan.executions)
             self._bar.refresh()

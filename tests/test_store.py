@@ -6,7 +6,10 @@ import json
 import logging
 import multiprocessing
 import pickle
+import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -476,3 +479,57 @@ def test_a_mask_search_resumes_only_from_verified_levels(tmp_path, caplog):
         assert len(warnings) == 1 and str(damaged) in warnings[0], damage
         assert len(runner.executed) == 1 and unit_is_complete(level, hashes=True)
         assert rerun.results().drop(columns="artifact").equals(expected.drop(columns="artifact")), damage
+
+
+def test_progress_lines_when_stderr_is_not_a_terminal(tmp_path, capsys):
+    # capsys's stderr is no terminal (like nohup's file or a CI log): a plain line per finished
+    # execution with the count, elapsed time and ETA, not tqdm's carriage returns.
+    _study(Runner(tmp_path / "out", verbose=False, progress=None), tmp_path / "count.txt")
+    err = capsys.readouterr().err
+    assert "\r" not in err
+    lines = [line for line in err.splitlines() if line.startswith("study: ")]
+    assert lines[0].startswith("study: 1/2 executions done, ") and "elapsed, ETA 0:0" in lines[0]
+    assert lines[-1].startswith("study: 2/2 executions done, ") and "ETA" not in lines[-1]
+    assert "[0 reused; Count v1/seed0]" in lines[0]  # the execution that finished
+
+
+def test_progress_lines_are_at_most_one_per_interval_and_the_last():
+    import io
+
+    from pipelines.progress import Lines
+    now, out = [0.0], io.StringIO()
+    lines = Lines(total=5, initial=1, stream=out, every=30.0, now=lambda: now[0], began=-5.0)  # imports: 5 s
+    for t in (10.0, 20.0, 45.0, 50.0):  # executions 2..5 finish at these times
+        now[0] = t
+        lines.update(1)
+    assert out.getvalue().splitlines() == [
+        "study: 2/5 executions done, 0:15 elapsed, ETA 0:30",  # the first (1 reused: not in the rate)
+        "study: 4/5 executions done, 0:50 elapsed, ETA 0:15",  # 30 s after the last line
+        "study: 5/5 executions done, 0:55 elapsed"]  # the last
+    now[0] = 70.0  # 20 s later a note changes (the Ray executor's each second): no line yet
+    lines.set_postfix_str("ray: 5 done")
+    now[0] = 90.0  # 40 s without a line: one, so a long execution is no silence
+    lines.set_postfix_str("ray: 5 done, 1 running")
+    assert out.getvalue().splitlines()[3:] == ["study: 5/5 executions done, 1:35 elapsed [ray: 5 done, 1 running]"]
+
+
+def test_cli_progress_lines_and_wall_time_from_process_start(tmp_path, capsys, monkeypatch):
+    import time
+
+    import pipelines
+    from pipeline_stubs import main_in_process
+    monkeypatch.setattr(pipelines, "STARTED", time.time() - 100)  # the process began 100 s ago
+    assert main_in_process(str(_stub_config(tmp_path)), tmp_path / "out", []) == 0
+    captured = capsys.readouterr()
+    assert "study: 2/2 executions done" in captured.err
+    seconds = int(re.search(r"done in (\d+)s: 2 executed", captured.out).group(1))
+    assert 100 <= seconds < 160  # the 100 s before main() count, plus main's own
+
+
+def test_started_is_taken_when_the_entry_point_is_imported():
+    # The console script imports pipelines.cli: pipelines/__init__ runs before lth_tf (and TensorFlow).
+    code = ("import time; t0 = time.time(); import pipelines.cli, pipelines, sys; "
+            "print(pipelines.STARTED - t0, time.time() - t0)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True).stdout
+    started, imported = map(float, out.split())
+    assert 0 <= started < 0.05 and started < imported
