@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Optional, Tuple
 
 import gin
-import numpy as np
 import pandas as pd
 
 from components.artifacts.tables import Trained

@@ -336,13 +336,5 @@ def best_training(tuning) -> TrainingHparams:
     return from_description(TrainingHparams, best["training"])
 
 
-def best_values(tuning) -> dict:
-    return read_json(Path(tuning.path) / "best.json")["values"]
-
-
-def trials_table(tuning) -> pd.DataFrame:
-    return pd.read_csv(Path(tuning.path) / "trials.csv")
-
-
 SPEC = ComponentSpec(name="Tuning", inputs={"tickets": "Tickets?"}, output="Tuning", params=TuningParams,
                      executor=execute, exclusive=False)  # distributed workers run it side by side

@@ -3,6 +3,8 @@ helpers every typed artifact shares (lineage from descriptions, the cost ledger,
 import dataclasses
 from pathlib import Path
 
+import pandas as pd
+
 from lth_tf.io import read_json
 
 
@@ -57,6 +59,11 @@ class Artifact:
     def input_path(self, name: str):
         """The path of input `name` (a list for list inputs), None when it had none."""
         return self.metadata["inputs"].get(name)
+
+    def table(self, name: str = "results.csv") -> pd.DataFrame:
+        """The named CSV of this artifact (an empty frame when it has none)."""
+        path = Path(self.path) / name
+        return pd.read_csv(path) if path.exists() else pd.DataFrame()
 
 
 def train_steps(*artifacts) -> int:
