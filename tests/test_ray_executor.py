@@ -162,3 +162,28 @@ def test_cli_runs_a_study_on_ray(cluster, tmp_path, capsys):
     assert "2 executed, 0 reused" in capsys.readouterr().out
     assert _lines(tmp_path / "count.txt") == ["execution 1", "execution 2", "unit 1 0", "unit 1 1", "unit 1 2",
                                               "unit 2 0", "unit 2 1", "unit 2 2"]
+
+
+# configs/smoke.gin cut down to one IMP level, with only its transfer (a search on classes 0-4,
+# whose class-split datasets the driver derives while planning) and few-shot analyses.
+TRANSFER_AND_FEW_SHOT = [
+    "DatasetHparams.num_samples = 1000", "ModelHparams.width = 0.1", "PruningHparams.levels = 1",
+    "stability.baselines = ()", "stability.baseline_configs = ()", "stability.baseline_levels = ()",
+    "stability.instability = False", "stability.dynamics = False", "stability.rewind_search_configs = ()",
+    "stability.probe_configs = ()", "stability.aimp_configs = ()", "stability.aimp_levels = ()",
+    "InstabilityParams.levels = ()", "ProbingParams.levels = ()", "FewShotParams.levels = (0, 1)",
+    "TransferParams.levels = (0, 1)", "TransferParams.epochs = 1"]
+
+
+def test_a_study_with_transfer_and_few_shot_gives_the_in_process_results_on_ray(cluster, tmp_path):
+    """The class-split datasets the driver derives while planning resolve in the workers (they
+    were a KeyError there): every table the same as in-process."""
+    import pandas as pd
+    from pipeline_stubs import main_in_process
+    smoke = str(Path(TESTS).parent / "configs" / "smoke.gin")
+    assert main_in_process(smoke, tmp_path / "here", TRANSFER_AND_FEW_SHOT) == 0
+    assert main_in_process(smoke, tmp_path / "ray", TRANSFER_AND_FEW_SHOT, ["--executor", "ray"]) == 0
+    for table in ("results.csv", "transfer.csv", "few_shot.csv"):
+        here, there = (pd.read_csv(tmp_path / run / table) for run in ("here", "ray"))
+        assert len(here) > 0
+        pd.testing.assert_frame_equal(here, there)

@@ -24,6 +24,7 @@ from pathlib import Path
 import pandas as pd
 
 from components.artifacts.base import Artifact, from_description, from_list, level_name, unit_name
+from components.artifacts.tables import in_order
 from lth_tf.errors import ConfigError
 from lth_tf.io import MANIFEST, atomic_path, load_npz, read_json, save_npz, unit_is_complete, write_csv, write_json
 
@@ -124,9 +125,7 @@ LEADING_COLUMNS = ("variant", "seed", "level", "sparsity", "val_accuracy", "test
 def results_frame(rows) -> pd.DataFrame:
     """One row per network with a fixed column order, so a resumed execution writes the same
     results.csv as an uninterrupted one."""
-    frame = pd.DataFrame(rows)
-    first = [c for c in LEADING_COLUMNS if c in frame.columns]
-    return frame[first + sorted(c for c in frame.columns if c not in first)]
+    return in_order(rows, LEADING_COLUMNS)
 
 
 def write_results(root: Path, rows) -> pd.DataFrame:
