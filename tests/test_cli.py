@@ -6,6 +6,7 @@ import lth_tf  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow is impo
 import importlib.util
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -124,6 +125,24 @@ def test_run_writes_the_study_and_what_it_executed(finished_run):
     for e in listed:
         meta = json.loads((finished_run / e["path"] / "artifact.json").read_text())
         assert meta["fingerprint"] == e["fingerprint"]
+
+
+def test_a_moved_run_is_reused_whole_and_its_outputs_hold_no_absolute_path(finished_run, tmp_path, capsys):
+    moved = tmp_path / "moved"
+    shutil.copytree(finished_run, moved, symlinks=True)
+    import gin
+    gin.clear_config()
+    with pytest.raises(SystemExit) as done:
+        cli.main(["run", "smoke", "--quiet", "--output_dir", str(moved)] + _bindings(TINY))
+    gin.clear_config()
+    assert done.value.code in (0, None) and ": 0 executed" in capsys.readouterr().out  # reused whole
+    for path in moved.rglob("*"):  # every table, report and record; log.txt says where it ran
+        if path.suffix in (".csv", ".md", ".json", ".gin", ".txt") and path.name != "log.txt":
+            text = path.read_text()
+            assert str(finished_run) not in text and str(moved) not in text, path
+    artifacts = pd.read_csv(moved / "results.csv")["artifact"].dropna()
+    assert len(artifacts) and not any(Path(a).is_absolute() for a in artifacts)
+    assert all((moved / a / "metrics.json").is_file() for a in artifacts)  # relative to the output directory
 
 
 def test_ls_lists_runs_and_their_executions(finished_run, capsys):
