@@ -87,8 +87,11 @@ def unit_name(kind: str, number: int) -> str:
 def stored_path(path) -> str:
     """A path inside an artifact as tables write it: relative to the output directory
     ('artifacts/<Component>/<name>/level_03', the runner's layout), so the tables of a moved or
-    copied output directory, which is reused whole, still point at their files."""
+    copied output directory, which is reused whole, still point at their files. A path outside
+    that layout (an executor called on a directory of one's own) is written as given."""
     parts = Path(path).parts
+    if "artifacts" not in parts:
+        return Path(path).as_posix()
     start = len(parts) - 1 - parts[::-1].index("artifacts")
     return Path(*parts[start:]).as_posix()
 
