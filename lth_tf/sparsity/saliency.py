@@ -18,7 +18,21 @@ and leaves the model's weights unchanged.
   least reduces gradient flow); as a score to keep, w ⊙ Hg. H g is a Hessian-vector product of
   the loss at temperature T (200 in the paper).
 - SynFlow (Tanaka et al. 2020): data-free; with all parameters replaced by their absolute
-  values and an all-ones input, R = sum of the logits; score |dR/dw ⊙ w|.
+  values and one all-ones input, R = sum of the logits; score |dR/dw ⊙ w|.
+
+BatchNorm mode. The papers do not say; the methods' own released code does, and we follow it:
+- SNIP scores in inference mode (BN normalizes with its moving statistics): snip-public
+  (namhoonlee/snip-public, snip/prune.py) feeds `is_train: False` when computing the
+  connection sensitivity, and Synaptic-Flow's `prune_loop` (the reference of tests/golden/)
+  runs `model.eval()` by default.
+- GraSP scores in training mode (BN normalizes with the batch's statistics): GraSP's release
+  (alecwangcq/GraSP, pruner/GraSP.py) scores `copy.deepcopy(net)  # .eval()`, the `.eval()`
+  commented out, i.e. the network in its training mode.
+- SynFlow's input is data-free, so batch statistics would be meaningless: inference mode, as
+  Synaptic-Flow's default.
+Scores equal Synaptic-Flow's (Pruners/pruners.py) up to its normalization (SNIP divides by the
+sum of all scores, GraSP by |sum| + 1e-10: a positive factor, the same ranking and masks);
+tests/test_golden_saliency.py checks this on its fixtures, a BatchNorm network included.
 """
 from typing import Callable, Dict
 
@@ -37,10 +51,10 @@ def _kernels(model) -> Dict[str, tf.Variable]:
     return {w.layer.name: wrapping.kernel_and_mask(w)[0] for w in wrapping.wrappers(model)}
 
 
-def _loss(model, x, y, temperature: float = 1.0):
-    # Training mode, as in the papers (BN normalizes with batch statistics). This moves BN's
-    # moving statistics: iterative_prune restores the model's state afterwards.
-    logits = model(x, training=True) / temperature
+def _loss(model, x, y, temperature: float = 1.0, training: bool = False):
+    # training=True (GraSP) moves BN's moving statistics: iterative_prune restores the model's
+    # state afterwards. See the module docstring for each method's mode.
+    logits = model(x, training=training) / temperature
     return tf.reduce_mean(tf.keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True))
 
 
@@ -57,7 +71,7 @@ def grasp_scores(model, x, y, temperature: float = 200.0) -> Scores:
     variables = list(kernels.values())
     with tf.GradientTape() as outer:
         with tf.GradientTape() as inner:
-            loss = _loss(model, x, y, temperature)
+            loss = _loss(model, x, y, temperature, training=True)
         grads = inner.gradient(loss, variables)
         # z = g0 · g(w) with g0 held fixed, so dz/dw = H g0.
         z = tf.add_n([tf.reduce_sum(tf.stop_gradient(g) * g) for g in grads])
@@ -73,11 +87,13 @@ def synflow_scores(model, x=None, y=None) -> Scores:
             if v.dtype.is_floating:
                 v.assign(tf.abs(v))
         kernels = _kernels(model)
-        # Two identical all-ones inputs (scores only scale): TF 2.21's eager Conv backprop on CPU
-        # crashes with a batch of one.
+        # Two identical all-ones inputs, R averaged over them: TF 2.21's eager Conv backprop on CPU
+        # crashes with a batch of one, and the mean equals the one-input R of the paper and of
+        # Synaptic-Flow (a sum would double every score).
         ones = tf.ones((2, *model.input_shape[1:]), tf.float32)
         with tf.GradientTape() as tape:
-            r = tf.reduce_sum(model(ones, training=False))  # inference mode: BN uses its statistics
+            outputs = model(ones, training=False)  # inference mode: BN uses its statistics
+            r = tf.reduce_sum(tf.reduce_mean(outputs, axis=0))
         grads = tape.gradient(r, list(kernels.values()))
         scores = {n: np.abs((g * k).numpy()) for (n, k), g in zip(kernels.items(), grads)}
     finally:
