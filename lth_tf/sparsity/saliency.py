@@ -20,16 +20,20 @@ and leaves the model's weights unchanged.
 - SynFlow (Tanaka et al. 2020): data-free; with all parameters replaced by their absolute
   values and one all-ones input, R = sum of the logits; score |dR/dw ⊙ w|.
 
-BatchNorm mode. The papers do not say; the methods' own released code does, and we follow it:
-- SNIP scores in inference mode (BN normalizes with its moving statistics): snip-public
-  (namhoonlee/snip-public, snip/prune.py) feeds `is_train: False` when computing the
-  connection sensitivity, and Synaptic-Flow's `prune_loop` (the reference of tests/golden/)
-  runs `model.eval()` by default.
-- GraSP scores in training mode (BN normalizes with the batch's statistics): GraSP's release
-  (alecwangcq/GraSP, pruner/GraSP.py) scores `copy.deepcopy(net)  # .eval()`, the `.eval()`
-  commented out, i.e. the network in its training mode.
-- SynFlow's input is data-free, so batch statistics would be meaningless: inference mode, as
-  Synaptic-Flow's default.
+BatchNorm mode: all three score in inference mode (BN normalizes with its moving statistics).
+The papers (SNIP, GraSP, SynFlow; 001 §4.3 and 002 use them) do not say; the released code:
+- Synaptic-Flow's `prune_loop` (Tanaka et al., the code that compares the three; the reference
+  of tests/golden/) runs `model.eval()` unless `--prune-train-mode` is given;
+- SNIP's release (namhoonlee/snip-public, snip/prune.py) feeds `is_train: False`;
+- GraSP's release (alecwangcq/GraSP, pruner/GraSP.py) scores `copy.deepcopy(net)  # .eval()`,
+  the network in training mode. We do not follow it: in training mode the Hessian-vector
+  product goes through the batch statistics, and Keras' BatchNormalization takes them from
+  `tf.nn.moments`, which stops the gradient of the mean inside the variance. First derivatives
+  are unaffected (SNIP would be right), second derivatives are not: measured against
+  Synaptic-Flow's GraSP in train mode, the scores of the layers feeding a BN layer were off by
+  up to 20% and their sum by two orders of magnitude. In inference mode BN is an affine map and
+  the scores equal the reference's.
+Inference mode also makes a score independent of the other examples of the scoring batch.
 Scores equal Synaptic-Flow's (Pruners/pruners.py) up to its normalization (SNIP divides by the
 sum of all scores, GraSP by |sum| + 1e-10: a positive factor, the same ranking and masks);
 tests/test_golden_saliency.py checks this on its fixtures, a BatchNorm network included.
@@ -51,10 +55,8 @@ def _kernels(model) -> Dict[str, tf.Variable]:
     return {w.layer.name: wrapping.kernel_and_mask(w)[0] for w in wrapping.wrappers(model)}
 
 
-def _loss(model, x, y, temperature: float = 1.0, training: bool = False):
-    # training=True (GraSP) moves BN's moving statistics: iterative_prune restores the model's
-    # state afterwards. See the module docstring for each method's mode.
-    logits = model(x, training=training) / temperature
+def _loss(model, x, y, temperature: float = 1.0):
+    logits = model(x, training=False) / temperature  # inference mode: see the module docstring
     return tf.reduce_mean(tf.keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True))
 
 
@@ -71,7 +73,7 @@ def grasp_scores(model, x, y, temperature: float = 200.0) -> Scores:
     variables = list(kernels.values())
     with tf.GradientTape() as outer:
         with tf.GradientTape() as inner:
-            loss = _loss(model, x, y, temperature, training=True)
+            loss = _loss(model, x, y, temperature)
         grads = inner.gradient(loss, variables)
         # z = g0 · g(w) with g0 held fixed, so dz/dw = H g0.
         z = tf.add_n([tf.reduce_sum(tf.stop_gradient(g) * g) for g in grads])
