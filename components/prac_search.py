@@ -126,8 +126,9 @@ class PracSearchParams:
             raise ConfigError(f"PracSearchParams.early_stop_threshold={self.early_stop_threshold} must be in (0, 1), "
                               f"e.g. 0.07.")
         if self.early_stop_queue < 2:
-            raise ConfigError(f"PracSearchParams.early_stop_queue={self.early_stop_queue} must be >= 2 (masks in "
-                              f"the early-bird queue; 5 is Early-Bird's and the paper's).")
+            raise ConfigError(f"PracSearchParams.early_stop_queue={self.early_stop_queue} must be >= 2 (entries of "
+                              f"the early-stop queue: distances with rule 'prac', masks with 'early_bird'; 5 is the "
+                              f"authors').")
         if self.early_stop_rule not in P.EARLY_STOP_RULES:
             raise unknown_name("early-stopping rule", self.early_stop_rule, P.EARLY_STOP_RULES)
         if not self.svp_width > 0:
