@@ -30,7 +30,7 @@ and users import them all from here.)
   fewer events: no dropout / augmentation noise, and an example just updated on is rarely
   misclassified at the epoch end). `every_n_steps` samples more often (more events; the paper's
   count lies between). The exact per-presentation count is what the library's own loop provides:
-  `lth_tf.training.train(on_batch=lth_tf.metrics.forgetting.ForgettingTracker(n).on_batch)`.
+  `lth_tf.training.train(on_batch=lth_tf.metrics.forgetting.ForgettingCounter(n).on_batch)`.
   EL2N (Paul et al. 2021: ||softmax(f(x)) - onehot(y)||_2) of every tracked example is recorded
   at the end of each epoch listed in `el2n_epochs` (1-based: 1 = after the first epoch).
 - `MaskEnforcer`: checks at every epoch end (and at the end of fit, after any EMA swap) that
@@ -137,7 +137,7 @@ class ForgettingTracker(keras.callbacks.Callback):
         self.reset()
 
     def reset(self):
-        self._counter: Optional[_forgetting.ForgettingTracker] = None
+        self._counter: Optional[_forgetting.ForgettingCounter] = None
         self.el2n: Dict[int, np.ndarray] = {}
         self.last_correct: Optional[np.ndarray] = None
         self.labels: Optional[np.ndarray] = None
@@ -148,7 +148,7 @@ class ForgettingTracker(keras.callbacks.Callback):
         probs, labels = ku.class_probabilities(self.model, self.data, self.from_logits)
         correct, el2n, _ = ku.correct_el2n_loss(probs, labels)
         if self._counter is None:
-            self._counter = _forgetting.ForgettingTracker(len(labels))
+            self._counter = _forgetting.ForgettingCounter(len(labels))
             self.labels = labels
         elif len(labels) != self._counter.num_indices or not np.array_equal(labels, self.labels):
             raise ConfigError("ForgettingTracker's data changed between evaluations (different examples or order): "

@@ -2,7 +2,7 @@
 Toneva et al.'s `compute_forgetting_statistics` / `sort_examples_by_forgetting` and PrAC-LTH's
 `forget_times` / `sorted_examples`, on one correctness record; README there). Exact.
 
-Conventions compared: a never-learned example counts NEVER_LEARNED in ForgettingTracker.counts()
+Conventions compared: a never-learned example counts NEVER_LEARNED in ForgettingCounter.counts()
 (PrAC-LTH: 200000; both above any threshold) and its number of presentations in .scores()
 (Toneva: npresentations); a never-presented example counts -1 (PrAC-LTH's -1 record; Toneva's
 statistics omit it)."""
@@ -10,7 +10,7 @@ import numpy as np
 
 from golden_fixtures import load
 from lth_tf.metrics import prac as P
-from lth_tf.metrics.forgetting import NEVER_LEARNED, ForgettingTracker
+from lth_tf.metrics.forgetting import NEVER_LEARNED, ForgettingCounter
 
 REF = load("forgetting")
 
@@ -18,7 +18,7 @@ REF = load("forgetting")
 def _tracked():
     """The record fed to the tracker as training would: each epoch in two shuffled batches."""
     record, presented = REF["record"], REF["presented"]
-    tracker = ForgettingTracker(len(record))
+    tracker = ForgettingCounter(len(record))
     rng = np.random.default_rng(0)
     for epoch in range(int(REF["epochs"])):
         order = rng.permutation(presented)
