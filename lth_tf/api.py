@@ -184,6 +184,11 @@ def _dense_level(setup: _Setup, rewind_step: int):
     if snapshot.state is None or rewind_step >= steps:
         raise ConfigError(f"rewind_step={rewind_step} is not below the {steps} steps of dense training "
                           f"(epochs x batches per epoch): choose a smaller rewind_step.")
+    if steps - rewind_step < steps / 2:
+        warnings.warn(f"rewind_step={rewind_step} leaves each ticket {steps - rewind_step} of the dense run's {steps} "
+                      f"training steps (less than half: tickets train from the rewind step to step {steps}). Rewind "
+                      f"earlier (e.g. rewind_step=len(train_ds), the end of epoch 1) or train more epochs.",
+                      UserWarning, stacklevel=4)
     masks = wrapping.get_masks(net)
     metrics.update(sparsity=0.0, steps=float(steps))
     if setup.verbose:

@@ -43,6 +43,7 @@ def wrap(model: keras.Model, prunable=None) -> keras.Model:
     prunable: None = every Dense and Conv1D/2D/3D layer (output layer included); a predicate
     layer -> bool; or layer names."""
     ku.check_model(model)
+    ku.warn_if_logits_with_probability_loss(model)  # when the user compiled it
     if not model.built:
         raise ConfigError("The model is not built: give it an input shape (`keras.Input(shape=...)` as its first "
                           "layer, or `model.build((None, *shape))`).")
@@ -79,7 +80,7 @@ def _fresh_compile_kwargs(compile_kwargs) -> dict:
     kwargs = dict(compile_kwargs() if callable(compile_kwargs) else compile_kwargs)
     if "optimizer" not in kwargs or "loss" not in kwargs:
         raise ConfigError("compile_kwargs must give at least `optimizer` and `loss` (the arguments of "
-                          "model.compile), e.g. dict(optimizer='adam', loss='sparse_categorical_crossentropy', "
+                          "model.compile), e.g. dict(optimizer='adam', loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), "
                           "metrics=['accuracy']).")
     optimizer = kwargs["optimizer"]
     if isinstance(optimizer, (keras.optimizers.Optimizer, keras.optimizers.legacy.Optimizer)):
@@ -165,8 +166,9 @@ def _setup(model, train_ds, val_ds, compile_kwargs, epochs, prunable, callbacks,
     ku.build_from_dataset(model, train_ds)
     if compile_kwargs is None:
         raise ConfigError("compile_kwargs is required: the arguments of model.compile, e.g. "
-                          "dict(optimizer='adam', loss='sparse_categorical_crossentropy', metrics=['accuracy']).")
-    _fresh_compile_kwargs(compile_kwargs)  # fail early on a bad optimizer
+                          "dict(optimizer='adam', loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=['accuracy']).")
+    kwargs = _fresh_compile_kwargs(compile_kwargs)  # fail early on a bad optimizer
+    ku.warn_if_logits_with_probability_loss(model, kwargs["loss"])
     if int(epochs) < 1:
         raise ConfigError(f"epochs={epochs} must be >= 1.")
     wrap(model, prunable)  # fail early on bad `prunable`

@@ -1,4 +1,6 @@
 """The public Python API (lth_tf.api) with users' own tf_keras models and tf.data datasets."""
+import warnings
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -218,3 +220,47 @@ def test_bad_input_gets_a_config_error_with_the_fix():
     if keras3.__version__.startswith("3"):
         with pytest.raises(ConfigError, match="Keras 3 model.*import tf_keras as keras"):
             lth_tf.wrap(keras3.Sequential([keras3.Input((8,)), keras3.layers.Dense(3)]))
+
+
+def _logits_loss_warnings(record):
+    return [w for w in record if "outputs logits" in str(w.message)]
+
+
+def test_a_logits_model_with_a_probabilities_loss_warns_once(monkeypatch):
+    from lth_tf import keras_utils
+    monkeypatch.setattr(keras_utils, "_WARNED_LOGITS_LOSS", set())
+    bad = dict(_compile_kwargs(), loss="sparse_categorical_crossentropy")  # expects probabilities
+    with pytest.warns(UserWarning) as record:  # imp compiles a copy at every level: one warning
+        lth_tf.imp(_sequential(), _train_ds(), compile_kwargs=bad, epochs=1, levels=1, verbose=0)
+    (warning,) = _logits_loss_warnings(record)
+    assert "'out' is a Dense without activation" in str(warning.message)
+    assert "from_logits=True" in str(warning.message)
+    # The right loss for logits, and a probabilities loss on a softmax model: no warning.
+    monkeypatch.setattr(keras_utils, "_WARNED_LOGITS_LOSS", set())
+    softmax = keras.Sequential([keras.Input((8,)), keras.layers.Dense(3, activation="softmax", name="out")])
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        lth_tf.imp(_sequential(), _train_ds(), compile_kwargs=_compile_kwargs(), epochs=1, levels=1, verbose=0)
+        lth_tf.imp(softmax, _train_ds(), compile_kwargs=bad, epochs=1, levels=1, verbose=0)
+    assert not _logits_loss_warnings(record)
+
+
+def test_class_probabilities_of_numpy_data_larger_than_a_batch():
+    x, y = _data(n=600)  # more than class_probabilities' 512-example batches
+    model = _sequential()
+    scores = lth_tf.el2n_scores(model, (x, y), from_logits=True)
+    batched = lth_tf.el2n_scores(model, tf.data.Dataset.from_tensor_slices((x, y)).batch(100), from_logits=True)
+    assert scores.shape == (600,)
+    np.testing.assert_allclose(scores, batched, rtol=1e-6)
+
+
+def test_a_rewind_step_that_leaves_less_than_half_the_training_warns():
+    # 2 epochs x 6 batches = 12 steps: rewinding to step 7 leaves the tickets 5
+    with pytest.warns(UserWarning, match="rewind_step=7 leaves each ticket 5 of the dense run's 12 training steps"):
+        lth_tf.imp(_sequential(), _train_ds(), compile_kwargs=_compile_kwargs(), epochs=2, levels=1, rewind_step=7,
+                   verbose=0)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")  # step 6 leaves exactly half: no warning
+        lth_tf.imp(_sequential(), _train_ds(), compile_kwargs=_compile_kwargs(), epochs=2, levels=1, rewind_step=6,
+                   verbose=0)
+    assert not [w for w in record if "rewind_step" in str(w.message)]
