@@ -5,7 +5,7 @@ and users import them all from here.)
     import lth_tf
     from lth_tf.callbacks import RewindSnapshot, ForgettingTracker, MaskEnforcer, IMPDriver
 
-    model = lth_tf.wrap(model)                       # masks on Dense / Conv kernels (all ones)
+    model = lth_tf.wrap(model)                       # masks on Dense / Conv kernels, ... (all ones)
     snap = RewindSnapshot(step=100)                  # weights after 100 optimizer steps
     forget = ForgettingTracker(examples_ds, el2n_epochs=(1,))
     model.compile(optimizer=..., loss=..., metrics=["accuracy"])
