@@ -46,7 +46,9 @@ class _QuietLoader(importlib.abc.Loader):
         try:
             with stderr_silenced():
                 self.loader.exec_module(module)
-                module.config.list_physical_devices()  # where the cuInit line is written
+                config = getattr(module, "config", None)
+                if config is not None:  # the first device query writes the cuInit line
+                    config.list_physical_devices()  # (listing does not start the runtime)
         finally:  # the module keeps TensorFlow's own loader
             module.__loader__ = module.__spec__.loader = self.loader
 
