@@ -2,7 +2,7 @@
 [--output_dir DIR] [--force] [--verbose].
 
 The study is planned first (every setting checked, nothing computed), then executed with one
-progress line for the whole study; per-epoch training lines and the runner's messages go to
+progress line for the whole study (off a terminal: a line per finished execution); per-epoch training lines and the runner's messages go to
 <output_dir>/log.txt (and to the console with --verbose)."""
 import lth_tf  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow is imported)
 
@@ -19,6 +19,7 @@ import gin
 from absl import app, flags
 
 import configs
+import pipelines  # pipelines.STARTED: when this process began, before any import (the "done in" time)
 from lth_tf.errors import ConfigError
 from lth_tf.io import write_json, write_text
 from lth_tf.training.seeding import enable_determinism
@@ -214,7 +215,6 @@ def main(argv):
     if not FLAGS.config:
         raise app.UsageError("--config is required, e.g. --config configs/stability.gin")
     register_everything()
-    started = time.time()
     handlers, shared_dir = [], None
     try:
         check_output_url(FLAGS.output_dir)
@@ -250,7 +250,8 @@ def main(argv):
         if FLAGS.executor == "ray":
             from pipelines.ray_executor import shutdown
             shutdown()
-    print(f"done in {time.time() - started:.0f}s: {len(runner.executed)} executed, {len(runner.reused)} reused. "
+    print(f"done in {time.time() - pipelines.STARTED:.0f}s: {len(runner.executed)} executed, "
+          f"{len(runner.reused)} reused. "
           f"Results in {output_dir}/ (report.md, results.csv, log.txt); "
           f"tensorboard --logdir {output_dir}/tensorboard", flush=True)
 

@@ -117,12 +117,12 @@ def read_results(run: str):
     return pd.read_csv(csv)
 
 
-def compare(a, b, metrics=None, on=None, names=("A", "B")):
+def compare(a, b, metrics=None, on=None, names=("A", "B"), sides=False):
     """Two results tables side by side: rows joined on the columns that identify a network
     (`on`; by default the text columns, seed and level, except the artifact path, which differs
     between runs), each shared metric column (numbers; `metrics` picks some) of both and B − A.
-    Rows of one run only keep empty cells for the other. Returns (table, the columns only one
-    run has)."""
+    Rows of one run only keep empty cells for the other; `sides` adds the column `in` ('both',
+    'A only', 'B only'). Returns (table, the columns only one run has, row counts)."""
     import pandas as pd
 
     def identifying(frame):
@@ -157,6 +157,10 @@ def compare(a, b, metrics=None, on=None, names=("A", "B")):
     for m in metrics:
         joined[f"{m}_diff"] = joined[f"{m}_{names[1]}"] - joined[f"{m}_{names[0]}"]
         columns += [f"{m}_{names[0]}", f"{m}_{names[1]}", f"{m}_diff"]
+    if sides:
+        joined["in"] = joined["_merge"].astype(str).map(
+            {"both": "both", "left_only": f"{names[0]} only", "right_only": f"{names[1]} only"})
+        columns.append("in")
     counts = joined["_merge"].value_counts()
     matched = {"both": int(counts.get("both", 0)), names[0]: int(counts.get("left_only", 0)),
                names[1]: int(counts.get("right_only", 0))}

@@ -147,11 +147,31 @@ def test_ls_lists_runs_and_their_executions(finished_run, capsys):
 
 def test_compare_a_run_with_itself(finished_run, capsys):
     assert cli.main(["compare", str(finished_run), str(finished_run / "results.csv"), "--metrics",
-                     "test_accuracy"]) == 0
+                     "test_accuracy", "--table"]) == 0
     out = capsys.readouterr().out
     rows = len(pd.read_csv(finished_run / "results.csv"))
     assert f"{rows} rows in both, 0 in A only, 0 in B only" in out
     assert "test_accuracy_A" in out and "test_accuracy_diff" in out and "val_accuracy_A" not in out
+    assert cli.main(["compare", str(finished_run), str(finished_run)]) == 0  # the default: a summary
+    out = capsys.readouterr().out
+    assert f"No differences: the same {rows} rows, and every compared metric is equal" in out
+    assert "test_accuracy_A" not in out
+
+
+def test_compare_summarizes_what_differs_by_how_much(tmp_path, capsys):
+    a = pd.DataFrame({"study": "s", "variant": ["dense", "lt", "lt", "lt"], "seed": 0, "level": [0, 1, 2, 3],
+                      "test_accuracy": [0.90, 0.80, 0.70, 0.60], "train_steps": 24, "note": ""})
+    b = a.iloc[:3].assign(test_accuracy=[0.90, 0.85, 0.68])  # level 3 missing, two accuracies moved
+    for name, frame in (("a.csv", a), ("b.csv", b)):
+        frame.to_csv(tmp_path / name, index=False)
+    assert cli.main(["compare", str(tmp_path / "a.csv"), str(tmp_path / "b.csv")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[3] == "test_accuracy: differs in 2 of 3 rows; B - A from -0.02 to +0.05 (mean +0.015)"
+    assert lines[4] == "  variant=lt, level=1: 0.8 -> 0.85 (+0.05)"  # largest first; constant keys left out
+    assert lines[5] == "  variant=lt, level=2: 0.7 -> 0.68 (-0.02)"
+    assert lines[6:] == ["Rows in A only: 1", "  variant=lt, level=3", "Equal in all 3 matched rows: train_steps."]
+    assert cli.main(["compare", str(tmp_path / "a.csv"), str(tmp_path / "b.csv"), "--table"]) == 0
+    assert "test_accuracy_diff" in capsys.readouterr().out
 
 
 def test_compare_joins_on_identifying_columns_and_subtracts():
@@ -220,7 +240,7 @@ def test_run_passes_pipelines_run_checks_on_and_rejects_unknown_flags(tmp_path, 
 
 
 def test_export_writes_the_ticket(finished_run, tmp_path, capsys):
-    out = tmp_path / "ticket.keras"
+    out = tmp_path / "ticket"  # a directory: the model and its ticket.json
     assert cli.main(["export", str(finished_run), "--level", "1", "--format", "keras", "--out", str(out)]) == 0
     written = Path(capsys.readouterr().out.strip().rsplit(": ", 1)[1])  # the path export_from_run returned
     assert written.exists() and tmp_path in (written, *written.parents)

@@ -14,6 +14,7 @@ from components.reports.prac.tables import (highest_sparsity, cep_table, class_r
                                             mask_similarity_table, set_sizes)
 from components.reports.section import Section, markdown, section
 from lth_tf.io import write_csv
+from lth_tf.metrics.verdicts import MIN_SEEDS, NO_NOISE
 
 def findings(verdicts: pd.DataFrame, saved: pd.DataFrame, main: str) -> list:
     """The opening sentences: per variant, matching tickets (the dense network) with a clear gap
@@ -26,8 +27,11 @@ def findings(verdicts: pd.DataFrame, saved: pd.DataFrame, main: str) -> list:
     rows = verdicts.assign(name=verdicts.variant, matches=verdicts.matches_dense.astype(bool),
                            winning=verdicts.matches_dense.astype(bool) & (gap | ~has_random), value=verdicts["mean"],
                            reference=verdicts.dense_mean, baselines_beaten=np.where(gap, "random_pruning", ""))
+    seeds = int(verdicts.seeds.min())
     words = [report_text.level_findings(rows, "tickets matching the dense network and clearing random pruning",
-                                        None)]
+                                        None, seeds)]
+    if seeds < MIN_SEEDS:  # matching vanilla IMP and the saving there are verdicts too
+        return words
     imp = highest_sparsity(verdicts, main, "matches_lt_imp")
     if imp is not None:
         words.append(f"`{main}` matches vanilla IMP up to {report_text.remaining(imp.sparsity)}.")
@@ -55,7 +59,7 @@ def accuracy(d: PracData) -> Section:
         accuracy_sentence = f"Accuracy is `{p.metric}`"
     accuracy_sentence += (f"; {d.fallbacks} of {len(frame)} networks lack it and report the last epoch's test "
                           f"accuracy instead.\n" if d.fallbacks else ".\n")
-    return section(f"Study `{p.study}`: {len(frame)} networks, seeds {sorted(frame.seed.unique().tolist())}. "
+    return section(f"Study `{p.study}`: {len(frame)} networks, {report_text.seeds(frame.seed)}. "
                    f"Headline PrAC variant: `{main_variant}`.\n",
                    accuracy_sentence,
                    f"## {metric_name} vs sparsity\n",
@@ -68,8 +72,12 @@ def verdicts(d: PracData) -> Section:
     write_csv(d.out / "verdicts.csv", verdicts)
     parts = ["## Matching and winning\n", f"The rule (the same in every report): {d.rule.describe()}\n",
              markdown(verdicts)]
+    one_seed = not verdicts.empty and int(verdicts.seeds.min()) < MIN_SEEDS
     for column, what in (("matches_dense", "matches the dense network"), ("matches_lt_imp", "matches vanilla IMP")):
         hit = highest_sparsity(verdicts, main_variant, column) if not verdicts.empty else None
+        if one_seed:  # the table's columns apply the rule; a sentence would state them as a finding
+            parts.append(f"Whether `{main_variant}` {what}: {NO_NOISE}.\n")
+            continue
         parts.append(f"`{main_variant}` {what} up to {100 * hit.sparsity:.1f}% sparsity (level {int(hit.level)}).\n"
                      if hit is not None else f"`{main_variant}` {what} at no level.\n")
     return section(*parts, findings=findings(verdicts, d.saved, main_variant))
