@@ -3,10 +3,10 @@
 - ```python blocks run, each in a fresh namespace that supplies what the README's prose says
   the reader brings (`model`: a small Keras model that outputs logits, `train_ds` / `val_ds`,
   numpy `x, y`, `raw_x`), in a temporary working directory, and must earn none of lth-tf's
-  warnings (a logits model with a probabilities loss, a late rewind step, unmasked layers). A block preceded by
-  `<!-- README test: imports and names only (why) -->` needs what a test cannot have (a
-  cluster, a pipeline's runner): its imports run and every attribute it reads from an imported
-  module must exist.
+  warnings (a logits model with a probabilities loss, a late rewind step, unmasked layers). A
+  block preceded by `<!-- README test: imports and names only (why) -->` needs what a test
+  cannot have (a cluster, a pipeline's runner): its imports run and every attribute it reads
+  from an imported module must exist.
 - ```bash blocks: every `python -m pipelines.run` and `lth-tf` command line is parsed with the
   real parsers (absl flags, the CLI's argparse, the gin config and bindings); nothing runs.
   `[...]` marks an optional part, `a|b` alternatives, `NAME` a study.
