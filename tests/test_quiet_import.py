@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import lth_tf
 
 REPO = Path(__file__).resolve().parents[1]
@@ -15,9 +17,10 @@ CPP_LINE = re.compile(r"^([IWEF]\d{4} |WARNING: All log messages before absl::In
                       re.MULTILINE)
 
 
-def test_importing_lth_tf_then_tensorflow_prints_no_cpp_start_up_lines():
+@pytest.mark.parametrize("first", ["lth_tf", "pipelines.run"])  # the API; the main job (python -m pipelines.run)
+def test_importing_lth_tf_then_tensorflow_prints_no_cpp_start_up_lines(first):
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}  # as a new user's shell
-    code = ("import lth_tf\nimport tensorflow as tf\n"
+    code = (f"import {first}\nimport tensorflow as tf\n"
             "tf.config.list_physical_devices()\nprint(int(tf.constant(1) + 1))\n")  # device query: the cuInit line
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True)
     assert done.returncode == 0 and done.stdout == "2\n", done.stderr[-2000:]
