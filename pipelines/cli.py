@@ -149,16 +149,20 @@ def cmd_compare(args, extra):
 
 
 def cmd_gc(args, extra):
+    import contextlib
     from pipelines import run_dirs
     runs = [Path(args.run_dir)] if (Path(args.run_dir) / "config.gin").is_file() else run_dirs.find_runs(args.run_dir)
-    stale = {run_dir: run_dirs.unreferenced(run_dir) for run_dir in runs}  # all checked before any removal
     total = 0
-    for run_dir, paths in stale.items():
-        for path in paths:
-            print(f"{'would remove' if args.dry_run else 'removing'} {path} "
-                  f"({run_dirs.human_size(run_dirs.dir_size(path))})")
-        freed = sum(run_dirs.dir_size(p) for p in paths) if args.dry_run else run_dirs.remove(paths)
-        total += freed
+    with contextlib.ExitStack() as held:  # each study lock until gc is done: a study starting now waits
+        idle = [r for r in runs if held.enter_context(run_dirs.study_lock(r, blocking=False, shared=False))]
+        for run_dir in sorted(set(runs) - set(idle)):
+            print(f"skipped {run_dir}: a study is running there (what it uses is known when it ends); rerun "
+                  f"`lth-tf gc` after it has finished")
+        stale = {run_dir: run_dirs.unreferenced(run_dir) for run_dir in idle}  # all checked before any removal
+        for run_dir, paths in stale.items():
+            for line, freed in run_dirs.collect(run_dir, paths, args.dry_run):
+                print(line)
+                total += freed
     verb = "would free" if args.dry_run else "freed"
     print(f"{verb} {total} bytes ({run_dirs.human_size(total)}) in {len(runs)} run(s)")
     return 0

@@ -211,6 +211,7 @@ def main(argv):
     from absl import logging as absl_logging
     absl_logging.set_verbosity(absl_logging.WARNING)
     tf.get_logger().setLevel("ERROR")
+    from pipelines.run_dirs import study_lock
     from pipelines.runner import Runner
     if not FLAGS.config:
         raise app.UsageError("--config is required, e.g. --config configs/stability.gin")
@@ -232,10 +233,11 @@ def main(argv):
         runner = Runner(output_dir, force=FLAGS.force, verbose=True, progress=None,  # a bar on terminals
                         executor=make_executor())
         # config.gin is written once the whole study is planned: a rejected run leaves none behind.
-        with contextlib.redirect_stdout(_PrintsToLog(logging.getLogger("lth_tf.components"))):
+        # The study lock until executions.json lists what the study used: gc leaves the run alone.
+        with study_lock(output_dir), contextlib.redirect_stdout(_PrintsToLog(logging.getLogger("lth_tf.components"))):
             runner.study(run_pipeline, on_planned=lambda: write_text(output_dir / "config.gin", gin.config_str()))
-        write_text(output_dir / "operative_config.gin", gin.operative_config_str())
-        write_executions(runner, output_dir)
+            write_text(output_dir / "operative_config.gin", gin.operative_config_str())
+            write_executions(runner, output_dir)
     except ConfigError as e:
         print(f"error: {_without_gin_call_chain(e)}", file=sys.stderr)
         sys.exit(2)

@@ -158,7 +158,10 @@ def definitions(p, rewind_words: str, fraction: float) -> str:
              "- **Jackpot**: all five conditions hold for the ticket at that sparsity (002 Appendix B/C).",
              "- **R_p(θ, θ')** (002 Appendix G, eq. 1): the fraction of the top-p·100% largest-magnitude weights of "
              "each layer (p relative to the layer's remaining weights) that are in the top p·100% of both θ and θ', "
-             "summed over the prunable layers; 1 = the same weights are large, ≈ p = unrelated, < p = anti-related.",
+             "summed over the prunable layers; 1 = the same weights are large, ≈ p = unrelated, < p = anti-related. "
+             "Layer l's top set has k_l = round(p·N_l) weights (Python's round, half to even) and the sum is divided "
+             "by Σ_l k_l, not eq. 1's p·Σ_l N_l (at most half a weight per layer apart), so identical weights give "
+             "exactly 1.",
              "- **Verdict rule**: " + p.rule.describe(),
              f"- Accuracies are `{p.metric}` per seed; tables show mean ± std over seeds.\n"]
     return "\n".join(lines)
