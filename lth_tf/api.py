@@ -17,8 +17,9 @@
 
 What it does, in Keras terms:
 - Your model (Sequential or functional, tf_keras; its current weights are the initialization
-  θ0) is copied, never modified, and its Dense / Conv kernels are wrapped with masks
-  (`lth_tf.wrap`; `prunable=` picks layers by predicate or by name). Subclassed models raise a
+  θ0) is copied, never modified, and its Dense / Conv kernels (also SeparableConv pointwise
+  kernels and Embedding matrices) are wrapped with masks (`lth_tf.wrap`; `prunable=` picks
+  layers by predicate or by name; a warning names the layers whose weights stay dense). Subclassed models raise a
   ConfigError saying how to rebuild them functionally.
 - Every training run is `model.compile(**compile_kwargs)` + `model.fit(train_ds, epochs=...,
   validation_data=val_ds, callbacks=...)`, with a fresh copy of your optimizer and metrics
@@ -178,11 +179,21 @@ def _search(criterion, model, train_ds, val_ds, compile_kwargs, epochs, levels, 
     out, rewind = [], None
     for run in lottery.search(net, setup, plan):
         o = run.outcome
+        if run.level == 0:
+            rewind = run.rewind
+            _warn_if_short(int(rewind_step), setup.total_steps)
         sparsity = M.sparsity(run.masks)
         metrics = {**o.metrics, "sparsity": sparsity, "steps": float(o.steps), "train_steps": float(run.train_steps)}
         out.append(Level(run.level, run.masks, sparsity, metrics, o.history, run.trained, o.steps, run.search_steps))
-        rewind = run.rewind if run.level == 0 else rewind
     return TicketSearch(criterion, float(fraction), scope, int(rewind_step), setup.total_steps, out, init, rewind, setup)
+
+
+def _warn_if_short(rewind_step: int, steps: int):
+    if steps - rewind_step < steps / 2:
+        warnings.warn(f"rewind_step={rewind_step} leaves each ticket {steps - rewind_step} of the dense run's {steps} "
+                      f"training steps (less than half: tickets train from the rewind step to step {steps}). Rewind "
+                      f"earlier (e.g. rewind_step=len(train_ds), the end of epoch 1) or train more epochs.",
+                      UserWarning, stacklevel=4)
 
 
 def imp(model: keras.Model, train_ds: tf.data.Dataset, *, compile_kwargs, epochs: int,
@@ -197,7 +208,7 @@ def imp(model: keras.Model, train_ds: tf.data.Dataset, *, compile_kwargs, epochs
     epochs: the training budget of every level (the dense run's T steps).
     levels, fraction: level L has sparsity 1 - (1 - fraction)^L. scope: 'global' | 'layerwise'.
     rewind_step: rewind to the weights after this many steps of the dense run (0 = θ0).
-    prunable: which layers get masks (None: Dense and Conv; a predicate; or layer names).
+    prunable: which layers get masks (None: every layer lth-tf can mask, see `wrap`; a predicate; or layer names).
     callbacks: passed to every fit. verbose: 0 silent, 1 a line per level, 2 also Keras' per-epoch lines.
     criterion: any registered pruning criterion (lth_tf/sparsity/criteria.py: 'imp' = magnitude of
         the previous level's trained weights, 'omp', 'random', 'snip', 'grasp', 'synflow', or your

@@ -113,11 +113,13 @@ def deployable(network: keras.Model, mean=None, std=None, input_dtype="float32",
     elif input_dtype != "float32":
         x = keras.layers.Rescaling(1.0, name=TO_FLOAT)(x)
     scores = _on_top_of(body, x)
+    taken = {layer.name for layer in body.layers}  # e.g. the network's last layer named 'logits'
+    head = {name: name if name not in taken else f"{name}_output" for name in (LOGITS, PROBABILITIES)}
     if probabilities_out:
-        outputs = {PROBABILITIES: keras.layers.Activation("linear", name=PROBABILITIES)(scores)}
+        outputs = {PROBABILITIES: keras.layers.Activation("linear", name=head[PROBABILITIES])(scores)}
     else:
-        outputs = {LOGITS: keras.layers.Activation("linear", name=LOGITS)(scores),
-                   PROBABILITIES: keras.layers.Softmax(name=PROBABILITIES)(scores)}
+        outputs = {LOGITS: keras.layers.Activation("linear", name=head[LOGITS])(scores),
+                   PROBABILITIES: keras.layers.Softmax(name=head[PROBABILITIES])(scores)}
     return keras.Model(inputs, outputs, name="ticket")
 
 

@@ -29,25 +29,17 @@ FORMATS = ("saved_model", "keras", "tflite")
 
 def import_tensorflow_quietly():
     """Imports TensorFlow with its C++ start-up lines (absl's "All log messages before
-    absl::InitializeLog()", cudart's "Could not find cuda drivers") silenced: they are written to
-    file descriptor 2 before TF_CPP_MIN_LOG_LEVEL is read, so stderr is pointed at /dev/null
-    during the import. A TF_CPP_MIN_LOG_LEVEL of 0 or 1 set by the user keeps them."""
+    absl::InitializeLog()", cudart's "Could not find cuda drivers") silenced by `import lth_tf`'s
+    import hook (lth_tf/quiet_import.py), and its later C++ log lines below errors off too. A
+    TF_CPP_MIN_LOG_LEVEL of 0 or 1 set by the user keeps them."""
     if "tensorflow" in sys.modules or _USER_TF_LOG_LEVEL in ("0", "1"):
         import tensorflow  # noqa: F401
         return
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
     from absl import logging
     logging.set_verbosity(logging.WARNING)
-    sys.stderr.flush()
-    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    try:
-        import tensorflow as tf
-        import tf_keras  # noqa: F401
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
+    import tensorflow as tf
+    import tf_keras  # noqa: F401
     tf.get_logger().setLevel("ERROR")
 
 
@@ -110,7 +102,7 @@ def cmd_run(args, extra):
         argv += ["--gin_bindings", binding]
     if args.output_dir:
         argv += ["--output_dir", args.output_dir]
-    argv += ["--force"] * args.force + ["--quiet"] * args.quiet + list(extra)
+    argv += ["--force"] * args.force + ["--quiet"] * args.quiet + ["--verbose"] * args.verbose + list(extra)
     flags.FLAGS.unparse_flags()  # a second call in one process (the tests) parses afresh
     app.run(run.main, argv=argv)  # exits with main's status
 
@@ -204,7 +196,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="one gin binding, e.g. 'TrainingHparams.lr = 0.05'; repeat the flag for each")
     run.add_argument("--output_dir", help="where results go (default: runs/<config name>)")
     run.add_argument("--force", action="store_true", help="recompute everything instead of reusing artifacts")
-    run.add_argument("--quiet", action="store_true", help="no per-epoch progress lines")
+    run.add_argument("--verbose", action="store_true", help="also print per-epoch training lines on the console "
+                                                            "(they always go to <output_dir>/log.txt)")
+    run.add_argument("--quiet", action="store_true", help="the default (no per-epoch lines); kept for old command lines")
     run.add_argument("--print_config", action="store_true",
                      help="print the operative config (every value the study would use) and exit without training")
     run.set_defaults(handler=cmd_run)
