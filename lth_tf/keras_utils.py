@@ -1,6 +1,6 @@
 """Checks and per-example evaluation for users' own Keras models and tf.data datasets.
 
-Shared by `lth_tf.api` and `lth_tf.callbacks`. Conventions:
+Shared by the Python API (lth_tf.keras_trainer, ticket_search, ...) and `lth_tf.callbacks`. Conventions:
 - a model is a tf_keras (Keras 2) Sequential or functional model with one output of class scores
   (logits or probabilities; `outputs_are_probabilities` tells which); a single-unit output is a
   binary classifier (sigmoid probability or logit);

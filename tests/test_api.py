@@ -1,4 +1,5 @@
-"""The public Python API (lth_tf.api) with users' own tf_keras models and tf.data datasets."""
+"""The public Python API (lth_tf.imp, wrap, ...: lth_tf/__init__.py maps each name to its
+module) with users' own tf_keras models and tf.data datasets."""
 import warnings
 
 import numpy as np

@@ -1,6 +1,7 @@
-"""Your model as the public API (lth_tf/api.py) uses it: a wrapped copy (`wrap`), weights
-loaded into it, one training run of it with your compile_kwargs and datasets (`_Setup.fit`), and
-the records such a run returns (`Level`, `TrainedNetwork`)."""
+"""Your model as the Python API trains it: a wrapped copy (`wrap`), weights loaded into it
+(`load_state`), the Keras-fit trainer of the lottery core (`KerasTrainer`: every training is
+`model.compile(**compile_kwargs)` + `model.fit` on your datasets), and the records a training
+returns (`Level`, `TrainedNetwork`)."""
 import dataclasses
 import warnings
 from typing import Callable, Dict, List, Optional, Sequence
@@ -21,7 +22,7 @@ State = Dict[str, np.ndarray]
 
 # ----------------------------------------------------------------------------- wrapping
 
-def _predicate(prunable) -> Callable:
+def layer_predicate(prunable) -> Callable:
     if prunable is None:
         return wrapping.maskable
     if callable(prunable):
@@ -32,7 +33,7 @@ def _predicate(prunable) -> Callable:
     return lambda layer: layer.name in names
 
 
-def _copy(model: keras.Model) -> keras.Model:
+def copy_model(model: keras.Model) -> keras.Model:
     clone = keras.models.clone_model(model)
     if not clone.built:
         clone.build(model.input_shape)
@@ -58,7 +59,7 @@ def wrap(model: keras.Model, prunable=None) -> keras.Model:
         if wanted - names:
             raise ConfigError(f"prunable names layers the model lacks: {sorted(wanted - names)}; its layers: "
                               f"{sorted(names)}.")
-    chosen = [l for l in model.layers if _predicate(prunable)(l)]
+    chosen = [l for l in model.layers if layer_predicate(prunable)(l)]
     cannot = [f"{l.name!r} ({type(l).__name__})" for l in chosen if not wrapping.maskable(l)]
     if cannot:
         raise ConfigError(f"prunable chooses layers lth-tf cannot mask: {', '.join(cannot)}. {wrapping.MASKABLE} "
@@ -71,10 +72,10 @@ def wrap(model: keras.Model, prunable=None) -> keras.Model:
         warnings.warn(f"lth-tf masks no weight of {len(unmasked)} layer(s) of the model: {', '.join(unmasked)}. "
                       f"{wrapping.MASKABLE} Their weights stay dense and outside the sparsity.",
                       UserWarning, stacklevel=2)
-    return wrapping.wrap(_copy(model), _predicate(prunable))
+    return wrapping.wrap(copy_model(model), layer_predicate(prunable))
 
 
-def _load_state(model: keras.Model, state: State):
+def load_state(model: keras.Model, state: State):
     """wrapping.set_state, matching variables by position when names differ (a model rebuilt
     elsewhere names its variables differently, but has them in the same order and shapes)."""
     variables = wrapping.state_variables(model)
@@ -90,7 +91,7 @@ def _load_state(model: keras.Model, state: State):
 
 # ----------------------------------------------------------------------------- training
 
-def _fresh_compile_kwargs(compile_kwargs) -> dict:
+def fresh_compile_kwargs(compile_kwargs) -> dict:
     kwargs = dict(compile_kwargs() if callable(compile_kwargs) else compile_kwargs)
     if "optimizer" not in kwargs or "loss" not in kwargs:
         raise ConfigError("compile_kwargs must give at least `optimizer` and `loss` (the arguments of "
@@ -130,7 +131,7 @@ class _StopAtStep(keras.callbacks.Callback):
 
 @dataclasses.dataclass
 class FitOutcome:
-    """One `_Setup.train`: Keras' history and last logs, steps trained, {step: state} snapshots."""
+    """One `KerasTrainer.train`: Keras' history and last logs, steps trained, {step: state} snapshots."""
     history: Dict[str, List[float]]
     metrics: Dict[str, float]
     steps: int
@@ -138,7 +139,7 @@ class FitOutcome:
 
 
 @dataclasses.dataclass
-class _Setup:
+class KerasTrainer:
     """Your model, data and compile arguments: the Keras-fit trainer of the lottery core
     (lth_tf/lottery/loop_trainer.py says what a trainer is): every training is
     `model.compile(**compile_kwargs)` + `model.fit`."""
@@ -155,12 +156,12 @@ class _Setup:
     def network(self, init_seed: Optional[int] = None, parameters: Optional[int] = None) -> keras.Model:
         """A new wrapped network of the architecture, freshly initialized from the global RNG
         (re-seeded with `init_seed` when given); its hidden layers' width scaled so that it has
-        about `parameters` trainable parameters when given (`_scaled_architecture`)."""
+        about `parameters` trainable parameters when given (`scaled_architecture`)."""
         if init_seed is not None:
             keras.utils.set_random_seed(int(init_seed))
-        template = self.template if parameters is None else _scaled_architecture(
-            self.template, _width_for_parameters(self.template, int(parameters)))
-        return wrapping.wrap(_copy_architecture(template), self.prunable)
+        template = self.template if parameters is None else scaled_architecture(
+            self.template, width_for_parameters(self.template, int(parameters)))
+        return wrapping.wrap(copy_architecture(template), self.prunable)
 
     def train(self, model: keras.Model, start_step: int, tag=None, snapshot_steps=(), callbacks: Sequence = ()):
         """compile + fit from `start_step` to the end of the budget (the first call: `epochs`
@@ -184,7 +185,7 @@ class _Setup:
             callbacks: Sequence = (), epochs: Optional[int] = None):
         """compile + fit from `start_step` to `end_step` (None: `epochs` epochs);
         returns (history dict, metrics dict, steps trained)."""
-        model.compile(**_fresh_compile_kwargs(self.compile_kwargs))
+        model.compile(**fresh_compile_kwargs(self.compile_kwargs))
         model.optimizer.iterations.assign(start_step)
         cbs = list(callbacks) + list(self.callbacks)
         if end_step is not None:
@@ -202,14 +203,14 @@ class _Setup:
         return {k: [float(x) for x in v] for k, v in history.history.items()}, metrics, steps
 
 
-def _copy_architecture(template: keras.Model) -> keras.Model:
+def copy_architecture(template: keras.Model) -> keras.Model:
     clone = keras.models.clone_model(template)
     if not clone.built:
         clone.build(template.input_shape)
     return clone
 
 
-def _scaled_architecture(template: keras.Model, width: float) -> keras.Model:
+def scaled_architecture(template: keras.Model, width: float) -> keras.Model:
     """The architecture with every hidden Dense layer's units and Conv layer's filters scaled by
     `width` (at least 1); the output layers keep theirs (the small-dense baseline)."""
     config = template.get_config()
@@ -228,11 +229,11 @@ def _scaled_architecture(template: keras.Model, width: float) -> keras.Model:
     return template.__class__.from_config(config)
 
 
-def _width_for_parameters(template: keras.Model, target: int) -> float:
-    """The width (`_scaled_architecture`) whose dense network has closest to `target` trainable
+def width_for_parameters(template: keras.Model, target: int) -> float:
+    """The width (`scaled_architecture`) whose dense network has closest to `target` trainable
     parameters, by bisection (the study models' rule: lth_tf.networks.width_for_parameter_count)."""
     def count(width):
-        return int(sum(np.prod(v.shape) for v in _scaled_architecture(template, width).trainable_weights))
+        return int(sum(np.prod(v.shape) for v in scaled_architecture(template, width).trainable_weights))
     lo, hi = 1e-3, 1.0
     for _ in range(30):
         mid = (lo * hi) ** 0.5
@@ -243,7 +244,7 @@ def _width_for_parameters(template: keras.Model, target: int) -> float:
     return lo if abs(count(lo) - target) <= abs(count(hi) - target) else hi
 
 
-def _setup(model, train_ds, val_ds, compile_kwargs, epochs, prunable, callbacks, verbose) -> _Setup:
+def keras_trainer(model, train_ds, val_ds, compile_kwargs, epochs, prunable, callbacks, verbose) -> KerasTrainer:
     ku.check_model(model)
     ku.check_dataset(train_ds, "train_ds", model if model.built else None)
     if val_ds is not None:
@@ -252,12 +253,12 @@ def _setup(model, train_ds, val_ds, compile_kwargs, epochs, prunable, callbacks,
     if compile_kwargs is None:
         raise ConfigError("compile_kwargs is required: the arguments of model.compile, e.g. "
                           "dict(optimizer='adam', loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=['accuracy']).")
-    kwargs = _fresh_compile_kwargs(compile_kwargs)  # fail early on a bad optimizer
+    kwargs = fresh_compile_kwargs(compile_kwargs)  # fail early on a bad optimizer
     ku.warn_if_logits_with_probability_loss(model, kwargs["loss"])
     if int(epochs) < 1:
         raise ConfigError(f"epochs={epochs} must be >= 1.")
     wrap(model, prunable)  # fail early on bad `prunable`
-    return _Setup(_copy(model), _predicate(prunable), train_ds, val_ds, compile_kwargs, int(epochs),
+    return KerasTrainer(copy_model(model), layer_predicate(prunable), train_ds, val_ds, compile_kwargs, int(epochs),
                   tuple(callbacks), int(verbose))
 
 

@@ -49,8 +49,9 @@ What it does, in Keras terms:
   − (E(W1) + E(W2))/2 on `val_ds`, within the (union of the) masks; batch-norm statistics are
   recomputed at every α from a few batches of `train_ds` when the model has BN layers.
 
-The search is here; `wrap` and one training run are in api_model.py, scores in api_scores.py, the
-barrier in api_barrier.py, the export in api_export.py (all importable from here and from lth_tf).
+The search is here (imp, omp, TicketSearch); `wrap` and the Keras-fit trainer in
+keras_trainer.py, scores in example_scores.py, the barrier in barriers.py, `export_ticket` in
+exporting.py: one module per concept, each name importable from lth_tf.
 """
 import dataclasses
 import warnings
@@ -60,19 +61,14 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
-from lth_tf.api_barrier import Barrier, error_barrier
-from lth_tf.api_export import export_ticket
-from lth_tf.api_model import Level, Masks, State, TrainedNetwork, _Setup, _load_state, _setup, wrap
-from lth_tf.api_scores import ExampleScores, el2n_scores, score_examples
+from lth_tf.keras_trainer import KerasTrainer, Level, State, TrainedNetwork, keras_trainer, load_state
 from lth_tf import lottery
 from lth_tf.errors import ConfigError, unknown_name
 from lth_tf.sparsity import baselines as B
 from lth_tf.sparsity import masks as M
 from lth_tf.sparsity import wrapping
 
-# The public names, defined here (the search) or in api_model / api_scores / api_barrier / api_export.
-__all__ = ["wrap", "imp", "omp", "TicketSearch", "Level", "TrainedNetwork", "el2n_scores", "score_examples",
-           "ExampleScores", "error_barrier", "Barrier", "export_ticket", "Masks", "State", "BASELINES"]
+__all__ = ["imp", "omp", "TicketSearch", "BASELINES"]
 
 # The API's names for two registered baselines (lth_tf/sparsity/baselines.py), older than the registry.
 ALIASES = {"ticket": "lt", "random_reinit": "rr"}
@@ -92,7 +88,7 @@ class TicketSearch:
     levels: List[Level]
     init_weights: State  # θ0
     rewind_weights: State  # the weights at rewind_step of the dense run
-    setup: _Setup = dataclasses.field(repr=False)
+    setup: KerasTrainer = dataclasses.field(repr=False)
 
     def _level(self, level: int) -> Level:
         if not -len(self.levels) <= level < len(self.levels):
@@ -106,14 +102,14 @@ class TicketSearch:
         and stop at `total_steps`."""
         model = self.setup.network()
         wrapping.set_masks(model, self._level(level).masks)
-        _load_state(model, self.rewind_weights)
+        load_state(model, self.rewind_weights)
         return model
 
     def trained(self, level: int = -1) -> keras.Model:
         """A new wrapped model with level `level`'s mask and trained weights."""
         model = self.setup.network()
         wrapping.set_masks(model, self._level(level).masks)
-        _load_state(model, self._level(level).weights)
+        load_state(model, self._level(level).weights)
         return model
 
     def train(self, level: int = -1, baseline: str = "ticket", seed: int = 0,
@@ -172,9 +168,9 @@ def _search(criterion, model, train_ds, val_ds, compile_kwargs, epochs, levels, 
         raise ConfigError(f"rewind_step={rewind_step} must be >= 0 (0 rewinds to initialization).")
     plan = lottery.Plan(criterion, int(levels), float(fraction), scope, int(rewind_step), int(seed))
     lottery.levels.check_plan(plan)
-    setup = _setup(model, train_ds, val_ds, compile_kwargs, epochs, prunable, callbacks, verbose)
+    setup = keras_trainer(model, train_ds, val_ds, compile_kwargs, epochs, prunable, callbacks, verbose)
     net = setup.network()
-    _load_state(net, wrapping.get_state(setup.template))  # θ0 = the user's weights
+    load_state(net, wrapping.get_state(setup.template))  # θ0 = the user's weights
     init = wrapping.get_state(net)
     out, rewind = [], None
     for run in lottery.search(net, setup, plan):

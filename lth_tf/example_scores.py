@@ -1,5 +1,5 @@
 """Per-example scores of a training run (public API: lth_tf.score_examples, lth_tf.el2n_scores):
-forgetting events and EL2N, see lth_tf/api.py's docstring and callbacks.ForgettingTracker."""
+forgetting events and EL2N, see lth_tf/ticket_search.py's docstring and callbacks.ForgettingTracker."""
 import dataclasses
 from typing import Dict, Optional
 
@@ -8,7 +8,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 from lth_tf import keras_utils as ku
-from lth_tf.api_model import _Setup, _copy_architecture, _load_state, _setup
+from lth_tf.keras_trainer import KerasTrainer, copy_architecture, load_state, keras_trainer
 from lth_tf.callbacks import ForgettingTracker
 from lth_tf.errors import ConfigError
 from lth_tf.sparsity import wrapping
@@ -45,16 +45,16 @@ def score_examples(model: keras.Model, train_ds: tf.data.Dataset, examples, *, c
     if wrapping.wrappers(model):
         net = model
         masks, state = wrapping.get_masks(model), wrapping.get_state(model)
-        setup = _Setup(None, None, train_ds, None, compile_kwargs, int(epochs), (), int(verbose))
+        setup = KerasTrainer(None, None, train_ds, None, compile_kwargs, int(epochs), (), int(verbose))
     else:
-        setup = _setup(model, train_ds, None, compile_kwargs, epochs, prunable, (), verbose)
+        setup = keras_trainer(model, train_ds, None, compile_kwargs, epochs, prunable, (), verbose)
         net, masks, state = setup.network(), None, wrapping.get_state(setup.template)
     tracker = ForgettingTracker(examples, every_n_steps=every_n_steps,
                                 el2n_epochs=() if el2n_epoch is None else (el2n_epoch,), from_logits=from_logits)
     if net is model:  # train a copy of the ticket, not the user's object
-        net = wrapping.wrap(_copy_architecture(_unwrapped_architecture(model)), lambda l: l.name in masks)
+        net = wrapping.wrap(copy_architecture(_unwrapped_architecture(model)), lambda l: l.name in masks)
         wrapping.set_masks(net, masks)
-    _load_state(net, state)
+    load_state(net, state)
     setup.fit(net, 0, None, [tracker])
     el2n = tracker.el2n.get(el2n_epoch) if el2n_epoch is not None else None
     if el2n_epoch is not None and el2n is None:

@@ -1,5 +1,5 @@
 """The linear-interpolation error barrier between two networks (public API: lth_tf.error_barrier;
-003 eq. 3: sup_α E(α W1 + (1−α) W2) − (E(W1) + E(W2))/2, see lth_tf/api.py's docstring)."""
+003 eq. 3: sup_α E(α W1 + (1−α) W2) − (E(W1) + E(W2))/2, see lth_tf/ticket_search.py's docstring)."""
 import dataclasses
 import warnings
 from typing import List, Optional, Sequence, Union
@@ -9,7 +9,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 from lth_tf import keras_utils as ku
-from lth_tf.api_model import Masks, State, TrainedNetwork
+from lth_tf.keras_trainer import Masks, State, TrainedNetwork
 from lth_tf.errors import ConfigError
 from lth_tf.metrics import barrier as _barrier
 from lth_tf.sparsity import wrapping
