@@ -28,7 +28,7 @@ from components.artifacts.examples import training_split
 from components.artifacts.search_params import REPORT_SPARSITIES, MaskSearchParams, report_levels  # noqa: F401
 from components.artifacts.tickets import (finished_levels, level_dir, load_rewind, load_trained, search_facts,
                                          write_results, write_ticket)
-from components.spec import ComponentSpec
+from components import ComponentSpec
 from lth_tf import lottery
 from lth_tf.data import load_dataset, steps_per_epoch
 from lth_tf.errors import ConfigError

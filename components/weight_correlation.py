@@ -21,7 +21,7 @@ from typing import Tuple
 import gin
 import pandas as pd
 
-from components.spec import ComponentSpec
+from components import ComponentSpec
 from lth_tf import networks
 from lth_tf.data import load_dataset
 from lth_tf.errors import ConfigError

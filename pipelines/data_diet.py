@@ -31,7 +31,8 @@ from typing import Optional, Sequence
 
 import gin
 
-from components import data_diet_report, data_scoring, mask_search, pretraining, subset_slimming
+from components import data_scoring, mask_search, pretraining, subset_slimming
+from components.reports.data_diet import report as data_diet_report
 from components import label_noise as noise_component  # `label_noise` is the study's list of noise levels
 from lth_tf.data import DatasetHparams
 from lth_tf.errors import ConfigError

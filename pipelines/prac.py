@@ -17,7 +17,11 @@ from typing import Sequence
 
 import gin
 
-from components import forgetting_by_sparsity, mask_search, prac_report, prac_search, saliency_tickets, sparse_training
+from components import mask_search, sparse_training
+from components.prac import forgetting_by_sparsity as forgetting_by_sparsity
+from components.reports.prac import report as prac_report
+from components.prac import search as prac_search
+from components.prac import saliency as saliency_tickets
 from lth_tf.data import DatasetHparams
 from lth_tf.errors import ConfigError
 from lth_tf.models import ModelHparams

@@ -51,7 +51,7 @@ def register_everything():
     # Importing these registers their gin configurables, so bindings can name them.
     import components.mask_search  # noqa: F401
     import pipelines.ray_executor  # noqa: F401  (RayResources)
-    import components.report  # noqa: F401
+    import components.reports.report  # noqa: F401
     import components.sparse_training  # noqa: F401
     import lth_tf.data  # noqa: F401
     import lth_tf.models  # noqa: F401

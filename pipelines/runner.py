@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 from typing import Optional
 
-from components.spec import Artifact, ComponentSpec, Context
+from components import Artifact, ComponentSpec, Context
 from pipelines.dedup import ContentIndex
 from pipelines.progress import Lines
 from pipelines.plan import Execution, Plan, _NeedsResult, _describe, _recorded_label, _safe, fingerprint

@@ -15,7 +15,7 @@ lottery-ticket process at that rate (TrainingHparams with its `lr` replaced):
 - SD: the small-dense network of equal parameter count (SparseTraining 'small_dense').
 On top of the sweep:
 - the well-trained dense network: a keras-tuner search over learning rate and weight decay
-  (components/tuning.py, TuningParams), then the best recipe trained once per seed, and once per
+  (components/tuning/__init__.py, TuningParams), then the best recipe trained once per seed, and once per
   seed for twice the epochs (the "sufficient epochs" half of condition ①);
 - the correlation indicator R_p (WeightCorrelation) of the dense network, the tickets and RR,
   for every rate; RR networks keep their weights (exported) at `correlation_levels`.
@@ -32,7 +32,8 @@ from typing import Sequence
 
 import gin
 
-from components import mask_search, sanity_report, sparse_training, tuning, weight_correlation
+from components import mask_search, sparse_training, tuning, weight_correlation
+from components.reports.sanity import report as sanity_report
 from lth_tf.data import DatasetHparams, load_dataset, steps_per_epoch
 from lth_tf.errors import ConfigError
 from lth_tf.models import ModelHparams

@@ -32,13 +32,13 @@ from typing import Sequence, Tuple
 import gin
 
 from components import mask_search, sparse_training
-from components.stability_common import config_label, training_label
-from components.stability_dynamics import DYNAMICS, DynamicsParams
-from components.stability_few_shot import FEW_SHOT, FewShotParams
-from components.stability_instability import INSTABILITY, InstabilityParams
-from components.stability_rewind import REWIND_SEARCH, RewindSearchParams, rewind_points as candidate_points
-from components import stability_report
-from components.probing import PROBING, TRANSFER, ProbingParams, TransferParams, class_subset, transfer_target
+from components.stability.common import config_label, training_label
+from components.stability.dynamics import DYNAMICS, DynamicsParams
+from components.stability.few_shot import FEW_SHOT, FewShotParams
+from components.stability.instability import INSTABILITY, InstabilityParams
+from components.stability.rewind import REWIND_SEARCH, RewindSearchParams, rewind_points as candidate_points
+from components.reports.stability import report as stability_report
+from components.stability.probing import PROBING, TRANSFER, ProbingParams, TransferParams, class_subset, transfer_target
 from lth_tf.data import DatasetHparams, load_dataset, steps_per_epoch
 from lth_tf.errors import ConfigError, unknown_name
 from lth_tf.models import ModelHparams

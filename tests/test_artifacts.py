@@ -84,7 +84,7 @@ def test_tickets_lineage_round_trip(tmp_path):
     path = _store(tmp_path, "MaskSearch", "Tickets", SEARCH, {})
     assert Tickets.at(path).params == SEARCH
     # Any ticket search's shared parameters read back the same (PracMaskSearch has more of its own).
-    from components.prac_search import PracSearchParams
+    from components.prac.search import PracSearchParams
     prac = PracSearchParams(SEARCH.dataset, SEARCH.model, SEARCH.training, SEARCH.pruning, seed=7, export=False)
     lineage = Tickets.at(_store(tmp_path / "prac", "PracMaskSearch", "Tickets", prac, {})).params
     assert (lineage.dataset, lineage.model, lineage.training, lineage.pruning, lineage.seed) == \
@@ -150,7 +150,7 @@ def test_no_component_module_imports_in_a_cycle():
         visit(module, [])
     assert "components.subset_slimming" not in graph["components.data_scoring"]
     assert "components.data_scoring" not in graph["components.subset_slimming"]
-    assert "components.prac_search" not in graph["components.saliency_tickets"]
+    assert "components.prac.search" not in graph["components.prac.saliency"]
 
 
 def test_no_component_imports_another_components_private_helpers():

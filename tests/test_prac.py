@@ -8,7 +8,11 @@ import pandas as pd
 import pytest
 import tf_keras as keras
 
-from components import mask_search, prac_report, prac_search, saliency_tickets, ticket_training
+from components import mask_search
+from components.reports.prac import report as prac_report
+from components.prac import search as prac_search
+from components.prac import saliency as saliency_tickets
+from components.prac import rounds as ticket_training
 from lth_tf import networks
 from lth_tf.data import DatasetHparams, load_dataset
 from lth_tf.errors import ConfigError
@@ -199,7 +203,7 @@ PRUNING = PruningHparams(levels=2, fraction=0.3, rewind="1ep")
 def steps_counter():
     """Counts the steps every train() call of PracMaskSearch actually ran (its rounds call train
     directly, its level tickets through components/ticket_training)."""
-    from components import ticket_training
+    from components.prac import rounds as ticket_training
     calls = []
     original = prac_search.train
     assert ticket_training.train is original

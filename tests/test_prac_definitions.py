@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from components.reports.prac.sections import stopping_rule
-from components import prac_report
+from components.reports.prac import report as prac_report
 from lth_tf.metrics import prac as P
 from lth_tf.metrics.verdicts import VerdictRule
 

@@ -14,7 +14,7 @@ import pytest
 ray = pytest.importorskip("ray")
 
 import store_stubs  # noqa: E402
-from components.spec import ComponentSpec  # noqa: E402
+from components import ComponentSpec  # noqa: E402
 from lth_tf.errors import ConfigError  # noqa: E402
 from lth_tf.io import atomic_path, read_json, unit_is_complete, write_json  # noqa: E402
 from pipelines import ray_executor  # noqa: E402

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from components.sanity_report import SanityReportParams
+from components.reports.sanity.report import SanityReportParams
 from components.tuning import Dimension, TuningParams
 from components.weight_correlation import CorrelationParams
 from lth_tf.errors import ConfigError

@@ -15,10 +15,10 @@ import pandas as pd
 import pytest
 
 from components import mask_search
-from components.probing import TRANSFER, TransferParams, class_subset, new_head_accuracy, transfer_target
-from components.stability_common import search_network
-from components.stability_few_shot import FEW_SHOT, FewShotParams
-from components.stability_report import transfer_table
+from components.stability.probing import TRANSFER, TransferParams, class_subset, new_head_accuracy, transfer_target
+from components.stability.common import search_network
+from components.stability.few_shot import FEW_SHOT, FewShotParams
+from components.reports.stability.report import transfer_table
 from lth_tf.data import DatasetHparams, load_dataset
 from lth_tf.data import dataset as dataset_module
 from lth_tf.data.dataset import Dataset, Split

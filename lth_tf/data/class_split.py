@@ -1,5 +1,5 @@
 """Class-split datasets: a registered dataset holding only some classes of another, for transfer
-to classes a search never saw (components/probing.py, 003 §5.1 offline).
+to classes a search never saw (components/stability/probing.py, 003 §5.1 offline).
 
 `class_subset('mnist1d', (0..4))` registers a dataset of those classes (train and test, labels
 renumbered from 0 in the given order) whose validation split and normalization are drawn from its

@@ -2,7 +2,7 @@
 
 The scorers use whatever weights the model holds: at initialization (the papers' one-shot
 use) or after training, as the PrAC study's iterative baselines do between training rounds
-(components/saliency_tickets.py; 001 §4.3).
+(components/prac/saliency.py; 001 §4.3).
 
 Each scorer takes a wrapped model (lth_tf.sparsity.wrapping) whose masks are set and returns
 {layer name: score array} with the kernels' shapes; the highest scores are kept by

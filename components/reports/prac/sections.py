@@ -6,8 +6,8 @@ table of every variant."""
 import numpy as np
 import pandas as pd
 
-from components import report_text
-from components.report import plot_accuracy
+from components.reports import text as report_text
+from components.reports.report import plot_accuracy
 from components.reports.prac.gather import PracData
 from components.reports.prac.plots import plot_bands, plot_class_ratios, plot_similarity, plot_steps
 from components.reports.prac.tables import (highest_sparsity, cep_table, class_ratio_table, early_stop_pairs,

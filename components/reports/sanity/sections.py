@@ -4,7 +4,7 @@ sparsity and mask method (002 App. B/C), accuracy at each learning rate (Fig. A.
 opening findings paragraph."""
 import numpy as np
 
-from components import report_text
+from components.reports import text as report_text
 from components.artifacts.tickets import Tickets
 from components.reports.names import sanity_label as label
 from components.reports.sanity import words as W

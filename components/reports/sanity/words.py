@@ -4,7 +4,7 @@ opening findings paragraph and the definitions (002 Appendices A, B, C, G)."""
 import numpy as np
 import pandas as pd
 
-from components import report_text
+from components.reports import text as report_text
 from components.reports.names import sanity_label as label
 from lth_tf.metrics import jackpot as J
 from lth_tf.metrics.verdicts import MIN_SEEDS, NO_NOISE, Stats, VerdictRule

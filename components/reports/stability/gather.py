@@ -7,11 +7,11 @@ from typing import Dict
 
 import pandas as pd
 
-from components import plotting
+from components.reports import plotting as plotting
 from components.artifacts.tables import Trained
 from components.artifacts.tickets import Tickets, search_params
-from components.spec import Artifact
-from components.stability_common import config_columns, training_label
+from components import Artifact
+from components.stability.common import config_columns, training_label
 from lth_tf.data import steps_per_epoch
 from lth_tf.training import TrainingHparams
 

@@ -7,8 +7,8 @@ import gin
 import pandas as pd
 
 from components.artifacts.base import level_name
-from components.spec import ComponentSpec
-from components.stability_common import training_label
+from components import ComponentSpec
+from components.stability.common import training_label
 from lth_tf import networks
 from lth_tf.data import DatasetHparams, load_dataset
 from lth_tf.io import save_npz, write_csv

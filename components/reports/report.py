@@ -17,11 +17,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from components import plotting, report_text  # noqa: E402
+from components.reports import plotting as plotting
+from components.reports import text as report_text  # noqa: E402
 from components.reports import names  # noqa: E402
 from components.reports import section as S  # noqa: E402
 from components.reports.section import Section, markdown, section  # noqa: E402  (report.markdown: re-exported)
-from components.spec import ComponentSpec  # noqa: E402
+from components import ComponentSpec  # noqa: E402
 from lth_tf.io import write_csv, write_text  # noqa: E402
 from lth_tf.metrics.verdicts import VerdictRule  # noqa: E402
 

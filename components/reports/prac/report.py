@@ -44,7 +44,7 @@ from components.reports.prac import paper_figures as F, sections as R
 from components.reports.prac.gather import FIRST_COLUMNS, PracData, reported_accuracy  # noqa: F401  (tests)
 from components.reports.prac.sections import findings  # noqa: F401  (tests)
 from components.reports.prac.tables import savings  # noqa: F401  (tests)
-from components.spec import ComponentSpec
+from components import ComponentSpec
 from lth_tf.io import write_csv, write_text
 
 # The report, in order; the findings paragraph comes from `verdicts`.

@@ -43,11 +43,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from components import plotting  # noqa: E402
+from components.reports import plotting as plotting  # noqa: E402
 from components.artifacts.base import level_name  # noqa: E402
 from components.mask_search import report_levels  # noqa: E402
 from lth_tf.lottery import reinit_seed  # noqa: E402
-from components.spec import ComponentSpec  # noqa: E402
+from components import ComponentSpec  # noqa: E402
 from lth_tf import networks  # noqa: E402
 from lth_tf.data import load_dataset  # noqa: E402
 from lth_tf.errors import ConfigError, unknown_name  # noqa: E402

@@ -25,7 +25,7 @@ from components.artifacts import tickets as T
 from components.reports import section as S
 from components.reports.sanity.gather import SanityData
 from components.reports.sanity.sections import SECTIONS
-from components.spec import ComponentSpec
+from components import ComponentSpec
 from lth_tf.errors import ConfigError
 from lth_tf.io import write_csv, write_text
 from lth_tf.metrics import jackpot as J

@@ -49,10 +49,11 @@ import gin
 import numpy as np
 import pandas as pd
 
-from components import mask_search, sparse_training, tuning_oracle
+from components import mask_search, sparse_training
+from components.tuning import oracle as tuning_oracle
 from components.artifacts.base import from_description
 from components.artifacts.tickets import results_frame
-from components.spec import ComponentSpec
+from components import ComponentSpec
 from lth_tf.data import DatasetHparams, load_dataset
 from lth_tf.errors import ConfigError, unknown_name
 from lth_tf.io import atomic_path, read_json, unit_is_complete, write_csv, write_json

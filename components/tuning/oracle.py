@@ -1,4 +1,4 @@
-"""The keras-tuner glue of components/tuning.py: a Tuner whose trials run the project's own
+"""The keras-tuner glue of components/tuning/__init__.py: a Tuner whose trials run the project's own
 training (keras-tuner's built-in tuners reject tf_keras models), an error class that stops the
 search with a trial's own error, and the oracle (a Bayesian one whose random state survives a resume).
 keras-tuner is imported only inside these functions, when a search runs."""

@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 
 from components.artifacts.base import level_name
-from components.stability_common import NOISE_SEED_BASE, check_split, config_columns, eval_split, noise_copy, \
+from components.stability.common import NOISE_SEED_BASE, check_split, config_columns, eval_split, noise_copy, \
     search_network
-from components.spec import ComponentSpec
+from components import ComponentSpec
 from lth_tf.data import load_dataset
 from lth_tf.errors import ConfigError
 from lth_tf.io import atomic_path, unit_is_complete, write_csv

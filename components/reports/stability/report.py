@@ -30,7 +30,7 @@ from components.reports.stability.instability import stability_finding  # noqa: 
 from components.reports.stability.probes import transfer_table  # noqa: F401
 from components.reports.stability.tables import ticket_table, verdict_metric  # noqa: F401
 from components.reports.stability.tickets import late_rewinding_finding  # noqa: F401
-from components.spec import ComponentSpec
+from components import ComponentSpec
 from lth_tf.errors import ConfigError
 from lth_tf.io import write_csv, write_text
 from lth_tf.metrics.verdicts import VerdictRule

@@ -47,7 +47,7 @@ from components.reports.data_diet.dominance import (dominance, dominance_matrix,
                                                     mean_pm_std, relation)
 from components.reports.data_diet.gather import DietData
 from components.reports.data_diet.sections import SECTIONS, pretraining_needed_finding  # noqa: F401  (tests)
-from components.spec import ComponentSpec
+from components import ComponentSpec
 from lth_tf.errors import ConfigError
 from lth_tf.io import write_csv, write_text
 from lth_tf.metrics.verdicts import VerdictRule

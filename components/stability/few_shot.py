@@ -10,8 +10,8 @@ import pandas as pd
 
 from components.artifacts.base import level_name
 from components.artifacts.tables import in_order
-from components.stability_common import accuracies, config_columns, search_network, without_val
-from components.spec import ComponentSpec
+from components.stability.common import accuracies, config_columns, search_network, without_val
+from components import ComponentSpec
 from lth_tf.data import load_dataset, steps_per_epoch, subsets
 from lth_tf.errors import ConfigError, unknown_name
 from lth_tf.io import atomic_path, read_json, save_npz, unit_is_complete, write_csv, write_json

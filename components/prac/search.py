@@ -64,8 +64,8 @@ import pandas as pd
 from components.artifacts.base import level_name, unit_name
 from components.artifacts.tickets import (finished_levels, level_dir, load_rewind, round_dir, round_done, search_facts,
                                           write_final_examples, write_results, write_ticket)
-from components.spec import ComponentSpec
-from components.ticket_training import load_state, round_schedule, train_ticket
+from components import ComponentSpec
+from components.prac.rounds import load_state, round_schedule, train_ticket
 from lth_tf import networks
 from lth_tf.data import DatasetHparams, is_streamed, load_dataset, steps_per_epoch
 from lth_tf.errors import ConfigError, unknown_name

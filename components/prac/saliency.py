@@ -42,8 +42,8 @@ import pandas as pd
 from components.artifacts.base import unit_name
 from components.artifacts.tickets import (finished_levels, level_dir, load_trained, round_dir, round_done, search_facts,
                                          write_results)
-from components.spec import ComponentSpec
-from components.ticket_training import round_schedule, train_ticket
+from components import ComponentSpec
+from components.prac.rounds import round_schedule, train_ticket
 from lth_tf import networks
 from lth_tf.data import DatasetHparams, load_dataset, steps_per_epoch
 from lth_tf.errors import ConfigError

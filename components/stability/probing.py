@@ -38,8 +38,8 @@ import tf_keras as keras
 
 from components.artifacts.base import level_name
 from components.artifacts.tables import in_order
-from components.spec import ComponentSpec
-from components.stability_common import config_columns, search_network
+from components import ComponentSpec
+from components.stability.common import config_columns, search_network
 from lth_tf import networks
 from lth_tf.data import DatasetHparams, eval_batches, load_dataset
 from lth_tf.data.class_split import class_subset  # noqa: F401  (re-exported: the offline transfer targets)
