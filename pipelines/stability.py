@@ -44,6 +44,11 @@ from lth_tf.errors import ConfigError, unknown_name
 from lth_tf.models import ModelHparams
 from lth_tf.sparsity.hparams import PruningHparams
 from lth_tf.training import TrainingHparams
+from pipelines import overrides
+
+# What the grid sets in every search (a binding of these fields would be ignored).
+CONTROLS = {"TrainingHparams.momentum": "stability.momenta", "TrainingHparams.batch_size": "stability.batch_sizes",
+            "PruningHparams.rewind": "stability.rewind_points"}
 
 
 def _check_levels(what: str, levels: Sequence[int], pruning: PruningHparams):
@@ -73,6 +78,10 @@ def stability(runner, seeds: Sequence[int] = (0, 1), momenta: Sequence[float] = 
               aimp_levels: Sequence[int] = (5, 10, 15, 20),
               disentangle: Sequence[Tuple[str, str]] = (), disentangle_levels: Sequence[int] = (5, 10, 15, 20),
               secondary_seeds: Sequence[int] = (0,), study: str = "stability"):
+    overrides.refuse_bound("stability", CONTROLS)
+    if not seeds:
+        raise ConfigError("stability.seeds is empty: give at least one seed, e.g. stability.seeds = (0, 1) "
+                          "(stability.secondary_seeds, a subset of them, picks the seeds of the analyses).")
     dataset, model, base_training, base_pruning = DatasetHparams(), ModelHparams(), TrainingHparams(), PruningHparams()
     trainings = {training_label(t): t for t in (dataclasses.replace(base_training, momentum=float(m), batch_size=int(b))
                                                   for m in momenta for b in batch_sizes)}
