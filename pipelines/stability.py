@@ -43,7 +43,7 @@ from lth_tf.data import DatasetHparams, load_dataset, steps_per_epoch
 from lth_tf.errors import ConfigError, unknown_name
 from lth_tf.models import ModelHparams
 from lth_tf.sparsity.hparams import PruningHparams
-from lth_tf.training import TrainingHparams
+from lth_tf.training import TrainingHparams, to_steps
 from pipelines import overrides
 
 # What the grid sets in every search (a binding of these fields would be ignored).
@@ -63,6 +63,23 @@ def _pick(labels: Sequence[str], known: dict, what: str):
         if label not in known:
             raise unknown_name(what, label, known)
     return [known[label] for label in labels]
+
+
+def _check_rewind_points(points: Sequence[str], trainings, dataset: DatasetHparams):
+    """Each rewind point must come before the end of each grid configuration's training (checked
+    before the configuration names, which a changed rewind point also changes)."""
+    n_train = len(load_dataset(dataset).train)
+    for training in trainings:
+        spe = steps_per_epoch(n_train, training.batch_size)
+        total = training.total_steps(spe)
+        for point in points:
+            step = to_steps(point, spe, "stability.rewind_points")
+            if step >= total:
+                raise ConfigError(f"stability.rewind_points has {point!r}, which is step {step} of "
+                                  f"{training_label(training)}, but its training budget is {total} steps "
+                                  f"(TrainingHparams.budget = {training.budget!r}: {spe} steps per epoch of "
+                                  f"{n_train} examples at batch size {training.batch_size}): the rewind point "
+                                  f"exceeds the training budget. Rewind earlier or raise TrainingHparams.budget.")
 
 
 @gin.configurable
@@ -116,6 +133,7 @@ def stability(runner, seeds: Sequence[int] = (0, 1), momenta: Sequence[float] = 
         _check_levels(what, levels, base_pruning)
     if not set(secondary_seeds) <= set(seeds):
         raise ConfigError(f"stability.secondary_seeds {list(secondary_seeds)} must be among stability.seeds {list(seeds)}.")
+    _check_rewind_points(rewind_points, trainings.values(), dataset)
     for labels in (baseline_configs, probe_configs, few_shot_configs, transfer_configs, aimp_configs):
         _pick(labels, configs, "configuration")
     for training in _pick(rewind_search_configs, trainings, "training configuration"):
