@@ -5,6 +5,8 @@ larger than `DatasetHparams.stream_above_bytes` (ImageNet) streams its images fr
 (lth_tf/data/streaming.py: same indices, labels in memory), when its source can stream. Each
 training example keeps its position in the source's train split as its *stable index*: scores,
 subsets and forgetting counts refer to it, whatever validation split or subset is taken later.
+A source of your own needs no registration: `DatasetHparams.name = "my_data:load"` names a
+function loader(hparams) -> RawData (lth_tf/named.py).
 """
 import dataclasses
 import functools
@@ -14,6 +16,7 @@ import gin
 import numpy as np
 
 from lth_tf.errors import ConfigError, unknown_name
+from lth_tf.named import lookup
 
 
 @dataclasses.dataclass(frozen=True)
@@ -140,8 +143,7 @@ class DatasetHparams:
     stats_examples: int = 50000  # streamed: training images the normalization statistics use
 
     def __post_init__(self):
-        if self.name not in _SOURCES:
-            raise unknown_name("dataset", self.name, _SOURCES)
+        lookup("dataset", self.name, _SOURCES)
         if not 0.0 <= self.val_fraction < 1.0:
             raise ConfigError(f"DatasetHparams.val_fraction={self.val_fraction} must be in [0, 1).")
         if self.augment not in AUGMENTATIONS:
@@ -182,7 +184,7 @@ def train_val_positions(n: int, hp: DatasetHparams) -> Tuple[np.ndarray, np.ndar
 def _load_dataset(hp: DatasetHparams) -> Dataset:
     if storage(hp) == "stream":
         return _STREAMS[hp.name][1](hp)
-    raw = _SOURCES[hp.name](hp)
+    raw = lookup("dataset", hp.name, _SOURCES)(hp)
     x_train, y_train = raw.x_train, np.asarray(raw.y_train, np.int64)
     index = np.arange(len(y_train), dtype=np.int64)
     train_pos, val_pos = train_val_positions(len(y_train), hp)
