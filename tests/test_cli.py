@@ -124,6 +124,10 @@ def test_run_writes_the_study_and_what_it_executed(finished_run):
     for e in listed:
         meta = json.loads((finished_run / e["path"] / "artifact.json").read_text())
         assert meta["fingerprint"] == e["fingerprint"]
+    # The grid sets batch size and momentum: the operative config says so instead of the unused default.
+    operative = (finished_run / "operative_config.gin").read_text()
+    assert "# TrainingHparams.batch_size: set by the study from stability.batch_sizes" in operative
+    assert "\nTrainingHparams.batch_size = " not in operative and "\nTrainingHparams.lr = 0.2" in operative
 
 
 def test_ls_lists_runs_and_their_executions(finished_run, capsys):
