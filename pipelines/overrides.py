@@ -24,8 +24,8 @@ def refuse_bound(study: str, controls: Dict[str, str]):
         except ValueError:  # not bound
             continue
         raise ConfigError(f"{field} = {value!r} is bound, but the {study} study sets {field} itself, from "
-                          f"{setting}: the binding would be ignored. Remove it and set {setting} instead "
-                          f"(e.g. --gin_bindings '{setting} = (...)'). Nothing was run.")
+                          f"{setting}: the binding would be ignored. Remove it and set {setting} instead. "
+                          f"Nothing was run.")
 
 
 def operative(text: str) -> str:

@@ -85,7 +85,10 @@ def sanity(runner, learning_rates: Sequence[float] = (0.005, 0.02, 0.08, 0.3), s
            correlation_levels: Sequence[int] = (2, 5), tune: bool = True, export_searches: Sequence[str] = (
                "lt_imp", "lt_omp", "wr_imp", "wr_omp"), study: str = "sanity"):
     # --- everything is checked before the first training starts ---
-    overrides.refuse_bound("sanity", CONTROLS)
+    controls = dict(CONTROLS)
+    if tune and "lr" in {d.name for d in tuning.TuningParams().dimensions()}:  # the sweep sets it, the tuner too
+        controls["TrainingHparams.lr"] = "sanity.learning_rates (the sweep) and TuningParams.space (the tuner)"
+    overrides.refuse_bound("sanity", controls)
     rates = check_rates(learning_rates)
     seeds = tuple(int(s) for s in seeds)
     if not seeds:

@@ -108,6 +108,7 @@ def test_unknown_registered_names_suggest_the_closest():
     ("stability", "PruningHparams.rewind = '1ep'", "stability.rewind_points"),
     ("sanity", "PruningHparams.method = 'omp'", "sanity.methods"),
     ("sanity", "PruningHparams.rewind = '0it'", "sanity.rewind"),
+    ("sanity", "TrainingHparams.lr = 0.08", "sanity.learning_rates (the sweep) and TuningParams.space"),
     ("data_diet", "PruningHparams.rewind = '60it'", "data_diet.baselines"),
 ])
 def test_a_field_the_study_sets_itself_cannot_be_bound(config, binding, setting):
