@@ -41,8 +41,10 @@ from lth_tf.sparsity.hparams import PruningHparams
 from lth_tf.training import TrainingHparams, to_steps
 from pipelines import overrides
 
-# Every search rewinds to a baseline's point or starts from pre-trained weights at step 0.
-CONTROLS = {"PruningHparams.rewind": "data_diet.baselines"}
+# Every search rewinds to a baseline's point or starts from pre-trained weights at step 0; every
+# pre-training lasts a length of data_diet.pretrain_steps (Pretraining replaces the budget).
+CONTROLS = {"PruningHparams.rewind": "data_diet.baselines",
+            "pretrain/TrainingHparams.budget": "data_diet.pretrain_steps (and data_diet.noise_pretrain_steps)"}
 SIDES = {"easy": "easiest", "hard": "hardest"}
 
 

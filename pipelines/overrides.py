@@ -15,7 +15,8 @@ _declared: Dict[str, str] = {}  # field -> the study setting that controls it, f
 
 def refuse_bound(study: str, controls: Dict[str, str]):
     """A ConfigError when one of `controls`' fields ('TrainingHparams.batch_size' -> the setting
-    'stability.batch_sizes') is bound (unscoped: a scoped binding configures another use)."""
+    'stability.batch_sizes') is bound in exactly that scope ('pretrain/TrainingHparams.budget' is
+    the pre-training's; an unscoped field is the main training's)."""
     _declared.clear()
     _declared.update(controls)
     for field, setting in controls.items():

@@ -110,6 +110,7 @@ def test_unknown_registered_names_suggest_the_closest():
     ("sanity", "PruningHparams.rewind = '0it'", "sanity.rewind"),
     ("sanity", "TrainingHparams.lr = 0.08", "sanity.learning_rates (the sweep) and TuningParams.space"),
     ("data_diet", "PruningHparams.rewind = '60it'", "data_diet.baselines"),
+    ("data_diet", "pretrain/TrainingHparams.budget = '5ep'", "data_diet.pretrain_steps"),
 ])
 def test_a_field_the_study_sets_itself_cannot_be_bound(config, binding, setting):
     from pipelines import data_diet, run, sanity, stability
