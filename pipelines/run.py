@@ -250,18 +250,20 @@ def _remove_if_unused(output_dir: Path, existed: bool):
         shutil.rmtree(output_dir, ignore_errors=True)
 
 
-def os_error_message(error: OSError, output_dir: Path) -> str:
-    """One paragraph for a full disk or a file the run may not change (what to do, and that a rerun
-    reuses finished work); '' for other errors."""
+def environment_error_message(error: Exception, output_dir: Path) -> str:
+    """One paragraph for a full disk (an OSError, or TensorFlow's own error type when it writes) or a
+    file the run may not change, naming the directory and what to do; '' for other errors."""
     where = f" ({error.filename})" if getattr(error, "filename", None) else ""
-    if error.errno == errno.ENOSPC:
+    if getattr(error, "errno", None) == errno.ENOSPC or "No space left on device" in str(error):
         free = shutil.disk_usage(output_dir).free if output_dir.exists() else 0
+        finished = len(list(output_dir.glob("artifacts/*/*/artifact.json")))
         written = run_dirs.dir_size(output_dir) if output_dir.exists() else 0
+        per_execution = (f"; each execution still to run needs about {run_dirs.human_size(written / finished)} "
+                         f"more (the average of the {finished} finished there)" if finished else "")
         return (f"The disk of --output_dir {output_dir} is full: no space left writing{where or ' a result'}. "
-                f"{run_dirs.human_size(free)} are free; the study has written {run_dirs.human_size(written)} there "
-                f"so far, and each execution still to run needs about as much as one already finished. Free space "
-                f"on that disk (`lth-tf gc {output_dir}` removes artifacts no study references) or give another "
-                f"--output_dir, then rerun the same command: finished work is reused.")
+                f"{run_dirs.human_size(free)} free, {run_dirs.human_size(written)} written by the study so far"
+                f"{per_execution}. Free space on that disk (`lth-tf gc {output_dir}` removes artifacts no study "
+                f"references) or give another --output_dir, then rerun the same command: finished work is reused.")
     if isinstance(error, PermissionError):
         return (f"Permission denied{where} in --output_dir {output_dir}: the run must be able to write and replace "
                 f"files there (a damaged or unfinished unit is recomputed in place). Make it writable, e.g. "
@@ -314,17 +316,11 @@ def main(argv):
     except KeyboardInterrupt:
         print("\ninterrupted; rerun the same command to resume", file=sys.stderr, flush=True)
         sys.exit(130)
-    except OSError as e:
-        message = os_error_message(e, output_dir or Path("."))
+    except Exception as e:  # noqa: BLE001  (a full disk or a read-only file: one paragraph; others re-raised)
+        message = environment_error_message(e, output_dir or Path("."))
         if not message:
             raise
         print(f"error: {message}", file=sys.stderr)
-        sys.exit(2)
-    except Exception as e:  # noqa: BLE001  (TensorFlow reports a full disk as its own error type)
-        if "No space left on device" not in str(e):
-            raise
-        print(f"error: {os_error_message(OSError(errno.ENOSPC, 'No space left on device'), output_dir or Path('.'))}",
-              file=sys.stderr)
         sys.exit(2)
     finally:
         remove_logging(handlers)
