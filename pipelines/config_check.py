@@ -7,8 +7,8 @@ studies' planning): they run later, still before any work.
 
 The configurables are read from the source of lth-tf's packages with `ast`, not imported:
 importing them would load TensorFlow. Modules a config imports itself (`import my_module`) are
-read the same way when they can be found; a binding of a configurable found nowhere is left to
-gin (it may be registered by code this reading cannot see)."""
+read the same way when they can be found; in such a config, a binding of a configurable found
+nowhere is left to gin (it may be registered by code this reading cannot see)."""
 import ast
 import functools
 import importlib.util
@@ -163,9 +163,7 @@ def _file_statements(path: Path, seen=()):
 
 
 def _module_configurables(module: str) -> Optional[Dict[str, Configurable]]:
-    """The configurables of a module a config imports (None when its source cannot be found)."""
-    if module.split(".")[0] in PACKAGES:
-        return {}
+    """The configurables a module the config imports declares (None when its source cannot be found)."""
     try:
         spec = importlib.util.find_spec(module)
     except (ImportError, ValueError):
@@ -182,12 +180,11 @@ def check(config_path, bindings) -> None:
     for binding in bindings:
         statements += [(s, f"given by --gin_bindings {binding!r}") for s in _statements(binding, f"binding {binding!r}")]
     known = dict(project_configurables())
-    complete = True  # False: a module the config imports could not be read; its names are left to gin
+    complete = True  # False: the config imports a module of its own, which may register names unseen here
     for statement, _ in statements:
-        if isinstance(statement, config_parser.ImportStatement):
-            found = _module_configurables(statement.module)
-            complete = complete and found is not None
-            known.update(found or {})
+        if isinstance(statement, config_parser.ImportStatement) and statement.module.split(".")[0] not in PACKAGES:
+            complete = False  # (gin.external_configurable, a registration under a computed name: left to gin)
+            known.update(_module_configurables(statement.module) or {})
     for statement, where in statements:
         if isinstance(statement, config_parser.BindingStatement) and statement.arg_name:
             _check_binding(statement, where, known, complete)
