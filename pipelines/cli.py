@@ -67,14 +67,14 @@ def print_config(config: str, bindings) -> str:
     nothing), then anything bound that the study never reads."""
     import gin
 
-    from pipelines import run
+    from pipelines import overrides, run
     from pipelines.runner import Runner
     run.register_everything()
     gin.clear_config()
     try:
         run.parse_config(config, bindings)
         plan = Runner(Path("runs") / Path(config).stem, verbose=False).plan(run.run_pipeline)
-        operative = _gin_blocks(gin.operative_config_str())
+        operative = _gin_blocks(overrides.operative(gin.operative_config_str()))
         later = [b for name, b in _gin_blocks(gin.config_str()).items() if name not in operative]
     finally:
         gin.clear_config()

@@ -85,6 +85,9 @@ def test_print_config_shows_every_value_the_study_uses_and_trains_nothing(tmp_pa
     assert "TrainingHparams.budget = '2ep'" in out and "stability.rewind_points = ('5it',)" in out  # smoke.gin
     assert "DatasetHparams.val_fraction = 0.1" in out  # a default nobody bound
     assert "InstabilityParams.bn_batches = 2" in out
+    # the grid sets the batch size: shown as the study's, not as an unused default
+    assert "# TrainingHparams.batch_size: set by the study from stability.batch_sizes" in out
+    assert "\nTrainingHparams.batch_size = " not in out
     assert not list(tmp_path.iterdir())  # nothing written, nothing trained
     assert done.stderr == ""  # no "All log messages before absl::InitializeLog()", no cudart lines
 

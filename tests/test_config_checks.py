@@ -16,7 +16,7 @@ import pytest
 
 import configs
 from lth_tf.errors import ConfigError
-from pipelines import cli, config_check, overrides
+from pipelines import cli
 from pipeline_stubs import main_in_process
 
 REPO = Path(__file__).resolve().parents[1]
@@ -83,12 +83,14 @@ def test_a_wrong_type_is_reported_before_tensorflow_loads_and_leaves_no_director
     ("stabilty.seeds = (0,)", "Did you mean 'stability'?"),
 ])
 def test_binding_mistakes_name_the_binding_and_the_fix(binding, expected):
+    from pipelines import config_check
     with pytest.raises(ConfigError, match="Nothing was run") as error:
         config_check.check(SMOKE, [binding])
     assert expected in str(error.value) and "--gin_bindings" in str(error.value)
 
 
 def test_every_shipped_config_passes_the_check():
+    from pipelines import config_check
     for name in configs.names():
         config_check.check(configs.resolve(name), [])
 
@@ -127,6 +129,7 @@ def test_a_field_the_study_sets_itself_cannot_be_bound(config, binding, setting)
 
 
 def test_the_operative_config_shows_a_controlled_field_as_set_by_the_study():
+    from pipelines import overrides
     from pipelines.stability import CONTROLS
     gin.clear_config()
     overrides.refuse_bound("stability", CONTROLS)
