@@ -37,7 +37,7 @@ from lth_tf import networks
 from lth_tf.data import DatasetHparams, load_dataset, steps_per_epoch
 from lth_tf.errors import ConfigError
 from lth_tf.io import read_json, write_csv
-from lth_tf.models import ModelHparams
+from lth_tf.models import ModelHparams, build_model
 from lth_tf.sparsity import criteria, saliency, wrapping
 from lth_tf.sparsity import masks as M
 from lth_tf.sparsity.hparams import PruningHparams
@@ -208,9 +208,10 @@ def _check_rewind(p: MaskSearchParams, rewind_step: int, total: int):
 
 @functools.lru_cache(maxsize=16)
 def _prunable_sizes(model: ModelHparams, dataset: DatasetHparams, pruning: PruningHparams) -> Tuple[int, ...]:
-    """The sizes of the network's prunable kernels (the network built as the search builds it)."""
+    """The sizes of the network's prunable kernels, wrapped as the search wraps them (outside the
+    training strategy: planning creates no distributed variables; every training seeds itself)."""
     data = load_dataset(dataset)
-    network = networks.build_network(model, data.input_shape, data.num_classes, seed=0, prunable=pruning.prunable())
+    network = wrapping.wrap(build_model(model, data.input_shape, data.num_classes), pruning.prunable())
     return tuple(int(w.size) for w in wrapping.prunable_weights(network).values())
 
 

@@ -143,8 +143,8 @@ class _Delegate(config_parser.ParserDelegate):
 def _statements(text: str, where: str):
     try:
         return list(config_parser.ConfigParser(text, _Delegate()))
-    except (SyntaxError, ValueError) as e:
-        raise ConfigError(f"Bad gin {where}: {e}. Bindings look like \"TrainingHparams.lr = 0.05\" (strings "
+    except Exception as e:  # noqa: BLE001  (gin's parser raises SyntaxError, ValueError, tokenize errors)
+        raise ConfigError(f"Bad gin {where}: {' '.join(str(e).split())}. Bindings look like \"TrainingHparams.lr = 0.05\" (strings "
                           f"quoted: \"DatasetHparams.name = 'mnist1d'\"). Nothing was run.") from None
 
 

@@ -89,6 +89,14 @@ def test_binding_mistakes_name_the_binding_and_the_fix(binding, expected):
     assert expected in str(error.value) and "--gin_bindings" in str(error.value)
 
 
+def test_a_malformed_binding_is_one_paragraph():
+    from pipelines import config_check
+    for binding in ("TrainingHparams.lr = fast", "TrainingHparams.lr = (0.1", "TrainingHparams.lr 0.1"):
+        with pytest.raises(ConfigError) as error:
+            config_check.check(SMOKE, [binding])
+        assert "\n" not in str(error.value) and repr(binding) in str(error.value)
+
+
 def test_every_shipped_config_passes_the_check():
     from pipelines import config_check
     for name in configs.names():
