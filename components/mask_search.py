@@ -30,13 +30,13 @@ import numpy as np
 
 from components.artifacts.base import level_name, train_steps
 from components.artifacts.examples import training_split
-from components.artifacts.tickets import (finished_levels, level_dir, load_rewind, load_trained, results_frame,
-                                         search_facts, write_ticket)
+from components.artifacts.tickets import (finished_levels, level_dir, load_rewind, load_trained, search_facts,
+                                         write_results, write_ticket)
 from components.spec import ComponentSpec
 from lth_tf import networks
 from lth_tf.data import DatasetHparams, load_dataset, steps_per_epoch
 from lth_tf.errors import ConfigError
-from lth_tf.io import read_json, write_csv
+from lth_tf.io import read_json
 from lth_tf.models import ModelHparams, build_model
 from lth_tf.sparsity import criteria, saliency, wrapping
 from lth_tf.sparsity import masks as M
@@ -179,9 +179,7 @@ def execute(p: MaskSearchParams, inputs, out: Path, ctx):
             "rewind_step": rewind_step,
             "method": p.pruning.method, "scope": p.pruning.scope, "model": p.model.name,
             "dataset": p.dataset.name}))
-    frame = results_frame(rows)
-    frame["artifact"] = [str(level_dir(out, int(r))) for r in frame["level"]]
-    write_csv(out / "results.csv", frame)
+    write_results(out, rows)  # relative unit paths, a fixed column order (resumed or not)
     return {"levels": len(rows), "final_sparsity": rows[-1]["sparsity"], "final_test_accuracy": rows[-1]["test_accuracy"],
             "train_steps": prefix_steps + sum(int(r["own_steps"]) for r in rows),  # the cost ledger (Tickets.train_steps)
             **search_facts(ds, spe, total, rewind_step, len(split))}

@@ -72,8 +72,9 @@ def execute(p: PracReportParams, inputs, out: Path, ctx):
 # version 2: the paper's savings rule, best-validation accuracy, VerdictRule verdicts, CEP table.
 # version 3: findings paragraph, glossary, one colour per variant, 001 Fig. 2 / Fig. 9, 000 Fig. A16.
 # version 4: the 'forgetting_arms' section (ForgettingBySparsity: IMP fine-tune / LT / RT on all data).
+# version 5: no verdict stated from one seed (no seed-noise estimate).
 SPEC = ComponentSpec(name="PracReport", inputs={"prac": "Tickets*", "vanilla": "Tickets*?",
                                                 "random_pruning": "Tickets*?", "random_tickets": "Trained*?",
                                                 "saliency": "Tickets*?", "vanilla_reference": "Tickets*?",
                                                 "transfer": "*?", "forgetting_arms": "Analysis*?"},
-                     output="Report", params=PracReportParams, executor=execute, version=4)
+                     output="Report", params=PracReportParams, executor=execute, version=5)

@@ -21,10 +21,14 @@ Dynamic iterations: round r trains N = |D_{r-1}|/|D_0| · N0 steps with the LR m
 warm-up) scaled by the same factor (TrainingHparams.scaled); a rewound round starts at the same
 fraction of its shortened schedule as the rewind point had of the full one. Early-bird stop
 (on by default, as in the paper: 001 §3.2 ii; 000 A1 threshold 0.07): after every epoch the
-prospective mask m_r is computed, and the round ends once the newest of a FIFO queue of
-`early_stop_queue` (5, Early-Bird's) such masks is within a normalized Hamming distance
-`early_stop_threshold` of each of the others (distance counted over the weights m_{r-1}
-keeps). Every round stops early, the dense round 1 included (as the authors' code does);
+prospective mask m_r is computed and its normalized Hamming distance to the previous epoch's
+(counted over the weights m_{r-1} keeps). `early_stop_rule='prac'` (default, the authors'
+main_PrAC_imp.py): the round ends once the last `early_stop_queue` (5) distances recorded are
+all below `early_stop_threshold`, recording from the first distance above it
+(lth_tf.metrics.prac.prac_early_stop). `'early_bird'`: once the newest of a FIFO queue of
+`early_stop_queue` masks is within the threshold of each of the others (Early-Bird's rule,
+lth_tf.metrics.prac.early_stop; it stops earlier on the same masks). Every round stops early,
+the dense round 1 included (as the authors' code does);
 `early_stop_dense=False` spares round 1, so the dense network stays the one vanilla IMP trains.
 
 Round 1 is the dense training on all data; it is also level 0 (the dense network) and records
@@ -99,7 +103,8 @@ class PracSearchParams:
     dynamic_iterations: bool = True  # N = |D|/|D0| · N0 (False: every round trains N0 steps)
     early_stop: bool = True  # early-bird stop of every round (the paper's PrAC; False: 'w/o early stop')
     early_stop_threshold: float = 0.07  # normalized Hamming distance between prospective masks (000 A1)
-    early_stop_queue: int = 5  # FIFO queue of prospective masks: the newest within the threshold of the others
+    early_stop_queue: int = 5  # FIFO queue: of distances ('prac') or of prospective masks ('early_bird')
+    early_stop_rule: str = "prac"  # 'prac' (the authors' code, 001/000) or 'early_bird' (You et al. 2020)
     early_stop_dense: bool = True  # may round 1 (the dense training, level 0) stop early too
     svp_width: float = 0.25  # the selection-via-proxy model's width, relative to the model's
     svp_budget: str = "5ep"  # the proxy's training budget (its steps count as search steps)
@@ -121,8 +126,11 @@ class PracSearchParams:
             raise ConfigError(f"PracSearchParams.early_stop_threshold={self.early_stop_threshold} must be in (0, 1), "
                               f"e.g. 0.07.")
         if self.early_stop_queue < 2:
-            raise ConfigError(f"PracSearchParams.early_stop_queue={self.early_stop_queue} must be >= 2 (masks in "
-                              f"the early-bird queue; 5 is Early-Bird's and the paper's).")
+            raise ConfigError(f"PracSearchParams.early_stop_queue={self.early_stop_queue} must be >= 2 (entries of "
+                              f"the early-stop queue: distances with rule 'prac', masks with 'early_bird'; 5 is the "
+                              f"authors').")
+        if self.early_stop_rule not in P.EARLY_STOP_RULES:
+            raise unknown_name("early-stopping rule", self.early_stop_rule, P.EARLY_STOP_RULES)
         if not self.svp_width > 0:
             raise ConfigError(f"PracSearchParams.svp_width={self.svp_width} must be positive.")
         to_steps(self.svp_budget, 1, "PracSearchParams.svp_budget")
@@ -141,6 +149,8 @@ class PracSearchParams:
             return name + "_no_es"  # 001 Fig. 8: "PrAC w/o. Early Stop"
         if not self.early_stop_dense:
             name += "_es_sparse"
+        if self.early_stop_rule != "prac":
+            name += "_eb"
         if self.early_stop_queue != 5:
             name += f"_q{self.early_stop_queue}"
         if self.early_stop_threshold != 0.07:
@@ -268,6 +278,8 @@ def _run_round(p, r, model, ds, spe, rewind_step, masks, trained_on, rewind_stat
             distances.append(P.mask_distance(candidate, prospective[-1], masks))
         prospective.append(candidate)
         del prospective[:-(window + 1)]
+        if p.early_stop_rule == "prac":
+            return P.prac_early_stop(distances, p.early_stop_threshold, p.early_stop_queue)
         return P.early_stop(prospective, p.early_stop_threshold, window, masks)
 
     label = f"{p.variant()} seed {p.seed} round {r} ({len(trained_on)} examples)"
@@ -331,6 +343,7 @@ def _common(p):
     return {"method": "prac", "selection": p.selection, "forgetting_threshold": p.forgetting_threshold,
             "dynamic_iterations": p.dynamic_iterations, "early_stop": p.early_stop,
             "early_stop_queue": p.early_stop_queue, "early_stop_threshold": p.early_stop_threshold,
+            "early_stop_rule": p.early_stop_rule,
             "scope": p.pruning.scope, "model": p.model.name, "dataset": p.dataset.name}
 
 

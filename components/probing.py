@@ -37,6 +37,7 @@ import pandas as pd
 import tf_keras as keras
 
 from components.artifacts.base import level_name
+from components.artifacts.tables import in_order
 from components.spec import ComponentSpec
 from components.stability_common import config_columns, search_network
 from lth_tf import networks
@@ -197,6 +198,11 @@ def new_head_accuracy(model: keras.Model, target, **head_args) -> dict:
                                      target.num_classes, **head_args)
 
 
+# transfer.csv's columns after the search's configuration columns, in the order `record` makes them.
+TRANSFER_COLUMNS = ("network", "weights", "level", "sparsity", "source_test_accuracy", "target_train_accuracy",
+                    "target_test_accuracy", "head_training", "target_train_steps")
+
+
 def execute_transfer(p: TransferParams, inputs, out: Path, ctx):
     tickets = inputs["tickets"]
     search = tickets.params
@@ -263,7 +269,7 @@ def execute_transfer(p: TransferParams, inputs, out: Path, ctx):
             return {"train_accuracy": evaluate(net, target, target.train)["accuracy"],
                     "test_accuracy": evaluate(net, target, target.test)["accuracy"], "train_steps": result.steps}
         record("retrained_dense", 0, 0.0, float("nan"), out / "retrained_dense", retrain)
-    write_csv(out / "transfer.csv", pd.DataFrame(rows))
+    write_csv(out / "transfer.csv", in_order(rows, [*columns, *TRANSFER_COLUMNS]))
     return {"networks": len(rows)}
 
 

@@ -7,7 +7,7 @@ trained (002 Appendix B conditions ② and ③ at one learning rate).
 """
 import dataclasses
 from pathlib import Path
-from typing import Tuple
+from typing import Optional, Tuple
 
 import gin
 import matplotlib
@@ -95,8 +95,9 @@ def plot_accuracy(summary: pd.DataFrame, metric: str, path: Path, title: str, co
     plotting.save(fig, path, dpi=120)
 
 
-def findings(verdict: pd.DataFrame) -> str:
-    """The report's opening sentences, from the winning-ticket verdicts."""
+def findings(verdict: pd.DataFrame, seeds: Optional[int] = None) -> str:
+    """The report's opening sentences, from the winning-ticket verdicts (`seeds`: the study's
+    number of seeds; one gives no verdict)."""
     if verdict.empty:
         return ""
     rows = verdict.assign(name=verdict.variant, matches=~verdict.why_not.str.contains("does not match dense"),
@@ -105,12 +106,12 @@ def findings(verdict: pd.DataFrame) -> str:
                               ("RR", "no clear gap over RR", rr), ("small-dense", "no clear gap over small-dense", sd))
                               if has and miss not in why) for why, rr, sd in zip(
                               verdict.why_not, verdict.A_RR.notna(), verdict.A_SD.notna())])
-    return report_text.level_findings(rows[rows.level > 0])
+    return report_text.level_findings(rows[rows.level > 0], seeds=seeds)
 
 
 def header(d: dict) -> Section:
     frame = d["frame"]
-    return section(f"Study `{d['p'].study}`: {len(frame)} networks, seeds {sorted(frame.seed.unique().tolist())}.\n")
+    return section(f"Study `{d['p'].study}`: {len(frame)} networks, {report_text.seeds(frame.seed)}.\n")
 
 
 def accuracy(d: dict) -> Section:
@@ -129,7 +130,7 @@ def winning(d: dict) -> Section:
     return section("## Winning-ticket verdicts\n",
                    "A ticket wins when it matches the dense network and has a clear gap over RR and small-dense "
                    "(where trained). " + p.rule.describe() + "\n",
-                   markdown(verdict), findings=[findings(verdict)],
+                   markdown(verdict), findings=[findings(verdict, d["frame"].seed.nunique())],
                    winning_levels=int(verdict["winning"].sum()) if not verdict.empty else 0)
 
 
@@ -151,4 +152,4 @@ def execute(p: ReportParams, inputs, out: Path, ctx):
 
 
 SPEC = ComponentSpec(name="Report", inputs={"results": "*"}, output="Report", params=ReportParams, executor=execute,
-                     version=2)  # 2: findings, glossary, shared colours
+                     version=3)  # 2: findings, glossary, shared colours; 3: no verdict from one seed

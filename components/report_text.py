@@ -3,27 +3,83 @@
 `level_findings(rows, ...)` turns per-(name, level) verdicts (the project's one rule,
 lth_tf/metrics/verdicts.py `VerdictRule`) into sentences with the numbers in them: which
 configurations give winning / matching tickets up to which sparsity, which clear which
-baselines. `glossary(text)` lists the terms of GLOSSARY that the report uses, so a reader meets
-`rw0it`, `L5` or `AIMP` with its meaning beside it.
+baselines; from one seed it says there is no verdict (no noise estimate). `glossary(text)`
+lists the terms of GLOSSARY that the report uses, in the run's own names (a run that rewound to
+`rw5it` gets `rw5it` explained), so a reader meets `rw5it`, `L3` or `AIMP` with its meaning
+beside it. `plural` and `join` keep the prose grammatical ("1 configuration", "a, b and c").
 """
 import re
 from typing import Iterable, Optional
 
 import pandas as pd
 
-# term -> (pattern that finds it in a report, its meaning). Patterns are word-bounded.
+from lth_tf.metrics.verdicts import MIN_SEEDS, NO_NOISE
+
+
+def plural(n: int, word: str, many: Optional[str] = None) -> str:
+    """'1 configuration', '2 configurations' (`many`: an irregular plural)."""
+    return f"{n} {word if n == 1 else many or word + 's'}"
+
+
+def join(items: Iterable[str], empty: str = "none") -> str:
+    """'a', 'a and b', 'a, b and c'; `empty` when there is nothing (prose, not a Python list)."""
+    items = [str(i) for i in items]
+    if not items:
+        return empty
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def seeds(values) -> str:
+    """'seed 0', 'seeds 0 and 1', 'seeds 0, 1 and 2' (sorted, each once)."""
+    values = sorted(set(int(v) for v in values))
+    return ("seed " if len(values) == 1 else "seeds ") + join(str(v) for v in values)
+
+
+def _rewinds(found):
+    """The rewind points the run used, each explained (`rw0it`: init; `rw5it`: 5 iterations; `rw1ep`: 1 epoch)."""
+    names = sorted(set(found), key=lambda n: (n.endswith("ep"), int(re.sub(r"\D", "", n))))
+    words = []
+    for name in names:
+        count, unit = re.fullmatch(r"rw(\d+)(it|ep)", name).groups()
+        rewinds = "rewinds them" if words else "rewinds the kept weights"
+        after = plural(int(count), "iteration" if unit == "it" else "epoch")
+        words.append(f"`{name}` {rewinds} to their initialization (step 0)" if int(count) == 0 else
+                     f"`{name}` {rewinds} to their values after {after} of dense training (late rewinding)")
+    return " / ".join(names), "the rewind point of a configuration: " + "; ".join(words) + "."
+
+
+def _momentum_batch(found):
+    mu = next((f for f in found if f.startswith("mu")), None)
+    bs = next((f for f in found if f.startswith("bs")), None)
+    words = ([f"`{mu}` is momentum {mu[2:]}"] if mu else []) + ([f"`{bs}` batch size {bs[2:]}"] if bs else [])
+    return " / ".join(n for n in (mu, bs) if n), "a configuration's momentum and batch size: " + join(words) + "."
+
+
+def _level(found):
+    named = [f for f in found if f.startswith("L")]
+    name = next((f for f in named if f != "L0"), named[0] if named else None)  # a sparse level as the example
+    return f"level, {name}" if name else "level", ("pruning level (round) of IMP: level L keeps (1 − p)^L of the "
+                                                   "prunable weights (p the fraction pruned per level); L0 is the "
+                                                   "dense network.")
+
+
+def _aimp(found):
+    named = sorted({f for f in found if re.fullmatch(r"aimp\d+", f)})
+    example = (f" (" + join(f"`{n}` = {n[4:]}%" for n in named) + " of the steps)") if named else ""
+    return "AIMP", (f"IMP whose mask search trains with a fraction of the training budget{example}; the tickets "
+                    f"are then trained with the full budget (003 §4).")
+
+
+# term -> (pattern that finds it in a report, its meaning). Patterns are word-bounded. A meaning may
+# be a function of the matches found (the run's own names) returning (term, meaning).
 GLOSSARY = {
-    "rw0it / rw1ep": (r"rw\d+(it|ep)", "the rewind point of a configuration: `rw0it` rewinds the kept weights to "
-                      "their initialization (step 0), `rw1ep` to their values after 1 epoch of dense training "
-                      "(late rewinding)."),
-    "mu / bs": (r"mu\d|bs\d+", "a configuration's momentum (`mu0.9`) and batch size (`bs128`)."),
-    "level, L5": (r"\bL\d+\b|\blevel", "pruning level (round) of IMP: level L keeps (1 − p)^L of the prunable weights "
-                  "(p the fraction pruned per level); L0 is the dense network."),
+    "rewind point": (r"rw\d+(?:it|ep)", _rewinds),
+    "mu / bs": (r"mu\d+(?:\.\d+)?|bs\d+", _momentum_batch),
+    "level": (r"\bL\d+\b|\blevel", _level),
     "IMP / OMP": (r"\bIMP\b|\bOMP\b|_imp|_omp", "iterative magnitude pruning (train, prune the smallest p of the "
                   "remaining weights, rewind, repeat) / one-shot magnitude pruning (all at once from the dense "
                   "network)."),
-    "AIMP": (r"AIMP|aimp", "IMP whose mask search trains with a fraction of the training budget (e.g. `aimp10` = "
-             "10% of the steps); the tickets are then trained with the full budget (003 §4)."),
+    "AIMP": (r"AIMP|aimp\d*", _aimp),
     "LT": (r"\bLT\b|lt_", "lottery ticket: the IMP mask on the initial weights θ_0 (002)."),
     "WR": (r"\bWR\b|_rewind", "weight rewinding: the mask on the weights of step t of dense training (002)."),
     "RR / rr": (r"\bRR\b|\brr\b|rr_", "random reinitialization: the ticket's mask on a fresh draw θ'_0, trained the "
@@ -63,7 +119,11 @@ GLOSSARY = {
 
 def glossary(text: str) -> str:
     """A markdown glossary of the GLOSSARY terms that occur in `text` ('' when none does)."""
-    used = [(term, meaning) for term, (pattern, meaning) in GLOSSARY.items() if re.search(pattern, text)]
+    used = []
+    for term, (pattern, meaning) in GLOSSARY.items():
+        found = [m.group(0) for m in re.finditer(pattern, text)]
+        if found:
+            used.append(meaning(found) if callable(meaning) else (term, meaning))
     if not used:
         return ""
     return "## Glossary\n\n" + "\n".join(f"- **{term}**: {meaning}" for term, meaning in used) + "\n"
@@ -76,8 +136,7 @@ def remaining(sparsity: float, more: str = "") -> str:
 
 
 def _names(names: Iterable[str]) -> str:
-    names = [f"`{n}`" for n in names]
-    return ", ".join(names) if names else "none"
+    return join(f"`{n}`" for n in names)
 
 
 def _versus(row) -> str:
@@ -101,13 +160,22 @@ def highest(rows: pd.DataFrame, flag: str) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+def no_verdict(what: str) -> str:
+    """The sentence a report prints instead of a verdict when it has one seed."""
+    return (f"{what[0].upper() + what[1:]}: {NO_NOISE} (matching and a clear gap need the spread over at least "
+            f"{MIN_SEEDS} seeds; rerun with more seeds).")
+
+
 def level_findings(rows: pd.DataFrame, what: str = "winning tickets",
-                   baselines_column: Optional[str] = "baselines_beaten") -> str:
+                   baselines_column: Optional[str] = "baselines_beaten", seeds: Optional[int] = None) -> str:
     """Sentences from per-(name, level) verdict rows with columns name, level, sparsity,
     matches (bool), winning (bool), value (the judged mean), reference (the dense mean) and,
-    optionally, `baselines_column` (space-separated baselines cleared with a clear gap)."""
+    optionally, `baselines_column` (space-separated baselines cleared with a clear gap).
+    `seeds`: the fewest seeds behind a judged value; below MIN_SEEDS there is no verdict."""
     if rows.empty:
         return ""
+    if seeds is not None and seeds < MIN_SEEDS:
+        return no_verdict(what)
     order = list(dict.fromkeys(rows.name))
     won = highest(rows, "winning")
     matched = highest(rows, "matches")

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from components.artifacts.base import level_name
+from components.artifacts.tables import in_order
 from components.stability_common import accuracies, config_columns, search_network, without_val
 from components.spec import ComponentSpec
 from lth_tf.data import load_dataset, steps_per_epoch, subsets
@@ -43,6 +44,11 @@ class FewShotParams:
                 raise ConfigError(f"FewShotParams.fractions has {f}: fractions of the training set must be in (0, 1].")
         object.__setattr__(self, "fractions", tuple(float(f) for f in self.fractions))
         object.__setattr__(self, "levels", tuple(int(l) for l in self.levels))
+
+
+# few_shot.csv's columns after the search's configuration columns, in the order a fresh row has them.
+FEW_SHOT_COLUMNS = ("variant", "seed", "level", "sparsity", "val_accuracy", "test_accuracy", "train_steps", "fraction",
+                    "subset_size", "selection", "budget_mode", "final_train_accuracy")
 
 
 def execute_few_shot(p: FewShotParams, inputs, out: Path, ctx):
@@ -97,7 +103,7 @@ def execute_few_shot(p: FewShotParams, inputs, out: Path, ctx):
                 save_npz(tmp / "subset.npz", {"index": subset.index})
                 write_json(tmp / "metrics.json", metrics)
             rows.append(metrics)
-    frame = pd.DataFrame(rows)
+    frame = in_order(rows, [*config_columns(search), *FEW_SHOT_COLUMNS])
     write_csv(out / "few_shot.csv", frame)
     write_csv(out / "results.csv", frame)
     return {"networks": len(rows)}

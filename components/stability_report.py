@@ -55,6 +55,7 @@ class StabilityReportParams:
     threshold: float = 0.02  # barrier below which training counts as stable
     verdict_metric: str = "val_accuracy"  # what the ★ judges (003 §3.1: "validation accuracy")
     verdict: VerdictRule = dataclasses.field(default_factory=VerdictRule)
+    note: str = ""  # printed under the title: a caveat on the whole run (configs/smoke.gin: its numbers mean nothing)
 
     def __post_init__(self):
         if self.verdict_metric not in VERDICT_METRICS:
@@ -66,7 +67,7 @@ def execute(p: StabilityReportParams, inputs, out: Path, ctx):
     data = StabilityData.of(p, inputs, out)
     write_csv(out / "results.csv", data.results)
     sections = [make(data) for make in SECTIONS]
-    write_text(out / "report.md", S.compose(p.title, sections))
+    write_text(out / "report.md", S.compose(p.title, sections, p.note))
     return {"rows": len(data.results), **S.summary(sections)}
 
 
@@ -77,4 +78,4 @@ SPEC = ComponentSpec(
             "rewind_search": "RewindSearch*?", "probes": "Probes*?", "few_shot": "FewShot*?", "transfer": "Transfer*?",
             "transfer_searches": "Tickets*?"},
     output="Report", params=StabilityReportParams, executor=execute,
-    version=2)  # 2: findings, glossary, fixed colours, unreached sparsities shown as —
+    version=3)  # 2: findings, glossary, fixed colours, unreached sparsities shown as —; 3: no verdict from one seed

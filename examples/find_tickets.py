@@ -71,7 +71,7 @@ def main():
     print("forgetting (per-epoch evaluation):", {k: round(v, 4) for k, v in scores.summary.items()})
     print("EL2N after epoch 1: mean", round(float(scores.el2n.mean()), 4), "max", round(float(scores.el2n.max()), 4))
 
-    path = lth_tf.export_ticket(runs["ticket"], args.out)
+    path = lth_tf.export_ticket(runs["ticket"], args.out, overwrite=True)  # a rerun replaces its own export
     loaded = keras.models.load_model(str(path / "saved_model"), compile=False)
     zeros = sum(int((l.kernel.numpy() == 0).sum()) for l in loaded.layers if hasattr(l, "kernel"))
     print(f"exported to {path}: {zeros} zero weights in the SavedModel; {time.time() - t0:.0f}s in all")

@@ -11,6 +11,9 @@ in `lth_tf.callbacks` (RewindSnapshot, ForgettingTracker, MaskEnforcer, IMPDrive
 """
 import os
 
+from lth_tf import quiet_import
+
+quiet_import.install()  # TensorFlow's C++ start-up lines, whenever it is first imported (quiet_import.py)
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -27,6 +30,11 @@ _LAZY = {
 }
 _SUBMODULES = ("api", "callbacks", "errors", "keras_utils")
 __all__ = sorted(_LAZY)
+
+
+def __dir__():
+    """The public API (the lazy names are not in globals() until first used), not `os`."""
+    return sorted(set(__all__) | set(_SUBMODULES) | {n for n in globals() if n.startswith("__")})
 
 
 def __getattr__(name):

@@ -17,8 +17,9 @@
 
 What it does, in Keras terms:
 - Your model (Sequential or functional, tf_keras; its current weights are the initialization
-  θ0) is copied, never modified, and its Dense / Conv kernels are wrapped with masks
-  (`lth_tf.wrap`; `prunable=` picks layers by predicate or by name). Subclassed models raise a
+  θ0) is copied, never modified, and its Dense / Conv kernels (also SeparableConv pointwise
+  kernels and Embedding matrices) are wrapped with masks (`lth_tf.wrap`; `prunable=` picks
+  layers by predicate or by name; a warning names the layers whose weights stay dense). Subclassed models raise a
   ConfigError saying how to rebuild them functionally.
 - Every training run is `model.compile(**compile_kwargs)` + `model.fit(train_ds, epochs=...,
   validation_data=val_ds, callbacks=...)`, with a fresh copy of your optimizer and metrics
@@ -184,6 +185,11 @@ def _dense_level(setup: _Setup, rewind_step: int):
     if snapshot.state is None or rewind_step >= steps:
         raise ConfigError(f"rewind_step={rewind_step} is not below the {steps} steps of dense training "
                           f"(epochs x batches per epoch): choose a smaller rewind_step.")
+    if steps - rewind_step < steps / 2:
+        warnings.warn(f"rewind_step={rewind_step} leaves each ticket {steps - rewind_step} of the dense run's {steps} "
+                      f"training steps (less than half: tickets train from the rewind step to step {steps}). Rewind "
+                      f"earlier (e.g. rewind_step=len(train_ds), the end of epoch 1) or train more epochs.",
+                      UserWarning, stacklevel=4)
     masks = wrapping.get_masks(net)
     metrics.update(sparsity=0.0, steps=float(steps))
     if setup.verbose:
@@ -228,7 +234,7 @@ def imp(model: keras.Model, train_ds: tf.data.Dataset, *, compile_kwargs, epochs
     epochs: the training budget of every level (the dense run's T steps).
     levels, fraction: level L has sparsity 1 - (1 - fraction)^L. scope: 'global' | 'layerwise'.
     rewind_step: rewind to the weights after this many steps of the dense run (0 = θ0).
-    prunable: which layers get masks (None: Dense and Conv; a predicate; or layer names).
+    prunable: which layers get masks (None: every layer lth-tf can mask, see `wrap`; a predicate; or layer names).
     callbacks: passed to every fit. verbose: 0 silent, 1 a line per level, 2 also Keras' per-epoch lines.
     """
     return _search("imp", model, train_ds, val_ds, compile_kwargs, epochs, levels, fraction, rewind_step,

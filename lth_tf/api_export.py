@@ -12,7 +12,7 @@ from lth_tf.sparsity import wrapping
 
 
 def export_ticket(network, directory, fmt: str = "saved_model", *, mean=None, std=None, input_dtype="float32",
-                  class_names: Sequence[str] = (), from_logits: Optional[bool] = None) -> Path:
+                  class_names: Sequence[str] = (), from_logits: Optional[bool] = None, overwrite: bool = False) -> Path:
     """Writes the deployable ticket into `directory` (lth_tf.exporting): `saved_model/`,
     `ticket.keras` or `ticket.tflite` (fmt), `ticket.json` (signature, normalization, class
     names, sparsity, provenance) and `mask.npz`. The model takes raw inputs named `inputs` and
@@ -22,6 +22,7 @@ def export_ticket(network, directory, fmt: str = "saved_model", *, mean=None, st
     normalization your input pipeline applies (so the export takes raw inputs); None: none.
     input_dtype: the raw inputs' dtype (e.g. "uint8" images). class_names: label -> name.
     from_logits: whether the network outputs logits (None: from its loss / last activation).
+    overwrite: replace an export already in `directory` (without it: a ConfigError).
     Returns the directory."""
     from lth_tf import exporting
     model = network.model if isinstance(network, TrainedNetwork) else network
@@ -33,6 +34,6 @@ def export_ticket(network, directory, fmt: str = "saved_model", *, mean=None, st
     masks = wrapping.get_masks(model)
     exporting.export(model, directory, fmt, mean=mean, std=std, input_dtype=input_dtype, class_names=class_names,
                      masks=masks, probabilities_out=None if from_logits is None else not from_logits,
-                     source={"api": "lth_tf.export_ticket", "sparsity": M.sparsity(masks)})
+                     source={"api": "lth_tf.export_ticket", "sparsity": M.sparsity(masks)}, overwrite=overwrite)
     save_npz(directory / "mask.npz", masks)
     return directory

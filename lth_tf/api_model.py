@@ -2,6 +2,7 @@
 loaded into it, one training run of it with your compile_kwargs and datasets (`_Setup.fit`), and
 the records such a run returns (`Level`, `TrainedNetwork`)."""
 import dataclasses
+import warnings
 from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
@@ -20,7 +21,7 @@ State = Dict[str, np.ndarray]
 
 def _predicate(prunable) -> Callable:
     if prunable is None:
-        return wrapping.prunable_predicate()
+        return wrapping.maskable
     if callable(prunable):
         return prunable
     if isinstance(prunable, str):
@@ -40,9 +41,12 @@ def _copy(model: keras.Model) -> keras.Model:
 def wrap(model: keras.Model, prunable=None) -> keras.Model:
     """A copy of `model` whose prunable layers carry all-ones masks (your model is not modified).
 
-    prunable: None = every Dense and Conv1D/2D/3D layer (output layer included); a predicate
-    layer -> bool; or layer names."""
+    prunable: None = every layer lth-tf can mask (output layer included): Dense / Conv kernels,
+    SeparableConv pointwise kernels, Embedding matrices (`wrapping.MASKABLE`); a predicate
+    layer -> bool; or layer names. One warning names the layers with weights that stay dense
+    (depthwise, recurrent, attention layers)."""
     ku.check_model(model)
+    ku.warn_if_logits_with_probability_loss(model)  # when the user compiled it
     if not model.built:
         raise ConfigError("The model is not built: give it an input shape (`keras.Input(shape=...)` as its first "
                           "layer, or `model.build((None, *shape))`).")
@@ -52,11 +56,20 @@ def wrap(model: keras.Model, prunable=None) -> keras.Model:
         if wanted - names:
             raise ConfigError(f"prunable names layers the model lacks: {sorted(wanted - names)}; its layers: "
                               f"{sorted(names)}.")
-    wrapped = wrapping.wrap(_copy(model), _predicate(prunable))
-    if not wrapping.wrappers(wrapped):
-        raise ConfigError("No layer of the model is prunable: lth-tf masks Dense and Conv kernels (pass "
-                          "`prunable=` layer names or a predicate to choose).")
-    return wrapped
+    chosen = [l for l in model.layers if _predicate(prunable)(l)]
+    cannot = [f"{l.name!r} ({type(l).__name__})" for l in chosen if not wrapping.maskable(l)]
+    if cannot:
+        raise ConfigError(f"prunable chooses layers lth-tf cannot mask: {', '.join(cannot)}. {wrapping.MASKABLE} "
+                          f"Leave them out of `prunable=` (their weights then stay dense).")
+    if not chosen:
+        raise ConfigError(f"No layer of the model is prunable. {wrapping.MASKABLE} Pass `prunable=` layer names or "
+                          f"a predicate to choose.")
+    unmasked = wrapping.unmasked_weight_layers(model)
+    if unmasked:
+        warnings.warn(f"lth-tf masks no weight of {len(unmasked)} layer(s) of the model: {', '.join(unmasked)}. "
+                      f"{wrapping.MASKABLE} Their weights stay dense and outside the sparsity.",
+                      UserWarning, stacklevel=2)
+    return wrapping.wrap(_copy(model), _predicate(prunable))
 
 
 def _load_state(model: keras.Model, state: State):
@@ -79,7 +92,7 @@ def _fresh_compile_kwargs(compile_kwargs) -> dict:
     kwargs = dict(compile_kwargs() if callable(compile_kwargs) else compile_kwargs)
     if "optimizer" not in kwargs or "loss" not in kwargs:
         raise ConfigError("compile_kwargs must give at least `optimizer` and `loss` (the arguments of "
-                          "model.compile), e.g. dict(optimizer='adam', loss='sparse_categorical_crossentropy', "
+                          "model.compile), e.g. dict(optimizer='adam', loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), "
                           "metrics=['accuracy']).")
     optimizer = kwargs["optimizer"]
     if isinstance(optimizer, (keras.optimizers.Optimizer, keras.optimizers.legacy.Optimizer)):
@@ -165,8 +178,9 @@ def _setup(model, train_ds, val_ds, compile_kwargs, epochs, prunable, callbacks,
     ku.build_from_dataset(model, train_ds)
     if compile_kwargs is None:
         raise ConfigError("compile_kwargs is required: the arguments of model.compile, e.g. "
-                          "dict(optimizer='adam', loss='sparse_categorical_crossentropy', metrics=['accuracy']).")
-    _fresh_compile_kwargs(compile_kwargs)  # fail early on a bad optimizer
+                          "dict(optimizer='adam', loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=['accuracy']).")
+    kwargs = _fresh_compile_kwargs(compile_kwargs)  # fail early on a bad optimizer
+    ku.warn_if_logits_with_probability_loss(model, kwargs["loss"])
     if int(epochs) < 1:
         raise ConfigError(f"epochs={epochs} must be >= 1.")
     wrap(model, prunable)  # fail early on bad `prunable`

@@ -5,7 +5,7 @@ and users import them all from here.)
     import lth_tf
     from lth_tf.callbacks import RewindSnapshot, ForgettingTracker, MaskEnforcer, IMPDriver
 
-    model = lth_tf.wrap(model)                       # masks on Dense / Conv kernels (all ones)
+    model = lth_tf.wrap(model)                       # masks on Dense / Conv kernels, ... (all ones)
     snap = RewindSnapshot(step=100)                  # weights after 100 optimizer steps
     forget = ForgettingTracker(examples_ds, el2n_epochs=(1,))
     model.compile(optimizer=..., loss=..., metrics=["accuracy"])
@@ -93,6 +93,7 @@ class RewindSnapshot(keras.callbacks.Callback):
                 f"dividing {self.step}.")
 
     def on_train_begin(self, logs=None):
+        ku.warn_if_logits_with_probability_loss(self.model)
         self._check()
 
     def on_train_batch_end(self, batch, logs=None):
@@ -155,6 +156,9 @@ class ForgettingTracker(keras.callbacks.Callback):
         self.last_correct = correct
         self.steps_evaluated.append(ku.global_step(self.model) if step is None else int(step))
         return correct, el2n
+
+    def on_train_begin(self, logs=None):
+        ku.warn_if_logits_with_probability_loss(self.model)
 
     def on_train_batch_end(self, batch, logs=None):
         if self.every_n_steps is None:
@@ -248,6 +252,7 @@ class MaskEnforcer(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         _require_wrapped(self.model, "MaskEnforcer")
+        ku.warn_if_logits_with_probability_loss(self.model)
 
     def on_train_batch_end(self, batch, logs=None):
         if self.every_batch:
@@ -277,6 +282,7 @@ class IMPDriver:
                  fraction: float = 0.2, scope: str = "global", rewind_step: Optional[int] = None,
                  reset_optimizer: bool = True):
         _require_wrapped(model, "IMPDriver")
+        ku.warn_if_logits_with_probability_loss(model)
         if not 0.0 < fraction < 1.0:
             raise ConfigError(f"IMPDriver(fraction={fraction}): the fraction pruned per level must be in (0, 1).")
         if scope not in M.SCOPES:

@@ -11,17 +11,28 @@ probabilities}`, whatever Keras named its Input (`input_5`, `input_1`, ...), and
 pipeline's answers on raw inputs. A network that already ends in a softmax gets `probabilities`
 only.
 
-`export(...)` writes one format (FORMATS), with `ticket.json` beside the model (`paths`):
-the signature, normalization, class names (where the dataset has them), sparsity, the dataset,
-where the ticket came from (artifact, fingerprint, level, metrics) and what produced the file
-(lth_tf.provenance.collect(): git commit, library versions, devices; export time and seconds).
+`export(...)` writes one format (FORMATS) into a directory of its own, one layout for every
+format (`paths`): the model (`saved_model/`, `ticket.keras` or `ticket.tflite`) and its own
+`ticket.json`: the signature, normalization, class names (where the dataset has them), sparsity,
+the dataset, where the ticket came from (artifact, fingerprint, level, metrics) and what produced
+the file (lth_tf.provenance.collect(): git commit, library versions, devices; export time and
+seconds). An existing export is replaced only with `overwrite=True` (`lth-tf export --force`).
 TFLite is converted with `tf.lite.Optimize.EXPERIMENTAL_SPARSITY` ("The flag can be used alone
 to optimize float32 models with sparse weights", tf.lite.Optimize docs): float32 weights, sparse
-tensors stored compactly.
+tensors stored compactly; its signature is the SavedModel's (`serving_default`: `inputs` ->
+`logits`, `probabilities`). A network TFLite cannot convert (an LSTM's tensor lists) is one
+ConfigError naming the converter's first error, its log kept off the terminal.
 
-`export_from_run(run_dir, level, search, fmt, out)` finds a MaskSearch artifact of a run,
-rebuilds its network and exports one level's trained ticket (the `lth-tf export` command).
+`export_from_run(run_dir, level, search, fmt, out)` finds a MaskSearch artifact of a run (by
+default the study's main grid: `find_search`), verifies its files' checksums, rebuilds its
+network and exports one level's trained ticket (the `lth-tf export` command).
+
+Why over 300 lines: this module is the one owner of the export layout, so the model it builds,
+the files it writes and the run's tickets it exports from stay side by side.
 """
+import contextlib
+import os
+import tempfile
 import datetime
 import time
 from pathlib import Path
@@ -33,7 +44,7 @@ import tf_keras as keras
 
 from lth_tf import provenance
 from lth_tf.errors import ConfigError, unknown_name
-from lth_tf.io import atomic_path, read_json, write_json
+from lth_tf.io import atomic_path, damaged_files, read_json, write_json
 from lth_tf.sparsity import masks as M
 from lth_tf.sparsity import wrapping
 
@@ -106,11 +117,13 @@ def deployable(network: keras.Model, mean=None, std=None, input_dtype="float32",
     elif input_dtype != "float32":
         x = keras.layers.Rescaling(1.0, name=TO_FLOAT)(x)
     scores = _on_top_of(body, x)
+    taken = {layer.name for layer in body.layers}  # e.g. the network's last layer named 'logits'
+    head = {name: name if name not in taken else f"{name}_output" for name in (LOGITS, PROBABILITIES)}
     if probabilities_out:
-        outputs = {PROBABILITIES: keras.layers.Activation("linear", name=PROBABILITIES)(scores)}
+        outputs = {PROBABILITIES: keras.layers.Activation("linear", name=head[PROBABILITIES])(scores)}
     else:
-        outputs = {LOGITS: keras.layers.Activation("linear", name=LOGITS)(scores),
-                   PROBABILITIES: keras.layers.Softmax(name=PROBABILITIES)(scores)}
+        outputs = {LOGITS: keras.layers.Activation("linear", name=head[LOGITS])(scores),
+                   PROBABILITIES: keras.layers.Softmax(name=head[PROBABILITIES])(scores)}
     return keras.Model(inputs, outputs, name="ticket")
 
 
@@ -135,9 +148,30 @@ def _write_model(model: keras.Model, path: Path, fmt: str):
     else:
         converter = tf.lite.TFLiteConverter.from_keras_model(model)
         converter.optimizations = [tf.lite.Optimize.EXPERIMENTAL_SPARSITY]
-        flatbuffer = converter.convert()
+        try:
+            with _stderr_kept():
+                flatbuffer = converter.convert()
+        except Exception as e:  # ConverterError: pages of MLIR locations; its first error says why
+            errors = [line.split("error: ", 1)[1] for line in str(e).splitlines() if "error: " in line]
+            raise ConfigError(f"TFLite cannot convert this network ({errors[0] if errors else type(e).__name__}); "
+                              f"export it as a SavedModel or .keras file instead (format 'saved_model' or "
+                              f"'keras': --format saved_model), which run every TensorFlow operation.") from None
         with atomic_path(path) as tmp:
             tmp.write_bytes(flatbuffer)
+
+
+@contextlib.contextmanager
+def _stderr_kept():
+    """The converter's C++ log (written to file descriptor 2, kilobytes of MLIR locations on a
+    failure) goes to a temporary file instead of the terminal; its exception says what failed."""
+    with tempfile.TemporaryFile() as log:
+        saved = os.dup(2)
+        os.dup2(log.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
 def _signature(model: keras.Model) -> dict:
@@ -147,28 +181,37 @@ def _signature(model: keras.Model) -> dict:
                         for name, t in sorted(model.output.items())}}
 
 
-def paths(out, fmt: str):
-    """(model path, record path) of an export to `out`: a directory gets FORMATS[fmt] and
-    ticket.json inside; a file path ending in .keras / .tflite is the model, its record the same
-    name ending in .json."""
+def paths(out, fmt: str, overwrite: bool = False):
+    """(model path, record path) of an export to the directory `out`: FORMATS[fmt] and its own
+    ticket.json inside, whatever the format. A ConfigError when `out` names a model file rather
+    than a directory, or holds an export already and not `overwrite`."""
     out = Path(out)
-    suffix = Path(FORMATS[fmt]).suffix
-    if suffix and out.suffix == suffix:
-        return out, out.with_suffix(".json")
-    return out / FORMATS[fmt], out / RECORD
+    if out.suffix in (".keras", ".tflite", ".json"):
+        raise ConfigError(f"The export goes to a directory of its own (the model, e.g. {FORMATS[fmt]}, and its "
+                          f"{RECORD}), but {str(out)!r} names a file; give a directory such as "
+                          f"{str(out.with_suffix(''))!r}.")
+    model, record = out / FORMATS[fmt], out / RECORD
+    existing = [p for p in (model, record) if p.exists()]
+    if existing and not overwrite:
+        raise ConfigError(f"{existing[0]} exists (an earlier export), and an export replaces nothing unasked: "
+                          f"export to another directory, or replace it with --force (lth-tf export) or "
+                          f"overwrite=True (lth_tf.export_ticket, lth_tf.exporting.export).")
+    return model, record
 
 
 def export(network: keras.Model, out, fmt: str = "saved_model", *, mean=None, std=None, input_dtype="float32",
            class_names: Sequence[str] = (), masks=None, dataset=None, source: Optional[dict] = None,
-           probabilities_out: Optional[bool] = None) -> Path:
-    """Writes the deployable model of `network` as `fmt` and its ticket.json (`paths(out, fmt)`);
-    returns the model's path. mean, std, input_dtype, probabilities_out: as `deployable`.
+           probabilities_out: Optional[bool] = None, overwrite: bool = False) -> Path:
+    """Writes the deployable model of `network` as `fmt` and its ticket.json into the directory
+    `out` (`paths`; an existing export there is replaced only with `overwrite`); returns the
+    model's path. mean, std, input_dtype, probabilities_out: as `deployable`.
     class_names: label -> name (recorded). masks: the ticket's masks (default: the network's own;
     none for a plain model), for the recorded sparsity. dataset: its name or description.
     source: what the ticket is (artifact, fingerprint, level, metrics, ...), recorded as given."""
     if fmt not in FORMATS:
         raise unknown_name("export format", fmt, FORMATS)
     started = time.time()
+    path, record = paths(out, fmt, overwrite)
     masks = wrapping.get_masks(network) if masks is None and wrapping.wrappers(network) else masks
     model = deployable(network, mean, std, input_dtype, probabilities_out)
     class_names = [str(c) for c in class_names]
@@ -176,7 +219,6 @@ def export(network: keras.Model, out, fmt: str = "saved_model", *, mean=None, st
     if class_names and len(class_names) != width:
         raise ConfigError(f"{len(class_names)} class names for a network with {width} outputs: give one name per "
                           f"output unit, in label order.")
-    path, record = paths(out, fmt)
     _write_model(model, path, fmt)
     write_json(record, {
         "format": fmt, "model": path.name, "signature": _signature(model),
@@ -226,17 +268,18 @@ def dataset_facts(ds) -> dict:
 
 def read_record(model_path) -> dict:
     """The ticket.json of an exported model (its path as `export` returned it)."""
-    model_path = Path(model_path)
-    beside = model_path.with_suffix(".json")
-    return read_json(beside if model_path.suffix in (".keras", ".tflite") and beside.exists()
-                     else model_path.parent / RECORD)
+    return read_json(Path(model_path).parent / RECORD)
 
 
 # ----------------------------------------------------------------------------- from a run
 
 def find_search(run_dir, search: Optional[str] = None) -> Path:
     """The finished MaskSearch artifact of `run_dir` whose directory name, label or fingerprint
-    contains `search` (None: the run's only one). Several or none: a ConfigError listing them."""
+    contains `search`. Without `search`, the run's only search, else the study's main grid: the
+    searches stored with `export` on (MaskSearchParams.export: a grid's searches export the
+    levels the report shows; the searches an analysis runs for itself, transfer's and AIMP's, do
+    not, and are exported by naming them). Several or none: a ConfigError listing them with the
+    parameters that tell them apart."""
     root = Path(run_dir) / "artifacts" / "MaskSearch"
     found = {p.parent: read_json(p) for p in sorted(root.glob("*/artifact.json"))}
     if not found:
@@ -244,38 +287,63 @@ def find_search(run_dir, search: Optional[str] = None) -> Path:
                           f"(the one holding artifacts/) whose searches finished.")
     matches = [p for p, meta in found.items()
                if search is None or any(search in s for s in (p.name, meta.get("label") or "", meta["fingerprint"]))]
-    if len(matches) == 1:
-        return matches[0]
-    listing = "; ".join(f"{p.name} ({_describe(found[p])})" for p in (matches or found))
+    grid = [p for p in matches if found[p]["parameters"].get("export", True)]
+    if len(matches) == 1 or (search is None and len(grid) == 1):
+        return matches[0] if len(matches) == 1 else grid[0]
+    listing = _differences({p: found[p] for p in (matches or found)})
     if not matches:
         raise ConfigError(f"No MaskSearch artifact of {str(run_dir)!r} matches {search!r}; it has: {listing}. Pass a "
                           f"part of one's directory name, label or fingerprint as the search.")
     raise ConfigError(f"{len(matches)} MaskSearch artifacts of {str(run_dir)!r} match"
                       f"{'' if search is None else f' {search!r}'}: {listing}. Pass a part of one's directory name, "
-                      f"label or fingerprint as the search to pick one.")
+                      f"label or fingerprint as the search to pick one (without --search: the study's main grid, the one "
+                      f"with export=True).")
 
 
-def _describe(meta: dict) -> str:
-    p = meta["parameters"]
-    t, r = p["training"], p["pruning"]
-    return (f"{p['dataset']['name']} {p['model']['name']} momentum {t['momentum']} batch {t['batch_size']} "
-            f"rewind {r['rewind']} {r['method']} {r['levels']} levels seed {p['seed']}")
+def _flat(value, prefix: str = "") -> dict:
+    """{'training.budget': '12it', ...}: a description's nested fields by dotted name."""
+    if not isinstance(value, dict):
+        return {prefix: value}
+    flat = {}
+    for key, item in value.items():
+        if key != "__class__":
+            flat.update(_flat(item, f"{prefix}.{key}" if prefix else key))
+    return flat
 
 
-def export_from_run(run_dir, level: int, search: Optional[str], fmt: str, out) -> Path:
+def _differences(metas: dict) -> str:
+    """'<dir> (training.budget='12it', export=False); ...': each search with the parameters that
+    differ between the listed ones (all look alike otherwise: same dataset, model, seed, ...)."""
+    flat = {p: _flat(meta["parameters"]) for p, meta in metas.items()}
+    keys = sorted({k for f in flat.values() for k in f})
+    differ = [k for k in keys if len({repr(f.get(k)) for f in flat.values()}) > 1]
+    return "; ".join(f"{p.name} ({', '.join(f'{k}={f.get(k)!r}' for k in differ) or 'identical parameters'})"
+                     for p, f in flat.items())
+
+
+def export_from_run(run_dir, level: int, search: Optional[str], fmt: str, out, overwrite: bool = False) -> Path:
     """Exports level `level`'s trained ticket of a MaskSearch artifact of `run_dir` (found by
-    `find_search(run_dir, search)`) as `fmt` to `out` (a directory, or a .keras / .tflite file
-    path: `paths`); returns the model's path. The network is rebuilt from the artifact's
-    parameters (dataset, model, seed, prunable layers), given the level's mask and trained
-    weights, and exported with the dataset's normalization and class names."""
+    `find_search(run_dir, search)`, its files verified by their checksums first) as `fmt` into the
+    directory `out` (`paths`; an existing export replaced only with `overwrite`); returns the
+    model's path. The network is rebuilt from the artifact's parameters (dataset, model, seed,
+    prunable layers), given the level's mask and trained weights, and exported with the
+    dataset's normalization and class names."""
     from components.artifacts.tickets import check_levels, load_ticket, search_params
     from components.spec import Artifact
     from lth_tf import networks
     from lth_tf.data import load_dataset
     if fmt not in FORMATS:
         raise unknown_name("export format", fmt, FORMATS)
+    paths(out, fmt, overwrite)  # refused before any work
     path = find_search(run_dir, search)
     meta = read_json(path / "artifact.json")
+    files = meta.get("files")
+    damaged = damaged_files(path, files) if isinstance(files, dict) else [path / "artifact.json"]
+    if damaged:
+        raise ConfigError(f"{damaged[0]} is damaged (missing, or its size or checksum differs from what "
+                          f"{path / 'artifact.json'} records), so nothing was exported: rerun the study on "
+                          f"{str(run_dir)!r} (the same `lth-tf run` command; it recomputes what is damaged and reuses "
+                          f"the rest), then export again.")
     level, = check_levels((int(level),), path, "The export")
     params = search_params(Artifact(meta["type"], path, meta["fingerprint"]))
     ds = load_dataset(params.dataset)
@@ -289,4 +357,4 @@ def export_from_run(run_dir, level: int, search: Optional[str], fmt: str, out) -
               "wall_time_s": meta.get("wall_time_s"), "provenance": meta.get("provenance"),
               **{k: facts.get(k) for k in ("variant", "seed", "sparsity", "val_accuracy", "test_accuracy", "train_steps")}}
     return export(model, out, fmt, masks=ticket["masks"], dataset=meta["parameters"]["dataset"], source=source,
-                  probabilities_out=False, **dataset_facts(ds))
+                  probabilities_out=False, overwrite=overwrite, **dataset_facts(ds))

@@ -4,7 +4,8 @@ A reader (or a rerun after a crash) sees either the old state or the complete ne
 half-written file. A directory written with `atomic_path(..., is_dir=True)` is a *unit*: it
 carries a `manifest.json` of its files' sizes and checksums, written inside it before the
 rename, so `unit_is_complete` tells a finished unit from a damaged one (a truncated or deleted
-file) and a rerun recomputes the damaged one instead of reusing it.
+file) and a rerun recomputes the damaged one instead of reusing it (`damaged_units` checks the
+checksums of every unit a rerun resumes from).
 """
 import contextlib
 import errno
@@ -14,8 +15,10 @@ import json
 import os
 import re
 import shutil
+import struct
 import tempfile
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -23,9 +26,11 @@ import numpy as np
 from lth_tf.errors import ConfigError
 
 MANIFEST = "manifest.json"
-# Files up to this size are hashed (sha256, ~700 MB/s on one CPU core: a whole stability run's
-# 216 MB in 0.3 s); larger ones (GPU-sized SavedModel variables) are checked by size only.
-HASH_LIMIT = 16 << 20
+# Every file is hashed, streamed in blocks of this size (sha256, ~700 MB/s on one CPU core: a
+# whole stability run's 216 MB in 0.3 s, little next to training). Manifests written before
+# recorded no checksum for files over 16 MiB: those count as damaged (unverifiable) and are
+# recomputed, never reused on their size alone.
+BLOCK = 1 << 20
 # atomic_path's temporary siblings: '.<name>.' + the 8 characters tempfile.mkdtemp appends.
 _TEMPORARY = re.compile(r"^\..+\.[a-z0-9_]{8}$")
 
@@ -53,6 +58,7 @@ def atomic_path(path, is_dir: bool = False):
     try:
         yield target
         if is_dir:
+            target.chmod(0o777 & ~_umask())  # mkdtemp makes it 0700: readable by others as mkdir would make it
             _write_manifest(target)
             if path.exists():
                 shutil.rmtree(path)
@@ -61,37 +67,68 @@ def atomic_path(path, is_dir: bool = False):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _umask() -> int:
+    """The process's umask: from /proc on Linux (setting it to read it would race with other
+    threads creating files), else set and restored."""
+    try:
+        with open("/proc/self/status") as status:
+            return next(int(line.split()[1], 8) for line in status if line.startswith("Umask:"))
+    except (OSError, StopIteration, ValueError, IndexError):
+        mask = os.umask(0o022)
+        os.umask(mask)
+        return mask
+
+
 def file_record(path: Path) -> dict:
     size = path.stat().st_size
-    record = {"size": size}
-    if size <= HASH_LIMIT:
-        digest = hashlib.sha256()
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                digest.update(block)
-        record["sha256"] = digest.hexdigest()
-    return record
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(BLOCK), b""):
+            digest.update(block)
+    return {"size": size, "sha256": digest.hexdigest()}
 
 
 def manifest(root, exclude=()) -> dict:
-    """{relative path: {size, sha256 (files up to HASH_LIMIT)}} of every file under `root`."""
+    """{relative path: {size, sha256}} of every file under `root`."""
     root = Path(root)
     return {p.relative_to(root).as_posix(): file_record(p) for p in sorted(root.rglob("*"))
             if p.is_file() and p.relative_to(root).as_posix() not in exclude}
 
 
 def damaged_files(root, files: dict, hashes: bool = True) -> list:
-    """The files of a manifest that are missing or differ (size; sha256 when `hashes`)."""
+    """The files of a manifest that are missing or differ (size; sha256 when `hashes`: a record
+    without one, or not a record, counts as damaged)."""
     root, damaged = Path(root), []
     for name, record in sorted(files.items()):
         path = root / name
         try:
-            if path.stat().st_size != record["size"]:
+            if not isinstance(record, dict) or path.stat().st_size != record.get("size"):
                 damaged.append(path)
-            elif hashes and "sha256" in record and file_record(path)["sha256"] != record["sha256"]:
+            elif hashes and file_record(path)["sha256"] != record.get("sha256"):
                 damaged.append(path)
         except OSError:
             damaged.append(path)
+    return damaged
+
+
+def unit_manifests(root) -> list:
+    """The manifests of the units below `root`, sorted (not those of atomic_path's temporaries)."""
+    root = Path(root)
+    return [m for m in sorted(root.rglob(MANIFEST)) if not any(p.startswith(".") for p in m.relative_to(root).parts)]
+
+
+def damaged_units(root) -> list:
+    """One damaged file (or the unreadable manifest) of each unit below `root` whose files differ
+    from its manifest's sizes and checksums: what a rerun must recompute before it resumes an
+    interrupted execution from its finished units (atomic_path's temporaries are not units)."""
+    damaged = []
+    for listed in unit_manifests(root):
+        try:
+            files = json.loads(listed.read_text())
+            bad = damaged_files(listed.parent, files) if isinstance(files, dict) else [listed]
+        except (OSError, ValueError):
+            bad = [listed]
+        damaged += bad[:1]
     return damaged
 
 
@@ -103,7 +140,8 @@ def _write_manifest(directory: Path):
 def unit_is_complete(path, hashes: bool = False) -> bool:
     """Whether `path` is a unit written whole by atomic_path: its manifest is there and every file
     it lists has the recorded size (and checksum, with `hashes`). Cheap without hashes: the
-    runner verifies checksums of a whole artifact on reuse and invalidates damaged units."""
+    runner verifies the checksums of a whole artifact on reuse, and of every unit an execution
+    resumes from before it computes (`damaged_units`), and invalidates damaged units."""
     try:
         files = json.loads((Path(path) / MANIFEST).read_text())
     except (OSError, ValueError):
@@ -213,7 +251,10 @@ def load_npz(path) -> dict:
         for key, (dtype, shape) in packed.items():
             count = int(np.prod(shape, dtype=np.int64))
             arrays[key] = np.unpackbits(arrays[key], count=count).astype(np.dtype(dtype)).reshape(shape)
-    except (ValueError, EOFError, KeyError, TypeError, zipfile.BadZipFile, zipfile.LargeZipFile) as e:
+    except FileNotFoundError:
+        raise
+    except (OSError, ValueError, EOFError, KeyError, TypeError, IndexError, struct.error, zlib.error,
+            NotImplementedError, zipfile.BadZipFile, zipfile.LargeZipFile) as e:  # every error a damaged file gives
         raise UnreadableFile(path, e) from e
     return arrays
 

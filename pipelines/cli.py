@@ -3,9 +3,9 @@
     lth-tf run stability [--gin_bindings 'TrainingHparams.lr = 0.05'] [--output_dir DIR] [--force]
     lth-tf run smoke --print_config
     lth-tf ls [RUNS_DIR]
-    lth-tf compare RUN_A RUN_B
+    lth-tf compare RUN_A RUN_B [--table]
     lth-tf gc [RUN_DIR] [--dry_run]
-    lth-tf export RUN_DIR --level L [--search LABEL_OR_FP] [--format saved_model|keras|tflite] [--out PATH]
+    lth-tf export RUN_DIR --level L [--search LABEL_OR_FP] [--format saved_model|keras|tflite] [--out DIR] [--force]
 
 `run` is `python -m pipelines.run` with the config named by path or by study name (the studies
 ship as package data, so `lth-tf run stability` works from any directory). Help and the
@@ -29,25 +29,17 @@ FORMATS = ("saved_model", "keras", "tflite")
 
 def import_tensorflow_quietly():
     """Imports TensorFlow with its C++ start-up lines (absl's "All log messages before
-    absl::InitializeLog()", cudart's "Could not find cuda drivers") silenced: they are written to
-    file descriptor 2 before TF_CPP_MIN_LOG_LEVEL is read, so stderr is pointed at /dev/null
-    during the import. A TF_CPP_MIN_LOG_LEVEL of 0 or 1 set by the user keeps them."""
+    absl::InitializeLog()", cudart's "Could not find cuda drivers") silenced by `import lth_tf`'s
+    import hook (lth_tf/quiet_import.py), and its later C++ log lines below errors off too. A
+    TF_CPP_MIN_LOG_LEVEL of 0 or 1 set by the user keeps them."""
     if "tensorflow" in sys.modules or _USER_TF_LOG_LEVEL in ("0", "1"):
         import tensorflow  # noqa: F401
         return
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
     from absl import logging
     logging.set_verbosity(logging.WARNING)
-    sys.stderr.flush()
-    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    try:
-        import tensorflow as tf
-        import tf_keras  # noqa: F401
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
+    import tensorflow as tf
+    import tf_keras  # noqa: F401
     tf.get_logger().setLevel("ERROR")
 
 
@@ -114,7 +106,7 @@ def cmd_run(args, extra):
         argv += ["--gin_bindings", binding]
     if args.output_dir:
         argv += ["--output_dir", args.output_dir]
-    argv += ["--force"] * args.force + ["--quiet"] * args.quiet + list(extra)
+    argv += ["--force"] * args.force + ["--quiet"] * args.quiet + ["--verbose"] * args.verbose + list(extra)
     flags.FLAGS.unparse_flags()  # a second call in one process (the tests) parses afresh
     app.run(run.main, argv=argv)  # exits with main's status
 
@@ -146,27 +138,35 @@ def cmd_compare(args, extra):
     a, b = run_dirs.read_results(args.run_a), run_dirs.read_results(args.run_b)
     metrics = [m.strip() for m in args.metrics.split(",")] if args.metrics else None
     on = [c.strip() for c in args.on.split(",")] if args.on else None
-    table, unshared, matched = run_dirs.compare(a, b, metrics=metrics, on=on)
+    table, unshared, matched = run_dirs.compare(a, b, metrics=metrics, on=on, sides=True)
     print(f"A = {args.run_a}\nB = {args.run_b}\ndiff = B - A; {matched['both']} rows in both, "
           f"{matched['A']} in A only, {matched['B']} in B only")
     if unshared:
         print(f"Columns in one run only (not compared): {', '.join(unshared)}")
+    if not args.table:  # the default: what differs, by how much (pipelines/run_diff.py)
+        from pipelines import run_diff
+        print("\n".join(run_diff.summary(table)))
+        return 0
     with pd.option_context("display.max_rows", None, "display.max_columns", None, "display.width", 200):
-        print(table.to_string(index=False))
+        print(table.drop(columns="in").to_string(index=False))
     return 0
 
 
 def cmd_gc(args, extra):
+    import contextlib
     from pipelines import run_dirs
     runs = [Path(args.run_dir)] if (Path(args.run_dir) / "config.gin").is_file() else run_dirs.find_runs(args.run_dir)
-    stale = {run_dir: run_dirs.unreferenced(run_dir) for run_dir in runs}  # all checked before any removal
     total = 0
-    for run_dir, paths in stale.items():
-        for path in paths:
-            print(f"{'would remove' if args.dry_run else 'removing'} {path} "
-                  f"({run_dirs.human_size(run_dirs.dir_size(path))})")
-        freed = sum(run_dirs.dir_size(p) for p in paths) if args.dry_run else run_dirs.remove(paths)
-        total += freed
+    with contextlib.ExitStack() as held:  # each study lock until gc is done: a study starting now waits
+        idle = [r for r in runs if held.enter_context(run_dirs.study_lock(r, blocking=False, shared=False))]
+        for run_dir in sorted(set(runs) - set(idle)):
+            print(f"skipped {run_dir}: a study is running there (what it uses is known when it ends); rerun "
+                  f"`lth-tf gc` after it has finished")
+        stale = {run_dir: run_dirs.unreferenced(run_dir) for run_dir in idle}  # all checked before any removal
+        for run_dir, paths in stale.items():
+            for line, freed in run_dirs.collect(run_dir, paths, args.dry_run):
+                print(line)
+                total += freed
     verb = "would free" if args.dry_run else "freed"
     print(f"{verb} {total} bytes ({run_dirs.human_size(total)}) in {len(runs)} run(s)")
     return 0
@@ -178,11 +178,11 @@ def cmd_export(args, extra):
         raise ConfigError(f"No run directory {args.run_dir!r} with artifacts/. Give the output directory of a "
                           f"finished run (e.g. runs/stability); `lth-tf ls` lists them.")
     import_tensorflow_quietly()
-    from lth_tf.exporting import export_from_run
-    suffix = {"saved_model": "_saved_model", "keras": ".keras", "tflite": ".tflite"}[args.format]
-    out = Path(args.out or f"ticket_level{args.level:02d}{suffix}")
-    path = export_from_run(run_dir, args.level, args.search, args.format, out)
-    print(f"exported the level-{args.level} ticket of {run_dir} as {args.format}: {path}")
+    from lth_tf.exporting import export_from_run, read_record
+    out = Path(args.out or f"ticket_level{args.level:02d}_{args.format}")  # one directory per export
+    path = export_from_run(run_dir, args.level, args.search, args.format, out, overwrite=args.force)
+    print(f"exported the level-{args.level} ticket of {run_dir / read_record(path)['source']['artifact']} "
+          f"as {args.format}: {path}")
     return 0
 
 
@@ -199,7 +199,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="one gin binding, e.g. 'TrainingHparams.lr = 0.05'; repeat the flag for each")
     run.add_argument("--output_dir", help="where results go (default: runs/<config name>)")
     run.add_argument("--force", action="store_true", help="recompute everything instead of reusing artifacts")
-    run.add_argument("--quiet", action="store_true", help="no per-epoch progress lines")
+    run.add_argument("--verbose", action="store_true", help="also print per-epoch training lines on the console "
+                                                            "(they always go to <output_dir>/log.txt)")
+    run.add_argument("--quiet", action="store_true", help="the default (no per-epoch lines); kept for old command lines")
     run.add_argument("--print_config", action="store_true",
                      help="print the operative config (every value the study would use) and exit without training")
     run.set_defaults(handler=cmd_run)
@@ -208,12 +210,14 @@ def build_parser() -> argparse.ArgumentParser:
     ls.add_argument("runs_dir", nargs="?", default="runs", help="a run or a directory of runs (default: runs)")
     ls.set_defaults(handler=cmd_ls)
 
-    compare = sub.add_parser("compare", help="two runs' results.csv side by side, with the differences")
+    compare = sub.add_parser("compare", help="what differs between two runs' results.csv (--table: side by side)")
     compare.add_argument("run_a", help="a run directory or its results.csv")
     compare.add_argument("run_b", help="a run directory or its results.csv")
     compare.add_argument("--metrics", help="comma-separated metric columns to show (default: all shared)")
     compare.add_argument("--on", help="comma-separated columns to join rows on (default: the text columns, "
                                       "seed and level)")
+    compare.add_argument("--table", action="store_true", help="print every row of both runs side by side, with "
+                         "B - A (default: a summary of the metrics that differ and by how much)")
     compare.set_defaults(handler=cmd_compare)
 
     gc = sub.add_parser("gc", help="remove artifacts the run's study no longer references (executions.json)")
@@ -224,9 +228,12 @@ def build_parser() -> argparse.ArgumentParser:
     export = sub.add_parser("export", help="export a ticket of a run as SavedModel, .keras or TFLite")
     export.add_argument("run_dir", help="the run's output directory")
     export.add_argument("--level", type=int, required=True, help="the IMP level of the ticket")
-    export.add_argument("--search", help="which search (its label or fingerprint prefix) when the run has several")
+    export.add_argument("--search", help="which search (a part of its label, directory name or fingerprint) when the run has "
+                             "several; default: the study's main grid (the searches that export their report levels)")
     export.add_argument("--format", choices=FORMATS, default="saved_model")
-    export.add_argument("--out", help="output path (default: ./ticket_levelLL_saved_model, .keras or .tflite)")
+    export.add_argument("--out", help="the export's directory: the model and its ticket.json "
+                                      "(default: ./ticket_levelLL_FORMAT)")
+    export.add_argument("--force", action="store_true", help="replace an export already in that directory")
     export.set_defaults(handler=cmd_export)
     return parser
 

@@ -8,7 +8,7 @@ networks are the same (up to the point where an early-bird stop ends PrAC's roun
 masks compare (mask similarity).
 
 The headline search is PracSearchParams as configured: by default the paper's PrAC, with
-early-bird stop (queue of 5 masks, threshold 0.07); the 'early_stop' analysis adds its
+early stop by the authors' rule (the last 5 mask distances below 0.07); the 'early_stop' analysis adds its
 counterpart (PrAC w/o early stop), so the report shows the savings with and without it (001
 Fig. 8). The saliency baselines replay the headline search's per-round budget.
 """

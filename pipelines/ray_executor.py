@@ -11,13 +11,16 @@ are identical. Workers are reused from task to task (TensorFlow imported, gin pa
 cached once per worker process), and prepared while the runner plans: `RayExecutor(...)` starts
 or joins the cluster and sends each CPU slot a warm-up task. Workers share the output directory
 (a shared filesystem). A worker that dies mid-execution is retried by Ray (`max_retries`); the
-retry resumes after the last finished unit.
+retry resumes after the last finished unit. A local cluster is shut down by `shutdown()` (also at
+exit) and, when the driver is killed, by pipelines/ray_reaper.py.
 """
+import atexit
 import contextlib
 import dataclasses
 import logging
 import os
 import socket
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -75,8 +78,12 @@ def _check_address(address: str):
                           f"drop --ray_address to run on a local Ray cluster. Nothing was run.") from e
 
 
+_reaper = None  # pipelines/ray_reaper.py, watching the local cluster connect() started
+
+
 def connect(address: str = "", workers: int = 0):
     """Starts a local Ray cluster (address '') with `workers` CPUs (0: all), or joins one."""
+    import psutil  # a Ray dependency
     import ray
     if ray.is_initialized():
         return
@@ -98,8 +105,16 @@ def connect(address: str = "", workers: int = 0):
         # A local cluster's workers inherit this process's environment. A runtime_env instead
         # would keep Ray from using the workers ray.init starts: the first tasks waited ~9 s for
         # new ones on this loaded 2-core machine, against 1.5 s.
+        before = {p.pid for p in psutil.Process().children()}
         with _environment(env):
             ray.init(num_cpus=workers or os.cpu_count(), **kwargs)
+        # What this process started, it ends: at exit, and (the reaper) when killed.
+        global _reaper
+        atexit.register(shutdown)
+        started = sorted({p.pid for p in psutil.Process().children()} - before)
+        _reaper = subprocess.Popen([sys.executable, str(Path(__file__).with_name("ray_reaper.py")), str(os.getpid()),
+                          *map(str, started)], start_new_session=True, stdin=subprocess.DEVNULL,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 @contextlib.contextmanager
@@ -257,6 +272,14 @@ def _deterministic() -> bool:
 
 
 def shutdown():
+    """Stops the cluster connect() started or joined (also at exit)."""
+    global _reaper
     import ray
     if ray.is_initialized():
         ray.shutdown()
+    if _reaper is not None:
+        try:
+            _reaper.wait(timeout=5)  # it leaves within a second of the cluster
+        except subprocess.TimeoutExpired:
+            pass  # still watching a straggler: it ends it when this process ends
+        _reaper = None

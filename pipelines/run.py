@@ -2,7 +2,7 @@
 [--output_dir DIR] [--force] [--verbose].
 
 The study is planned first (every setting checked, nothing computed), then executed with one
-progress line for the whole study; per-epoch training lines and the runner's messages go to
+progress line for the whole study (off a terminal: a line per finished execution); per-epoch training lines and the runner's messages go to
 <output_dir>/log.txt (and to the console with --verbose)."""
 import lth_tf  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow is imported)
 
@@ -21,6 +21,7 @@ import gin
 from absl import app, flags
 
 import configs
+import pipelines  # pipelines.STARTED: when this process began, before any import (the "done in" time)
 from lth_tf.errors import ConfigError
 from lth_tf.io import write_json, write_text
 from pipelines import config_check, overrides, run_dirs
@@ -243,10 +244,11 @@ def check_same_study(output_dir: Path, force: bool):
 
 def _remove_if_unused(output_dir: Path, existed: bool):
     """Removes the output directory this run created when a bad setting stopped it before any result
-    (nothing in it but log.txt and empty directories), so a rejected run leaves nothing behind."""
+    (nothing in it but log.txt, lock files and empty directories): a rejected run leaves nothing behind."""
     if existed or not output_dir.is_dir():
         return
-    if all(f == "log.txt" and d == str(output_dir) for d, _, files in os.walk(output_dir) for f in files):
+    if all((f == "log.txt" and d == str(output_dir)) or f.endswith(".lock")
+           for d, _, files in os.walk(output_dir) for f in files):
         shutil.rmtree(output_dir, ignore_errors=True)
 
 
@@ -276,7 +278,6 @@ def main(argv):
     if len(argv) > 1:
         print(stray_arguments_error(argv[1:]), file=sys.stderr)
         sys.exit(2)
-    started = time.time()
     handlers, shared_dir, output_dir, existed = [], None, None, True
     try:
         check_flags()  # before TensorFlow loads: bad input is reported in about a second
@@ -284,6 +285,7 @@ def main(argv):
         from absl import logging as absl_logging
         absl_logging.set_verbosity(absl_logging.WARNING)
         tf.get_logger().setLevel("ERROR")
+        from pipelines.run_dirs import study_lock
         from pipelines.runner import Runner
         register_everything()
         parse_config(FLAGS.config, FLAGS.gin_bindings)
@@ -302,10 +304,11 @@ def main(argv):
         runner = Runner(output_dir, force=FLAGS.force, verbose=True, progress=None,  # a bar on terminals
                         executor=make_executor())
         # config.gin is written once the whole study is planned: a rejected run leaves none behind.
-        with contextlib.redirect_stdout(_PrintsToLog(logging.getLogger("lth_tf.components"))):
+        # The study lock until executions.json lists what the study used: gc leaves the run alone.
+        with study_lock(output_dir), contextlib.redirect_stdout(_PrintsToLog(logging.getLogger("lth_tf.components"))):
             runner.study(run_pipeline, on_planned=lambda: write_text(output_dir / "config.gin", gin.config_str()))
-        write_text(output_dir / "operative_config.gin", overrides.operative(gin.operative_config_str()))
-        write_executions(runner, output_dir)
+            write_text(output_dir / "operative_config.gin", overrides.operative(gin.operative_config_str()))
+            write_executions(runner, output_dir)
     except ConfigError as e:
         remove_logging(handlers)
         handlers = []
@@ -330,7 +333,8 @@ def main(argv):
         if FLAGS.executor == "ray":
             from pipelines.ray_executor import shutdown
             shutdown()
-    print(f"done in {time.time() - started:.0f}s: {len(runner.executed)} executed, {len(runner.reused)} reused. "
+    print(f"done in {time.time() - pipelines.STARTED:.0f}s: {len(runner.executed)} executed, "
+          f"{len(runner.reused)} reused. "
           f"Results in {output_dir}/ (report.md, results.csv, log.txt); "
           f"tensorboard --logdir {output_dir}/tensorboard", flush=True)
 

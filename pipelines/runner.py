@@ -12,27 +12,31 @@ optional `label()`, else inherited from its first single input; no label: `<fp16
 `artifact.json`, written last and atomically, marks it finished and records its files' sizes and
 checksums, input paths relative to the output directory (a moved or copied directory is reused
 whole), provenance and wall time. Reuse verifies the files; a damaged artifact is recomputed
-(its damaged units only) with one warning naming the file. A finished execution's unit files
+(its damaged units only) with one warning naming the file; an interrupted execution resumes from
+its finished units only after their checksums are verified the same way. A finished execution's unit files
 identical to stored ones become hard links to them (pipelines/dedup.py). Each execution holds a file lock
 (`<output_dir>/.locks/`) while it checks and computes, so concurrent runs on one directory compute it once.
 
-The plan's records (Execution, Plan, fingerprint) are in pipelines/plan.py. This file is one class (~330
+The plan's records (Execution, Plan, fingerprint) are in pipelines/plan.py. This file is one class (~350
 lines) on purpose: recording, reuse checks, locking and computing share the Runner's per-run state.
 """
 import datetime
 import logging
 import os
 import shutil
+import sys
 import time
 from pathlib import Path
 from typing import Optional
 
 from components.spec import Artifact, ComponentSpec, Context
 from pipelines.dedup import ContentIndex
+from pipelines.progress import Lines
 from pipelines.plan import Execution, Plan, _NeedsResult, _describe, _recorded_label, _safe, fingerprint
 from pipelines.publish import publish
-from lth_tf.io import (UnreadableFile, damaged_files, file_lock, invalidate_unit, manifest, read_json,
-                       remove_temporaries, write_json)
+from pipelines.run_dirs import lock_path, study_lock
+from lth_tf.io import (UnreadableFile, damaged_files, damaged_units, file_lock, invalidate_unit, manifest, read_json,
+                       remove_temporaries, unit_manifests, write_json)
 
 # Execution, Plan, fingerprint and _describe live in pipelines/plan.py; importable from here too.
 __all__ = ["Runner", "Execution", "Plan", "fingerprint"]
@@ -44,7 +48,8 @@ class Runner:
     def __init__(self, output_dir, force: bool = False, verbose: bool = True, progress: Optional[bool] = False,
                  executor=None):
         """`progress`: one line for the whole study on stderr: True always, None when stderr is a
-        terminal (a log or a pipe gets no carriage-return lines), False never. `executor`: None
+        terminal (a log or a pipe gets a plain line per finished execution instead,
+        pipelines/progress.py), False never. `executor`: None
         runs executions here, one after the other; else executor(runner, plan, bar) runs the
         plan's pending executions (pipelines/ray_executor.RayExecutor)."""
         self.output_dir = Path(output_dir)
@@ -127,16 +132,18 @@ class Runner:
 
     def study(self, pipeline, *args, on_planned=None, **kwargs):
         """Plans and executes `pipeline` (again after a `need`) and returns what it returns;
-        `on_planned()` runs once, after the first planning succeeded, before any execution."""
-        self.remove_orphans()
-        while True:
-            plan = self.plan(pipeline, *args, **kwargs)
-            if on_planned is not None:
-                on_planned()
-                on_planned = None
-            self.execute(plan)
-            if plan.complete:
-                return plan.result
+        `on_planned()` runs once, after the first planning succeeded, before any execution. The
+        study lock (shared) is held throughout: `lth-tf gc` removes nothing of a live study."""
+        with study_lock(self.output_dir):
+            self.remove_orphans()
+            while True:
+                plan = self.plan(pipeline, *args, **kwargs)
+                if on_planned is not None:
+                    on_planned()
+                    on_planned = None
+                self.execute(plan)
+                if plan.complete:
+                    return plan.result
 
     def remove_orphans(self):
         """Temporary directories left by a killed process, in artifacts no live execution holds."""
@@ -198,15 +205,17 @@ class Runner:
             return False
         try:
             meta = read_json(path / "artifact.json")
-            damaged = damaged_files(path, meta["files"]) if meta.get("fingerprint") == fp else [path / "artifact.json"]
-        except (UnreadableFile, KeyError, TypeError):
+            files = meta.get("files") if isinstance(meta, dict) and meta.get("fingerprint") == fp else None
+        except UnreadableFile:
+            files = None
+        if isinstance(files, dict):
+            # a unit artifact.json does not list (a garbage or foreign artifact.json) is not vouched for
+            damaged = damaged_files(path, files) + [m for m in unit_manifests(path)
+                                                    if m.relative_to(path).as_posix() not in files]
+        else:
             damaged = [path / "artifact.json"]
-        if damaged and fp not in self._warned:
-            self._warned.add(fp)
-            more = f" (and {len(damaged) - 1} more)" if len(damaged) > 1 else ""
-            log.warning("warning: %s is damaged (missing, or its size or checksum differs from artifact.json)%s: "
-                        "recomputing it", damaged[0], more)
         if damaged:
+            self._warn_damaged(fp, damaged, "missing, unlisted, or its size or checksum differs from artifact.json")
             return False
         self._verified.add(fp)
         return True
@@ -249,7 +258,7 @@ class Runner:
         spec, params, inputs, path = execution.spec, execution.params, execution.inputs, execution.path
         if spec.exclusive:
             remove_temporaries(path)  # orphans of a killed run: this process holds the lock
-        self._invalidate_damaged(path)
+        self._invalidate_damaged(execution)
         path.mkdir(parents=True, exist_ok=True)
         log.info("%s: running -> %s", spec.name, path)
         self._declare_hparams()
@@ -274,38 +283,50 @@ class Runner:
             "wall_time_s": round(time.time() - started, 3), "provenance": provenance.collect(),
             "files": files})
 
-    @staticmethod
-    def _invalidate_damaged(path: Path):
-        """Before recomputing a damaged artifact: its damaged units are marked unfinished (the
-        executor recomputes them and reuses the rest), damaged loose files removed."""
-        marker = path / "artifact.json"
-        if not marker.exists():
-            return
+    def _warn_damaged(self, fp: str, damaged: list, how: str):
+        """One warning per execution, naming the first damaged file."""
+        if fp not in self._warned:
+            self._warned.add(fp)
+            more = f" (and {len(damaged) - 1} more)" if len(damaged) > 1 else ""
+            log.warning("warning: %s is damaged (%s)%s: recomputing it", damaged[0], how, more)
+
+    def _invalidate_damaged(self, execution: Execution):
+        """Before computing into a directory that holds work (a damaged artifact, or the units an
+        interrupted run finished): the damaged files artifact.json lists and every unit whose files
+        differ from its own manifest's checksums are marked unfinished (the executor recomputes
+        them and reuses the rest; one warning names the file), damaged loose files removed.
+        artifact.json goes last, so a failure midway (a read-only unit) leaves the damage for the
+        next run to find again."""
+        path, marker = execution.path, execution.path / "artifact.json"
         try:
-            files = read_json(marker)["files"]
+            files = read_json(marker)["files"] if marker.exists() else {}
         except (UnreadableFile, KeyError, TypeError):
             files = {}
-        marker.unlink()
-        for damaged in damaged_files(path, files):
-            if invalidate_unit(damaged, path) is None and damaged.is_file():
-                damaged.unlink()
+        damaged = list(dict.fromkeys((damaged_files(path, files) if isinstance(files, dict) else [])
+                                     + damaged_units(path)))
+        if damaged:
+            self._warn_damaged(execution.fingerprint, damaged, "its size or checksum differs from its manifest")
+        for file in damaged:
+            if invalidate_unit(file, path) is None and file.is_file():
+                file.unlink()
+        marker.unlink(missing_ok=True)
 
     def _relative(self, artifact: Artifact) -> str:
         return Path(os.path.relpath(Path(artifact.path).resolve(), self.output_dir.resolve())).as_posix()
 
     @staticmethod
     def _lock_path(path: Path) -> Path:
-        """<output_dir>/.locks/<Component>/<name>.lock: out of the store's listings (lock files are
-        never deleted: that would race with a process waiting on one)."""
-        return path.parents[2] / ".locks" / path.parent.name / f"{path.name}.lock"
+        return lock_path(path)  # <output_dir>/.locks/<Component>/<name>.lock (gc takes it too)
 
     def _progress_bar(self, plan: Plan, initial: int):
         if self.progress is False:
             return None
-        if self._bar is None:
+        if self._bar is None and self.progress is None and not sys.stderr.isatty():
+            self._bar = Lines(len(plan.executions), initial)  # a log file or a pipe: plain lines, no bar
+        elif self._bar is None:
             from tqdm import tqdm
             self._bar = tqdm(total=len(plan.executions), initial=initial, desc="study", unit="execution",
-                             dynamic_ncols=True, disable=None if self.progress is None else False)
+                             dynamic_ncols=True)
         else:
             self._bar.total = len(plan.executions)
             self._bar.refresh()

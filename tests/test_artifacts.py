@@ -72,9 +72,12 @@ def test_results_keep_their_column_order_and_unit_paths(tmp_path):
     rows = [{"zeta": 1, "level": 0, "variant": "dense", "sparsity": 0.0}, {"zeta": 2, "level": 1, "variant": "lt",
                                                                            "sparsity": 0.5}]
     assert list(results_frame(rows).columns) == ["variant", "level", "sparsity", "zeta"]
-    frame = write_results(tmp_path, rows)
-    assert frame["artifact"].tolist() == [str(tmp_path / "level_00"), str(tmp_path / "level_01")]
-    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "results.csv"), frame)
+    root = tmp_path / "artifacts" / "MaskSearch" / "lt-0123abcd"
+    root.mkdir(parents=True)
+    frame = write_results(root, rows)  # unit paths relative to the output directory (tmp_path)
+    assert frame["artifact"].tolist() == ["artifacts/MaskSearch/lt-0123abcd/level_00",
+                                          "artifacts/MaskSearch/lt-0123abcd/level_01"]
+    pd.testing.assert_frame_equal(pd.read_csv(root / "results.csv"), frame)
 
 
 def test_tickets_lineage_round_trip(tmp_path):

@@ -6,6 +6,7 @@ import lth_tf  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow is impo
 import importlib.util
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -133,6 +134,24 @@ def test_run_writes_the_study_and_what_it_executed(finished_run):
     assert "\nTrainingHparams.batch_size = " not in operative and "\nTrainingHparams.lr = 0.2" in operative
 
 
+def test_a_moved_run_is_reused_whole_and_its_outputs_hold_no_absolute_path(finished_run, tmp_path, capsys):
+    moved = tmp_path / "moved"
+    shutil.copytree(finished_run, moved, symlinks=True)
+    import gin
+    gin.clear_config()
+    with pytest.raises(SystemExit) as done:
+        cli.main(["run", "smoke", "--quiet", "--output_dir", str(moved)] + _bindings(TINY))
+    gin.clear_config()
+    assert done.value.code in (0, None) and ": 0 executed" in capsys.readouterr().out  # reused whole
+    for path in moved.rglob("*"):  # every table, report and record; log.txt says where it ran
+        if path.suffix in (".csv", ".md", ".json", ".gin", ".txt") and path.name != "log.txt":
+            text = path.read_text()
+            assert str(finished_run) not in text and str(moved) not in text, path
+    artifacts = pd.read_csv(moved / "results.csv")["artifact"].dropna()
+    assert len(artifacts) and not any(Path(a).is_absolute() for a in artifacts)
+    assert all((moved / a / "metrics.json").is_file() for a in artifacts)  # relative to the output directory
+
+
 def test_ls_lists_runs_and_their_executions(finished_run, capsys):
     stale = finished_run / "artifacts" / "MaskSearch" / "0123456789abcdef"
     (stale / "level_00").mkdir(parents=True)  # an interrupted search: one finished unit, no artifact.json
@@ -154,11 +173,31 @@ def test_ls_lists_runs_and_their_executions(finished_run, capsys):
 
 def test_compare_a_run_with_itself(finished_run, capsys):
     assert cli.main(["compare", str(finished_run), str(finished_run / "results.csv"), "--metrics",
-                     "test_accuracy"]) == 0
+                     "test_accuracy", "--table"]) == 0
     out = capsys.readouterr().out
     rows = len(pd.read_csv(finished_run / "results.csv"))
     assert f"{rows} rows in both, 0 in A only, 0 in B only" in out
     assert "test_accuracy_A" in out and "test_accuracy_diff" in out and "val_accuracy_A" not in out
+    assert cli.main(["compare", str(finished_run), str(finished_run)]) == 0  # the default: a summary
+    out = capsys.readouterr().out
+    assert f"No differences: the same {rows} rows, and every compared metric is equal" in out
+    assert "test_accuracy_A" not in out
+
+
+def test_compare_summarizes_what_differs_by_how_much(tmp_path, capsys):
+    a = pd.DataFrame({"study": "s", "variant": ["dense", "lt", "lt", "lt"], "seed": 0, "level": [0, 1, 2, 3],
+                      "test_accuracy": [0.90, 0.80, 0.70, 0.60], "train_steps": 24, "note": ""})
+    b = a.iloc[:3].assign(test_accuracy=[0.90, 0.85, 0.68])  # level 3 missing, two accuracies moved
+    for name, frame in (("a.csv", a), ("b.csv", b)):
+        frame.to_csv(tmp_path / name, index=False)
+    assert cli.main(["compare", str(tmp_path / "a.csv"), str(tmp_path / "b.csv")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[3] == "test_accuracy: differs in 2 of 3 rows; B - A from -0.02 to +0.05 (mean +0.015)"
+    assert lines[4] == "  variant=lt, level=1: 0.8 -> 0.85 (+0.05)"  # largest first; constant keys left out
+    assert lines[5] == "  variant=lt, level=2: 0.7 -> 0.68 (-0.02)"
+    assert lines[6:] == ["Rows in A only: 1", "  variant=lt, level=3", "Equal in all 3 matched rows: train_steps."]
+    assert cli.main(["compare", str(tmp_path / "a.csv"), str(tmp_path / "b.csv"), "--table"]) == 0
+    assert "test_accuracy_diff" in capsys.readouterr().out
 
 
 def test_compare_joins_on_identifying_columns_and_subtracts():
@@ -190,6 +229,68 @@ def test_gc_removes_only_what_the_study_does_not_reference(finished_run, capsys)
     out = capsys.readouterr().out
     assert "freed 1000 bytes" in out and str(stale) in out
     assert sorted(finished_run.glob("artifacts/*/*")) == [p for p in kept if p != stale]
+
+
+def _stale(run, component, name, size=1000):
+    path = run / "artifacts" / component / name
+    path.mkdir(parents=True)
+    (path / "trained.npz").write_bytes(b"x" * size)
+    return path
+
+
+def test_gc_leaves_alone_what_a_live_run_holds(finished_run, capsys):
+    from lth_tf.io import file_lock
+    from pipelines.runner import Runner
+    stale, computing = (_stale(finished_run, "MaskSearch", name) for name in ("0123456789abcdef", "fedcba9876543210"))
+    try:
+        with file_lock(finished_run / ".locks" / "study.lock", shared=True):  # a study runs there (its use unknown)
+            assert cli.main(["gc", str(finished_run.parent)]) == 0
+        out = capsys.readouterr().out
+        assert stale.is_dir() and computing.is_dir() and "removed" not in out
+        assert f"skipped {finished_run}: a study is running there" in out and "freed 0 bytes" in out
+        with file_lock(Runner._lock_path(computing)):  # an execution computes (e.g. a Ray worker's)
+            assert cli.main(["gc", str(finished_run)]) == 0
+        out = capsys.readouterr().out
+        assert not stale.exists() and f"removed {stale} (1000 B)" in out and "freed 1000 bytes" in out
+        assert computing.is_dir() and f"skipped {computing}: an execution running now holds it" in out
+    finally:
+        run_dirs.remove([p for p in (stale, computing) if p.exists()])
+
+
+def test_a_study_holds_the_study_lock_until_it_ends(tmp_path):
+    import store_stubs
+    seen = []
+
+    def study(runner):
+        with run_dirs.study_lock(tmp_path, blocking=False, shared=False) as gc_could_run:
+            seen.append(gc_could_run)
+        return runner.run(store_stubs.SPEC, store_stubs.CountParams(value=1))
+    from pipelines.runner import Runner
+    Runner(tmp_path, verbose=False).study(study)
+    assert seen and not any(seen)
+    with run_dirs.study_lock(tmp_path, blocking=False, shared=False) as held:
+        assert held  # released at the end
+
+
+def test_gc_never_follows_links_out_of_the_output_directory(finished_run, tmp_path, capsys):
+    outside = tmp_path / "outside"
+    for name in ("component", "artifact"):
+        (outside / name / "0123456789abcdef").mkdir(parents=True)
+        (outside / name / "0123456789abcdef" / "precious.txt").write_text("keep me")
+    linked_component = finished_run / "artifacts" / "Linked"
+    linked_artifact = finished_run / "artifacts" / "MaskSearch" / "fedcba9876543210"
+    linked_component.symlink_to(outside / "component")
+    linked_artifact.symlink_to(outside / "artifact" / "0123456789abcdef")
+    try:
+        assert cli.main(["gc", str(finished_run)]) == 0
+        out = capsys.readouterr().out
+    finally:
+        linked_component.unlink()
+        linked_artifact.unlink()
+    assert sorted(p.name for p in outside.rglob("precious.txt")) == ["precious.txt"] * 2
+    assert "removed" not in out and "freed 0 bytes" in out
+    for link in (linked_component / "0123456789abcdef", linked_artifact):
+        assert f"skipped {link}: a symbolic link" in out
 
 
 def test_gc_refuses_without_executions_json(tmp_path, capsys):
@@ -227,7 +328,7 @@ def test_run_passes_pipelines_run_checks_on_and_rejects_unknown_flags(tmp_path, 
 
 
 def test_export_writes_the_ticket(finished_run, tmp_path, capsys):
-    out = tmp_path / "ticket.keras"
+    out = tmp_path / "ticket"  # a directory: the model and its ticket.json
     assert cli.main(["export", str(finished_run), "--level", "1", "--format", "keras", "--out", str(out)]) == 0
     written = Path(capsys.readouterr().out.strip().rsplit(": ", 1)[1])  # the path export_from_run returned
     assert written.exists() and tmp_path in (written, *written.parents)

@@ -2,6 +2,7 @@
 one signature for every ticket, pruned weights zero, ticket.json, export_from_run on a run."""
 import lth_tf  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow is imported)
 
+import json
 import warnings
 
 import numpy as np
@@ -157,12 +158,44 @@ def test_a_damaged_saved_model_is_unreadable_naming_it(tickets, exported, tmp_pa
         exporting.saved_weights(copy)
 
 
-def test_a_file_path_out_puts_the_record_beside_it(tickets, tmp_path):
+def test_every_format_has_one_layout_and_replaces_nothing_unasked(tickets, tmp_path):
+    """A directory per export, the model and its own ticket.json inside (keras and tflite no
+    longer share one record); a second export into it is refused without overwrite; every file
+    readable by others as the umask allows (SavedModel directories were 0700)."""
+    import os
     ds, model, masks = tickets["lenet"]
-    path = exporting.export(model, tmp_path / "t.tflite", "tflite", **exporting.dataset_facts(ds))
-    assert path == tmp_path / "t.tflite" and (tmp_path / "t.json").exists()
+    old = os.umask(0o022)
+    try:
+        for fmt in FORMATS:
+            path = exporting.export(model, tmp_path / fmt, fmt, masks=masks, **exporting.dataset_facts(ds))
+            assert path == tmp_path / fmt / exporting.FORMATS[fmt]
+            assert read_json(tmp_path / fmt / "ticket.json")["format"] == fmt
+        with pytest.raises(ConfigError, match="ticket.keras exists .*--force .*overwrite=True"):
+            exporting.export(model, tmp_path / "keras", "keras", **exporting.dataset_facts(ds))
+        exporting.export(model, tmp_path / "keras", "keras", overwrite=True, **exporting.dataset_facts(ds))
+        with pytest.raises(ConfigError, match="ticket.json exists"):  # another format into the same directory
+            exporting.export(model, tmp_path / "keras", "tflite", **exporting.dataset_facts(ds))
+    finally:
+        os.umask(old)
+    for path in tmp_path.rglob("*"):
+        assert path.stat().st_mode & (0o055 if path.is_dir() else 0o044) == (0o055 if path.is_dir() else 0o044), path
+    with pytest.raises(ConfigError, match="names a file; give a directory such as '.*/t'"):
+        exporting.export(model, tmp_path / "t.tflite", "tflite", **exporting.dataset_facts(ds))
     with pytest.raises(ConfigError, match="export format"):
         exporting.export(model, tmp_path / "x", "onnx")
+
+
+def test_a_network_tflite_cannot_convert_is_one_paragraph(tmp_path, capfd):
+    inputs = keras.Input((6, 3))
+    lstm = keras.Model(inputs, keras.layers.Dense(4)(keras.layers.LSTM(5)(inputs)))
+    capfd.readouterr()
+    with pytest.raises(ConfigError) as error:
+        exporting.export(lstm, tmp_path / "lstm", "tflite")
+    message = str(error.value)
+    assert message.startswith("TFLite cannot convert this network (") and "--format saved_model" in message
+    assert "\n" not in message and len(message) < 600 and error.value.__cause__ is None
+    assert "loc(" not in capfd.readouterr().err  # the converter's MLIR log stays off the terminal
+    assert not (tmp_path / "lstm" / "ticket.json").exists()
 
 
 # ----------------------------------------------------------------------------- from a run
@@ -185,6 +218,7 @@ def test_export_from_run_rebuilds_the_level_and_answers_raw_inputs(run_dir, tmp_
     with pytest.raises(ConfigError, match="2 MaskSearch artifacts") as many:
         exporting.export_from_run(root, 1, None, "keras", tmp_path / "a")
     assert all(s.path.name in str(many.value) for s in searches)
+    assert "(seed=0)" in str(many.value) and "(seed=1)" in str(many.value)  # what tells them apart
     with pytest.raises(ConfigError, match="levels \\[3\\]"):
         exporting.export_from_run(root, 3, searches[1].fingerprint[:12], "keras", tmp_path / "b")
     path = exporting.export_from_run(root, 1, searches[1].fingerprint[:12], "saved_model", tmp_path / "c")
@@ -198,6 +232,62 @@ def test_export_from_run_rebuilds_the_level_and_answers_raw_inputs(run_dir, tmp_
     level = read_json(searches[1].level_dir(1) / "metrics.json")
     assert float(np.mean(logits.argmax(1) == ds.test.y)) == pytest.approx(level["test_accuracy"], abs=1e-12)
     assert record["sparsity"] == pytest.approx(level["sparsity"])
+
+
+def _fake_search(root, name, export=True, budget="2ep", levels=3, seed=0):
+    path = root / "artifacts" / "MaskSearch" / name
+    path.mkdir(parents=True)
+    (path / "artifact.json").write_text(json.dumps({"fingerprint": name * 4, "label": f"mu0.9/seed{seed}", "parameters": {
+        "dataset": {"name": "mnist1d"}, "model": {"name": "lenet_300_100"}, "seed": seed, "export": export,
+        "training": {"budget": budget, "momentum": 0.9, "batch_size": 128},
+        "pruning": {"levels": levels, "rewind": "5it", "method": "imp"}}}))
+    return path
+
+
+def test_without_search_the_main_grid_is_exported_and_look_alikes_show_their_differences(tmp_path):
+    """The smoke study's three searches at level 3: the grid's (export on), AIMP's (12-step budget)
+    and transfer's (2 levels); without --search the grid's is the one."""
+    main = _fake_search(tmp_path, "main")
+    _fake_search(tmp_path, "aimp", export=False, budget="12it")
+    _fake_search(tmp_path, "transfer", export=False, levels=2)
+    assert exporting.find_search(tmp_path) == main
+    with pytest.raises(ConfigError) as several:
+        exporting.find_search(tmp_path, "seed0")
+    message = str(several.value)
+    assert "3 MaskSearch artifacts" in message and "aimp (export=False, pruning.levels=3, training.budget='12it')" in message
+    assert "main (export=True, pruning.levels=3, training.budget='2ep')" in message
+    _fake_search(tmp_path, "main_seed1", seed=1)  # two grid searches: no default
+    with pytest.raises(ConfigError, match="4 MaskSearch artifacts .*main_seed1 \\(export=True, .*seed=1"):
+        exporting.find_search(tmp_path)
+
+
+def test_export_reads_only_verified_files_and_replaces_nothing_unasked(run_dir, tmp_path, capsys):
+    """A same-size edit of a level's metrics.json never reaches ticket.json: the export refuses,
+    naming the file and the fix. The command refuses an existing export without --force."""
+    import shutil
+    from pipelines import cli
+    root, searches = run_dir
+    run = tmp_path / "run"
+    shutil.copytree(root, run, ignore=shutil.ignore_patterns("tensorboard"))
+    search = run / searches[1].path.relative_to(root)
+    args = ["export", str(run), "--level", "1", "--search", searches[1].fingerprint[:12], "--format", "keras"]
+    out = tmp_path / "ticket"
+    assert cli.main(args + ["--out", str(out)]) == 0
+    assert "exported the level-1 ticket of" in capsys.readouterr().out
+    assert cli.main(args + ["--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "ticket.keras exists" in err and "--force" in err and err.count("\n") == 1
+    assert cli.main(args + ["--out", str(out), "--force"]) == 0
+
+    metrics = search / "level_01" / "metrics.json"
+    accuracy = repr(read_json(metrics)["test_accuracy"])
+    edited = accuracy[:2] + ("9" if accuracy[2] != "9" else "8") + accuracy[3:]
+    metrics.write_text(metrics.read_text().replace(accuracy, edited, 1))
+    capsys.readouterr()
+    assert cli.main(args + ["--out", str(tmp_path / "again")]) == 2
+    err = capsys.readouterr().err
+    assert f"error: {metrics} is damaged" in err and "rerun the study" in err and err.count("\n") == 1
+    assert not (tmp_path / "again").exists()
 
 
 # ----------------------------------------------------------------------------- which levels

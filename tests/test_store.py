@@ -6,7 +6,10 @@ import json
 import logging
 import multiprocessing
 import pickle
+import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -319,3 +322,214 @@ def test_cli_component_prints_go_to_the_log_and_to_the_console_with_verbose(tmp_
     assert "[count]" not in captured.out + captured.err
     assert main_in_process(str(_stub_config(tmp_path)), tmp_path / "loud", [], ["--verbose"]) == 0
     assert "[count] value 2" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------------------------
+# Resuming an interrupted execution: every finished unit is verified by its checksums first.
+
+def _interrupted(out, counter, value=1):
+    """The store as a run killed after execution `value`'s units finished: no artifact.json, no
+    loose file (what the stub writes after its units)."""
+    _study(Runner(out, verbose=False), counter)
+    path = next((out / "artifacts" / "Count").glob(f"v{value}-*"))
+    for name in ("artifact.json", "total.json"):
+        (path / name).unlink()
+    counter.unlink()
+    return path
+
+
+def _flip_value(metrics: Path):
+    """A same-size edit of a unit's metrics.json: value 1 -> 9 (1 * 1 in unit_1 of v1)."""
+    text = metrics.read_text()
+    assert '"value": 1' in text
+    metrics.write_text(text.replace('"value": 1', '"value": 9'))
+
+
+@pytest.mark.parametrize("artifact_json", [None, "{not json", "forged"])
+def test_a_damaged_unit_of_an_interrupted_execution_is_recomputed_not_resumed(tmp_path, caplog, artifact_json):
+    counter, out = tmp_path / "count.txt", tmp_path / "out"
+    total = read_json(_study(Runner(out, verbose=False), counter).path / "total.json")
+    shutil.rmtree(out)
+    path = _interrupted(out, counter)
+    metrics = path / "unit_1" / "metrics.json"
+    _flip_value(metrics)
+    if artifact_json == "forged":  # valid JSON, the right fingerprint, but vouching for no unit
+        fp = path.name.rsplit("-", 1)[1]
+        artifact_json = json.dumps({"fingerprint": next(e.fingerprint for e in Runner(out).plan(
+            store_stubs.count_study, counter=str(counter)).executions if e.fingerprint.startswith(fp)), "files": {}})
+    if artifact_json is not None:
+        (path / "artifact.json").write_text(artifact_json)
+    with caplog.at_level(logging.WARNING, logger="lth_tf"):
+        last = _study(Runner(out, verbose=False), counter)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and str(path) in warnings[0]
+    assert _lines(counter)[:2] == ["execution 1", "unit 1 1"]  # the damaged unit only, the rest resumed
+    assert read_json(metrics)["value"] == 1 and read_json(last.path / "total.json") == total
+
+
+def test_damage_is_not_forgotten_when_invalidating_fails_midway(tmp_path, monkeypatch):
+    """A read-only unit: marking it unfinished fails; the next run still finds the damage."""
+    import pipelines.runner as runner_module
+    counter, out = tmp_path / "count.txt", tmp_path / "out"
+    _study(Runner(out, verbose=False), counter)
+    path = next((out / "artifacts" / "Count").glob("v1-*"))
+    counter.unlink()
+    _flip_value(path / "unit_1" / "metrics.json")
+
+    def read_only(damaged, root):
+        raise PermissionError(13, "Permission denied", str(damaged.parent / "manifest.json"))
+    monkeypatch.setattr(runner_module, "invalidate_unit", read_only)
+    with pytest.raises(PermissionError):
+        _study(Runner(out, verbose=False), counter)
+    monkeypatch.undo()
+    assert not counter.exists()  # nothing was computed
+    _study(Runner(out, verbose=False), counter)
+    assert _lines(counter)[:2] == ["execution 1", "unit 1 1"] and read_json(path / "unit_1" / "metrics.json")["value"] == 1
+
+
+def test_large_files_are_verified_by_checksum_too(tmp_path):
+    """No size limit on hashing: a byte changed in a 17 MiB file (sparse: cheap) is damage."""
+    from lth_tf.io import atomic_path, damaged_files, damaged_units
+    unit = tmp_path / "unit"
+    with atomic_path(unit, is_dir=True) as tmp:
+        with open(tmp / "variables.data", "wb") as f:
+            f.truncate(17 << 20)
+    assert unit_is_complete(unit, hashes=True)
+    with open(unit / "variables.data", "r+b") as f:
+        f.seek(9 << 20)
+        f.write(b"\x01")
+    assert not unit_is_complete(unit, hashes=True) and unit_is_complete(unit)  # same size
+    assert damaged_units(tmp_path) == [unit / "variables.data"]
+    # a record without a checksum (a manifest written before) cannot vouch for a file
+    assert damaged_files(unit, {"variables.data": {"size": 17 << 20}}) == [unit / "variables.data"]
+
+
+def test_units_are_readable_by_others_as_umask_allows(tmp_path):
+    import os
+    from lth_tf.io import atomic_path
+    old = os.umask(0o022)
+    try:
+        with atomic_path(tmp_path / "unit", is_dir=True) as tmp:
+            (tmp / "a.txt").write_text("hello")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "unit").stat().st_mode & 0o777 == 0o755
+
+
+def test_every_damaged_byte_of_an_npz_is_an_unreadable_file(tmp_path):
+    """load_npz maps every parse and decompression error (zlib.error included) to UnreadableFile,
+    which names the file and the fix: a flipped byte anywhere never escapes as another exception."""
+    import numpy as np
+    from lth_tf.io import load_npz, save_npz
+    path = tmp_path / "trained.npz"
+    arrays = {"w": np.linspace(-1, 1, 200, dtype=np.float32), "mask": np.eye(8, dtype=np.float32)}
+    save_npz(path, arrays, pack_bits=True)
+    good = path.read_bytes()
+    outcomes = set()
+    for position in range(len(good)):
+        damaged = bytearray(good)
+        damaged[position] ^= 0x10
+        path.write_bytes(bytes(damaged))
+        try:
+            loaded = load_npz(path)
+        except UnreadableFile as e:
+            assert str(path) in str(e)
+            outcomes.add(type(e.__cause__).__name__)
+            continue
+        assert isinstance(loaded, dict)  # some bytes (timestamps) change nothing read: the manifests' checksums guard
+    assert {"error", "BadZipFile"} <= outcomes  # zlib.error escaped raw before
+
+
+def test_a_mask_search_resumes_only_from_verified_levels(tmp_path, caplog):
+    """Issue 22, items 1 and 10 on the real component: a MaskSearch killed after its levels
+    finished (no artifact.json, no results.csv), then level_01 damaged without a size change: the
+    rerun recomputes level_01 with one warning naming the file, and the results hold none of the
+    edit; a flipped byte in its trained.npz likewise (before: a raw zlib.error on every rerun)."""
+    from components import mask_search
+    from lth_tf.data import DatasetHparams
+    from lth_tf.models import ModelHparams
+    from lth_tf.sparsity.hparams import PruningHparams
+    from lth_tf.training import TrainingHparams
+    params = mask_search.MaskSearchParams(DatasetHparams(num_samples=1000), ModelHparams("lenet_300_100", width=0.1),
+                                          TrainingHparams(budget="1ep", batch_size=64), PruningHparams(levels=1),
+                                          export=False)
+    out = tmp_path / "out"
+    search = Runner(out, verbose=False).run(mask_search.SPEC, params)
+    expected = search.results()
+    level = search.level_dir(1)
+    for damage in ("metrics", "trained"):
+        for name in ("artifact.json", "results.csv"):
+            (search.path / name).unlink()
+        if damage == "metrics":  # a digit of the test accuracy, same size
+            damaged = level / "metrics.json"
+            text = damaged.read_text()
+            value = f"{read_json(damaged)['test_accuracy']!r}"
+            digit = value[2]
+            damaged.write_text(text.replace(value, value[:2] + ("1" if digit != "1" else "2") + value[3:], 1))
+        else:
+            damaged = level / "trained.npz"
+            data = bytearray(damaged.read_bytes())
+            data[len(data) // 2] ^= 0xFF
+            damaged.write_bytes(bytes(data))
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="lth_tf"):
+            runner = Runner(out, verbose=False)
+            rerun = runner.run(mask_search.SPEC, params)
+        warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and r.name == "lth_tf.runner"]
+        assert len(warnings) == 1 and str(damaged) in warnings[0], damage
+        assert len(runner.executed) == 1 and unit_is_complete(level, hashes=True)
+        assert rerun.results().drop(columns="artifact").equals(expected.drop(columns="artifact")), damage
+
+
+def test_progress_lines_when_stderr_is_not_a_terminal(tmp_path, capsys):
+    # capsys's stderr is no terminal (like nohup's file or a CI log): a plain line per finished
+    # execution with the count, elapsed time and ETA, not tqdm's carriage returns.
+    _study(Runner(tmp_path / "out", verbose=False, progress=None), tmp_path / "count.txt")
+    err = capsys.readouterr().err
+    assert "\r" not in err
+    lines = [line for line in err.splitlines() if line.startswith("study: ")]
+    assert lines[0].startswith("study: 1/2 executions done, ") and "elapsed, ETA 0:0" in lines[0]
+    assert lines[-1].startswith("study: 2/2 executions done, ") and "ETA" not in lines[-1]
+    assert "[0 reused; Count v1/seed0]" in lines[0]  # the execution that finished
+
+
+def test_progress_lines_are_at_most_one_per_interval_and_the_last():
+    import io
+
+    from pipelines.progress import Lines
+    now, out = [0.0], io.StringIO()
+    lines = Lines(total=5, initial=1, stream=out, every=30.0, now=lambda: now[0], began=-5.0)  # imports: 5 s
+    for t in (10.0, 20.0, 45.0, 50.0):  # executions 2..5 finish at these times
+        now[0] = t
+        lines.update(1)
+    assert out.getvalue().splitlines() == [
+        "study: 2/5 executions done, 0:15 elapsed, ETA 0:30",  # the first (1 reused: not in the rate)
+        "study: 4/5 executions done, 0:50 elapsed, ETA 0:15",  # 30 s after the last line
+        "study: 5/5 executions done, 0:55 elapsed"]  # the last
+    now[0] = 70.0  # 20 s later a note changes (the Ray executor's each second): no line yet
+    lines.set_postfix_str("ray: 5 done")
+    now[0] = 90.0  # 40 s without a line: one, so a long execution is no silence
+    lines.set_postfix_str("ray: 5 done, 1 running")
+    assert out.getvalue().splitlines()[3:] == ["study: 5/5 executions done, 1:35 elapsed [ray: 5 done, 1 running]"]
+
+
+def test_cli_progress_lines_and_wall_time_from_process_start(tmp_path, capsys, monkeypatch):
+    import time
+
+    import pipelines
+    from pipeline_stubs import main_in_process
+    monkeypatch.setattr(pipelines, "STARTED", time.time() - 100)  # the process began 100 s ago
+    assert main_in_process(str(_stub_config(tmp_path)), tmp_path / "out", []) == 0
+    captured = capsys.readouterr()
+    assert "study: 2/2 executions done" in captured.err
+    seconds = int(re.search(r"done in (\d+)s: 2 executed", captured.out).group(1))
+    assert 100 <= seconds < 160  # the 100 s before main() count, plus main's own
+
+
+def test_started_is_taken_when_the_entry_point_is_imported():
+    # The console script imports pipelines.cli: pipelines/__init__ runs before lth_tf (and TensorFlow).
+    code = ("import time; t0 = time.time(); import pipelines.cli, pipelines, sys; "
+            "print(pipelines.STARTED - t0, time.time() - t0)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True).stdout
+    started, imported = map(float, out.split())
+    assert 0 <= started < 0.05 and started < imported

@@ -84,6 +84,18 @@ def unit_name(kind: str, number: int) -> str:
     return f"{kind}_{number:02d}"
 
 
+def stored_path(path) -> str:
+    """A path inside an artifact as tables write it: relative to the output directory
+    ('artifacts/<Component>/<name>/level_03', the runner's layout), so the tables of a moved or
+    copied output directory, which is reused whole, still point at their files. A path outside
+    that layout (an executor called on a directory of one's own) is written as given."""
+    parts = Path(path).parts
+    if "artifacts" not in parts:
+        return Path(path).as_posix()
+    start = len(parts) - 1 - parts[::-1].index("artifacts")
+    return Path(*parts[start:]).as_posix()
+
+
 def level_name(level: int) -> str:
     """'level_03': the unit (or TensorBoard run) of a pruning level, in every per-level layout."""
     return unit_name("level", level)

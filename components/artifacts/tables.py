@@ -10,6 +10,15 @@ from components.artifacts.base import Artifact, from_description, level_name
 from lth_tf.io import load_npz, read_json
 
 
+def in_order(rows, columns) -> pd.DataFrame:
+    """Rows (dicts) as a table whose columns come in the declared order `columns`, then any others
+    sorted. Column order is part of the output contract, and resumed rows come back from a unit's
+    metrics.json with sorted keys: a declared order makes a resumed table equal a fresh one."""
+    frame = pd.DataFrame(rows)
+    first = [c for c in columns if c in frame.columns]
+    return frame[first + sorted(c for c in frame.columns if c not in first)]
+
+
 class Table(Artifact):
     """An artifact read as tables (Analysis, Probes, Transfer, Instability, RewindSearch,
     FewShot, Table, Report)."""

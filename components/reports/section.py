@@ -34,11 +34,13 @@ def section(*parts: str, findings: Iterable[str] = (), **summary) -> Section:
     return Section("\n".join(parts), tuple(findings), summary)
 
 
-def compose(title: str, sections: Iterable[Section]) -> str:
-    """The report's markdown: title, findings paragraph, the sections with text, glossary."""
+def compose(title: str, sections: Iterable[Section], note: str = "") -> str:
+    """The report's markdown: title, `note` (a caveat on the whole run, e.g. a smoke test's),
+    findings paragraph, the sections with text, glossary."""
     sections = list(sections)
     found = [f for s in sections for f in s.findings]
-    text = "\n".join([f"# {title}\n", report_text.findings_section(found)] + [s.text for s in sections if s.text])
+    head = [f"# {title}\n"] + ([f"> {note.strip()}\n"] if note.strip() else [])
+    text = "\n".join(head + [report_text.findings_section(found)] + [s.text for s in sections if s.text])
     return text + "\n" + report_text.glossary(text)
 
 

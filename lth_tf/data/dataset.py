@@ -103,6 +103,21 @@ def register(name: str):
     return wrap
 
 
+# Derived datasets (a class split '<base>_classes_0-1-2') are named by how to build them: a
+# resolver registers such a name on first use, in whatever process meets it (a Ray worker never
+# ran the pipeline code that derived the dataset in the driver). resolver(name) -> registered?
+_RESOLVERS = []
+
+
+def register_resolver(resolve: Callable[[str], bool]):
+    _RESOLVERS.append(resolve)
+
+
+def is_known(name: str) -> bool:
+    """Whether `name` is a registered source, registering a derived dataset's name on the way."""
+    return name in _SOURCES or (any(resolve(name) for resolve in _RESOLVERS) and name in _SOURCES)
+
+
 def register_stream(name: str, estimate_bytes, load):
     _STREAMS[name] = (estimate_bytes, load)
 
@@ -143,7 +158,8 @@ class DatasetHparams:
     stats_examples: int = 50000  # streamed: training images the normalization statistics use
 
     def __post_init__(self):
-        lookup("dataset", self.name, _SOURCES)
+        if not is_known(self.name):  # a derived dataset registers itself there
+            lookup("dataset", self.name, _SOURCES)  # 'module:function', or an error naming the known ones
         if not 0.0 <= self.val_fraction < 1.0:
             raise ConfigError(f"DatasetHparams.val_fraction={self.val_fraction} must be in [0, 1).")
         if self.augment not in AUGMENTATIONS:
@@ -170,6 +186,8 @@ def storage(hp: DatasetHparams) -> str:
 
 
 def load_dataset(hp: DatasetHparams) -> Dataset:
+    if not is_known(hp.name):  # hparams unpickled in another process skip __post_init__
+        lookup("dataset", hp.name, _SOURCES)
     return _load_dataset(hp)
 
 

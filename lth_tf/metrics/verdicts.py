@@ -13,6 +13,10 @@ disagree about the same pair of curves:
   sqrt(s_A²/n_A + s_B²/n_B) *and* larger than `min_gap` (absolute accuracy). The second part
   keeps a single-seed run (standard error 0) from calling a 0.05-point margin a win.
 
+Both tests lean on the spread over seeds, so a verdict needs at least `MIN_SEEDS` (2) values on
+each side: with one seed there is no noise estimate, and the reports print `NO_NOISE` instead
+of a finding (`VerdictRule.has_noise`). The tables still carry the rule's columns.
+
 Plain functions on arrays of per-seed values; `Stats` carries (mean, std, n) when only a
 summary is at hand.
 """
@@ -48,6 +52,9 @@ class Stats:
 
 
 Values = Union[Stats, Iterable[float]]
+
+MIN_SEEDS = 2  # a verdict needs a seed-noise estimate: a std over at least two seeds
+NO_NOISE = "one seed: no noise estimate, no verdict"
 
 
 @gin.configurable
@@ -85,8 +92,14 @@ class VerdictRule:
         d = self.gap(a, b)
         return bool(not np.isnan(d) and d > self.threshold(a, b))
 
+    def has_noise(self, *values: Values) -> bool:
+        """Whether every side has a seed-noise estimate (at least MIN_SEEDS values): without one a
+        verdict is not a finding (the reports say NO_NOISE instead)."""
+        return all(Stats.of(v).n >= MIN_SEEDS for v in values)
+
     def describe(self) -> str:
         return (f"*Matching*: mean over seeds at least the reference's mean minus one standard deviation of "
                 f"the reference over seeds. *Clear gap*: a difference of means larger than "
                 f"{self.std_errors:g} pooled standard errors (sqrt(s_A²/n_A + s_B²/n_B)) and larger than "
-                f"{100 * self.min_gap:g} accuracy points (`VerdictRule`, lth_tf/metrics/verdicts.py).")
+                f"{100 * self.min_gap:g} accuracy points (`VerdictRule`, lth_tf/metrics/verdicts.py). Both need "
+                f"at least {MIN_SEEDS} seeds on each side; with one seed there is no verdict.")

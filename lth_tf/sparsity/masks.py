@@ -4,6 +4,13 @@ A mask set is a dict {layer name: float32 array of 0/1}, one entry per prunable 
 shape of that layer's kernel. Pruning targets a *density* (fraction of prunable weights kept):
 IMP level k keeps round(N * (1 - p)^k) weights, so sparsity after k levels is 1 - (1 - p)^k to
 one weight, instead of drifting by a rounding error per level.
+
+Counting differs from open_lth's (facebookresearch/open_lth, pruning/sparse_global.py), which
+at each level prunes ceil(p·R) + 1 of the R remaining weights plus any tied with its threshold
+(threshold = sorted |w|[ceil(p·R)], kept = |w| > threshold): after 3 levels of 20% of 152
+weights it keeps 120, 95, 75 where we keep round(152·0.8^k) = 122, 97, 78. Ties are broken here
+by position, so exactly the target count is kept. Given the same count the masks are identical
+(tests/test_golden_magnitude.py, on open_lth's own output).
 """
 from typing import Dict, Optional
 

@@ -9,13 +9,13 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from components import plotting  # noqa: E402
+from components import plotting, report_text  # noqa: E402
 from components.report import plot_accuracy  # noqa: E402
 from components.reports.data_diet.dominance import dominance_matrix, mean_pm_std  # noqa: E402
 from components.reports.data_diet.gather import INFO_COLUMNS, DietData  # noqa: E402
 from components.reports.section import Section, markdown, section  # noqa: E402
 from lth_tf.io import write_csv  # noqa: E402
-from lth_tf.metrics.verdicts import Stats, VerdictRule  # noqa: E402
+from lth_tf.metrics.verdicts import NO_NOISE, Stats, VerdictRule  # noqa: E402
 
 BASELINE_SCHEMES = ("init", "all_data")  # standard IMP, drawn in every panel of the per-scheme plot
 
@@ -32,7 +32,7 @@ def initializations(d: DietData) -> Section:
     metric = p.metric.replace("_", " ")
     return section(
         f"Study `{p.study}`: {len(frame)} networks from {len(variants)} initializations, "
-        f"seeds {sorted(frame.seed.unique().tolist())}. Each initialization is the rewind point of an IMP search "
+        f"{report_text.seeds(frame.seed)}. Each initialization is the rewind point of an IMP search "
         f"on all (clean) training data: weights pre-trained for `pretrain_steps` steps on a subset (`pretrain_*`), "
         f"or standard IMP rewinding to step 0 / step k of dense training on all data (`rewind_*`). "
         f"`train_steps` counts every training step behind a network: scoring networks, pre-training, "
@@ -151,11 +151,12 @@ def pretraining_needed_finding(summary: pd.DataFrame, reference: str, rule: Verd
     a, b = stats(init), stats(reference)
     if a is None or b is None:
         return ""
-    seeds = min(a.n, b.n)
-    noise = (" (one seed: no estimate of seed noise, so only the rule's absolute floor decides; rerun with more "
-             "`data_diet.seeds` before relying on it)" if seeds < 2 else f" ({seeds} seeds)")
-    head = (f"**Does IMP need pre-training here?** At level {level} ({100 * float(summary[summary.level == level].sparsity.mean()):.2f}% "
-            f"sparsity) rewinding to init gives {a.mean:.4f} and `{reference}` (w_t*) {b.mean:.4f}{noise}: ")
+    where = (f"At level {level} ({100 * float(summary[summary.level == level].sparsity.mean()):.2f}% sparsity) "
+             f"rewinding to init gives {a.mean:.4f} and `{reference}` (w_t*) {b.mean:.4f}")
+    if not rule.has_noise(a, b):  # the question stays a question: no bold claim from one seed
+        return (f"Does IMP need pre-training here? {where}: {NO_NOISE} (rerun with more `data_diet.seeds` to "
+                f"decide).\n")
+    head = f"**Does IMP need pre-training here?** {where} ({min(a.n, b.n)} seeds): "
     if rule.clear_gap(b, a):
         return head + "IMP from initialization falls behind, as on CIFAR-10 in the paper, so a pre-training phase matters on this run.\n"
     if rule.clear_gap(a, b):

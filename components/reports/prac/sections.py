@@ -14,6 +14,7 @@ from components.reports.prac.tables import (highest_sparsity, cep_table, class_r
                                             mask_similarity_table, set_sizes)
 from components.reports.section import Section, markdown, section
 from lth_tf.io import write_csv
+from lth_tf.metrics.verdicts import MIN_SEEDS, NO_NOISE
 
 def findings(verdicts: pd.DataFrame, saved: pd.DataFrame, main: str) -> list:
     """The opening sentences: per variant, matching tickets (the dense network) with a clear gap
@@ -26,8 +27,11 @@ def findings(verdicts: pd.DataFrame, saved: pd.DataFrame, main: str) -> list:
     rows = verdicts.assign(name=verdicts.variant, matches=verdicts.matches_dense.astype(bool),
                            winning=verdicts.matches_dense.astype(bool) & (gap | ~has_random), value=verdicts["mean"],
                            reference=verdicts.dense_mean, baselines_beaten=np.where(gap, "random_pruning", ""))
+    seeds = int(verdicts.seeds.min())
     words = [report_text.level_findings(rows, "tickets matching the dense network and clearing random pruning",
-                                        None)]
+                                        None, seeds)]
+    if seeds < MIN_SEEDS:  # matching vanilla IMP and the saving there are verdicts too
+        return words
     imp = highest_sparsity(verdicts, main, "matches_lt_imp")
     if imp is not None:
         words.append(f"`{main}` matches vanilla IMP up to {report_text.remaining(imp.sparsity)}.")
@@ -38,6 +42,28 @@ def findings(verdicts: pd.DataFrame, saved: pd.DataFrame, main: str) -> list:
                      f"found its mask in {r.search_steps:.0f} training steps against vanilla IMP's "
                      f"{r.search_steps_imp:.0f}: {100 * r.search_saving:.0f}% fewer.")
     return words
+
+
+def stopping_rule(frame: pd.DataFrame, main: str) -> str:
+    """The sentence naming the early-stopping rule the headline search's rounds ran (results
+    without an `early_stop_rule` column predate the choice: they ran Early-Bird's)."""
+    needed = {"early_stop", "early_stop_queue", "early_stop_threshold"}
+    rows = frame[(frame.variant == main) & (frame.level > 0)] if needed <= set(frame) else frame.iloc[:0]
+    if rows.empty:
+        return ""
+    row = rows.iloc[0]
+    if not bool(row.early_stop):
+        return f"Early stopping: `{main}`'s rounds ran without early stopping.\n"
+    rule = row.get("early_stop_rule", "early_bird")
+    rule = "early_bird" if pd.isna(rule) else rule
+    queue, threshold = int(row.early_stop_queue), float(row.early_stop_threshold)
+    if rule == "prac":
+        return (f"Early stopping: `{main}`'s rounds ran the authors' rule (PrAC-LTH `main_PrAC_imp.py`): a round "
+                f"ends once the last {queue} consecutive-epoch mask distances, recorded from the first one above "
+                f"the threshold, are all below {threshold:g}.\n")
+    return (f"Early stopping: `{main}`'s rounds ran Early-Bird's rule (You et al. 2020), not the authors' PrAC rule: "
+            f"a round ends once the newest prospective mask is within {threshold:g} of each of the {queue - 1} "
+            f"before it.\n")
 
 
 def accuracy(d: PracData) -> Section:
@@ -55,9 +81,9 @@ def accuracy(d: PracData) -> Section:
         accuracy_sentence = f"Accuracy is `{p.metric}`"
     accuracy_sentence += (f"; {d.fallbacks} of {len(frame)} networks lack it and report the last epoch's test "
                           f"accuracy instead.\n" if d.fallbacks else ".\n")
-    return section(f"Study `{p.study}`: {len(frame)} networks, seeds {sorted(frame.seed.unique().tolist())}. "
+    return section(f"Study `{p.study}`: {len(frame)} networks, {report_text.seeds(frame.seed)}. "
                    f"Headline PrAC variant: `{main_variant}`.\n",
-                   accuracy_sentence,
+                   stopping_rule(frame, main_variant), accuracy_sentence,
                    f"## {metric_name} vs sparsity\n",
                    f"Mean over seeds, band ±1 std: {', '.join(main)}.\n", "![accuracy](accuracy_vs_sparsity.png)\n",
                    "![all variants](all_variants_vs_sparsity.png)\n")
@@ -68,8 +94,12 @@ def verdicts(d: PracData) -> Section:
     write_csv(d.out / "verdicts.csv", verdicts)
     parts = ["## Matching and winning\n", f"The rule (the same in every report): {d.rule.describe()}\n",
              markdown(verdicts)]
+    one_seed = not verdicts.empty and int(verdicts.seeds.min()) < MIN_SEEDS
     for column, what in (("matches_dense", "matches the dense network"), ("matches_lt_imp", "matches vanilla IMP")):
         hit = highest_sparsity(verdicts, main_variant, column) if not verdicts.empty else None
+        if one_seed:  # the table's columns apply the rule; a sentence would state them as a finding
+            parts.append(f"Whether `{main_variant}` {what}: {NO_NOISE}.\n")
+            continue
         parts.append(f"`{main_variant}` {what} up to {100 * hit.sparsity:.1f}% sparsity (level {int(hit.level)}).\n"
                      if hit is not None else f"`{main_variant}` {what} at no level.\n")
     return section(*parts, findings=findings(verdicts, d.saved, main_variant))

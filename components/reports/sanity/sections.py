@@ -5,6 +5,7 @@ opening findings paragraph."""
 import numpy as np
 import pandas as pd
 
+from components import report_text
 from components.artifacts.tickets import Tickets
 from components.reports.names import sanity_label as label
 from components.reports.sanity import words as W
@@ -15,7 +16,7 @@ from components.reports.sanity.tables import (mean_std_text, accuracy_table, cor
 from components.reports.section import Section, markdown, section
 from lth_tf.io import read_json, write_csv
 from lth_tf.metrics import jackpot as J
-from lth_tf.metrics.verdicts import Stats
+from lth_tf.metrics.verdicts import MIN_SEEDS, NO_NOISE, Stats
 
 
 def _rewind_words(d: SanityData) -> str:
@@ -30,7 +31,6 @@ def _rewind_words(d: SanityData) -> str:
 def intro(d: SanityData) -> Section:
     results, sweep, first, checks, rates = d.results, d.sweep, d.first, d.checks, d.rates
     rewind_words = _rewind_words(d)
-    seeds = sorted(sweep.seed.unique().tolist())
     levels = sorted(int(l) for l in sweep[sweep.level > 0].level.unique())
     shared, pairs = omp_masks_shared(d.inputs["searches"])
     setup = (f"**Setup.** {first.model.name} on {first.dataset.name}; the recipe {first.training.budget} "
@@ -38,7 +38,7 @@ def intro(d: SanityData) -> Section:
              f"{first.training.weight_decay:g}, schedule {first.training.schedule}"
              + (f" at {', '.join(first.training.milestones)}" if first.training.milestones else "")
              + (f", warm-up {first.training.warmup}" if first.training.warmup not in ("0it", "0ep") else "")
-             + f") at each learning rate of the sweep {W._rates(rates)}; seeds {seeds}; "
+             + f") at each learning rate of the sweep {W._rates(rates)}; {report_text.seeds(sweep.seed)}; "
              f"{first.pruning.scope} pruning of {100 * first.pruning.fraction:g}% of the remaining weights per level, "
              f"levels {levels[0]}–{levels[-1]} ({100 * (1 - sweep[sweep.level == levels[0]].sparsity.mean()):.1f}% … "
              f"{100 * (1 - sweep[sweep.level == levels[-1]].sparsity.mean()):.1f}% of the weights remaining); weight "
@@ -68,13 +68,15 @@ def verdicts(d: SanityData) -> Section:
     n_jackpot = int(verdicts.jackpot.sum()) if len(verdicts) else 0
     fail_counts = {c: int((~verdicts[c]).sum()) for c in J.CONDITIONS} if len(verdicts) else {}
     reference_mean = Stats.of(d.reference).mean
+    one_seed = d.sweep.seed.nunique() < MIN_SEEDS  # the table applies the rule; the prose states no verdict
     ep_words = (f"Sufficient epochs (①): the well-trained recipe at T = {d.first.training.budget} reaches "
                 f"{mean_std_text(tuned[metric])}, at 2T {mean_std_text(longer[metric])}: "
-                + ("no clear gain, so T is sufficient." if enough else "a clear gain, so T is **not** sufficient "
-                   "and condition ① fails at every sparsity.")) if len(tuned) and len(longer) else \
-        "Sufficient epochs (①) was not checked (no tuned recipe): taken as met."
+                + (f"{NO_NOISE}." if one_seed else "no clear gain, so T is sufficient." if enough else
+                   "a clear gain, so T is **not** sufficient and condition ① fails at every sparsity.")) \
+        if len(tuned) and len(longer) else "Sufficient epochs (①) was not checked (no tuned recipe): taken as met."
     return section("## The verdict, per sparsity and mask method (Appendix B/C)\n",
                    f"The well-trained dense reference is {d.reference_words}: {reference_mean:.4f}. {ep_words}\n",
+                   f"Jackpot verdicts: {NO_NOISE}.\n" if one_seed and len(verdicts) else
                    (f"**{n_jackpot} of {len(verdicts)}** (ticket, sparsity) pairs win the jackpot"
                     + (": " + "; ".join(f"{label(r.ticket)} at {100 * (1 - r.sparsity):.1f}% remaining (best lr "
                                         f"{r.best_lr:g})" for r in verdicts[verdicts.jackpot].itertuples())
@@ -176,7 +178,8 @@ def findings(d: SanityData) -> Section:
     distances, halves = _distances(d)
     plot_findings(gaps, distances, d.out / "findings.png")
     level_sparsity = d.sweep[d.sweep.level > 0].groupby("level").sparsity.mean().to_dict()
-    gap_words = [W.gap_finding(name, by_rate, clear[name], per_level[name], level_sparsity)
+    seeds = d.sweep.seed.nunique()
+    gap_words = [W.gap_finding(name, by_rate, clear[name], per_level[name], level_sparsity, seeds)
                  for name, by_rate in gaps.items()]
     distance_words = [W.distance_finding(name, dist, halves.get(name, {})) for name, dist in distances.items()]
     return section("## Findings on this run\n",
@@ -188,8 +191,8 @@ def findings(d: SanityData) -> Section:
                    + (" The paper's reading: a small rate leaves the large weights of θ_T where they were in θ_0 (strong "
                       "correlation, an under-trained network), and that correlation is what an LT ticket inherits and "
                       "RR lacks." if distance_words else "") + "\n",
-                   "**Jackpot.** " + W.jackpot_finding(d.verdicts, d.enough) + "\n",
-                   findings=W.opening_findings(d.verdicts, gap_words))
+                   "**Jackpot.** " + W.jackpot_finding(d.verdicts, d.enough, seeds) + "\n",
+                   findings=W.opening_findings(d.verdicts, gap_words, seeds))
 
 
 SECTIONS = (intro, verdicts, accuracy, correlation, tuner, findings)

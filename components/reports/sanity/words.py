@@ -7,7 +7,7 @@ import pandas as pd
 from components import report_text
 from components.reports.names import sanity_label as label
 from lth_tf.metrics import jackpot as J
-from lth_tf.metrics.verdicts import Stats, VerdictRule
+from lth_tf.metrics.verdicts import MIN_SEEDS, NO_NOISE, Stats, VerdictRule
 
 
 def _points(values) -> str:
@@ -18,15 +18,18 @@ def _rates(rates) -> str:
     return ", ".join(f"{r:g}" for r in rates)
 
 
-def gap_finding(name: str, by_rate: dict, clear_counts: dict, per_level: dict, sparsity: dict) -> str:
+def gap_finding(name: str, by_rate: dict, clear_counts: dict, per_level: dict, sparsity: dict,
+                seeds: int = MIN_SEEDS) -> str:
     """Words for the ticket's advantage over RR along the sweep. `per_level`: {rate: {level: gap}};
-    `clear_counts`: {rate: (levels with a clear gap, levels)}; `sparsity`: {level: sparsity}."""
+    `clear_counts`: {rate: (levels with a clear gap, levels)}; `sparsity`: {level: sparsity};
+    `seeds`: with fewer than MIN_SEEDS the clear gaps are no verdict."""
     t = J.trend(by_rate)
     if len([v for v in t.values if not np.isnan(v)]) < 2:
         return f"{name}: not enough rates with both the ticket and RR to tell."
     rho = "" if np.isnan(t.spearman) else f", Spearman ρ(lr, gap) = {t.spearman:+.2f}"
     last_clear, levels_n = clear_counts[t.rates[-1]]
-    still = ("at the largest rate it is gone" if t.last <= 0 or last_clear == 0 else
+    still = ("at the largest rate it is gone" if t.last <= 0 else f"whether it is still clear at the largest rate: "
+             f"{NO_NOISE}" if seeds < MIN_SEEDS else "at the largest rate it is gone" if last_clear == 0 else
              f"at the largest rate it is still clear at {last_clear} of {levels_n} sparsities")
     if t.monotone_decreasing():
         verdict = f"shrinks steadily as the rate grows, as the paper reports; {still}"
@@ -36,7 +39,8 @@ def gap_finding(name: str, by_rate: dict, clear_counts: dict, per_level: dict, s
         verdict = f"is smaller at the largest rate than at the smallest but does not fall steadily; {still}"
     else:
         verdict = "does not shrink as the rate grows, unlike the paper's CIFAR-10 finding"
-    clear = "; ".join(f"lr {r:g}: {clear_counts[r][0]} of {clear_counts[r][1]}" for r in t.rates)
+    clear = (NO_NOISE if seeds < MIN_SEEDS else
+             "; ".join(f"lr {r:g}: {clear_counts[r][0]} of {clear_counts[r][1]}" for r in t.rates))
     levels = sorted(per_level.get(t.rates[0], {}))
     ends = " and ".join(f"at lr {r:g} {_points([per_level.get(r, {}).get(l, np.nan) for l in levels])}"
                         for r in (t.rates[0], t.rates[-1]))
@@ -95,7 +99,7 @@ def chance_words(sweep: pd.DataFrame, metric: str, num_classes: int, empty: pd.D
     return words
 
 
-def opening_findings(verdicts: pd.DataFrame, gap_words: list) -> list:
+def opening_findings(verdicts: pd.DataFrame, gap_words: list, seeds: int = MIN_SEEDS) -> list:
     """The report's first paragraph: per ticket, up to which sparsity it wins the jackpot (all
     five conditions) and up to which it matches the dense network at some rate (④), with the
     numbers; then the first sentence on the edge over RR along the sweep."""
@@ -104,8 +108,8 @@ def opening_findings(verdicts: pd.DataFrame, gap_words: list) -> list:
     rows = verdicts.assign(name=verdicts.ticket.map(label), matches=verdicts["④"].astype(bool),
                            winning=verdicts.jackpot.astype(bool), value=verdicts.A_LT,
                            reference=verdicts.A_dense_at_best_lr, baselines_beaten="")
-    words = [report_text.level_findings(rows, "jackpot tickets (all five conditions of 002 App. B/C)", None)]
-    if not verdicts.jackpot.any():
+    words = [report_text.level_findings(rows, "jackpot tickets (all five conditions of 002 App. B/C)", None, seeds)]
+    if not verdicts.jackpot.any() and seeds >= MIN_SEEDS:
         failing = {c: int((~verdicts[c].astype(bool)).sum()) for c in J.CONDITIONS}
         words.append(f"Conditions failing, out of {len(verdicts)} (ticket, sparsity) pairs: "
                      + ", ".join(f"{c} {n}" for c, n in failing.items() if n) + ".")
@@ -113,9 +117,11 @@ def opening_findings(verdicts: pd.DataFrame, gap_words: list) -> list:
     return words
 
 
-def jackpot_finding(verdicts: pd.DataFrame, enough: bool) -> str:
+def jackpot_finding(verdicts: pd.DataFrame, enough: bool, seeds: int = MIN_SEEDS) -> str:
     if verdicts.empty:
         return "No tickets were judged."
+    if seeds < MIN_SEEDS:
+        return f"{NO_NOISE[0].upper() + NO_NOISE[1:]}."
     n = int(verdicts.jackpot.sum())
     words = [f"{n} of {len(verdicts)} (ticket, sparsity) pairs satisfy all five conditions"
              + (f" ({_pairs(verdicts[verdicts.jackpot])})." if n else ".")]
@@ -152,7 +158,10 @@ def definitions(p, rewind_words: str, fraction: float) -> str:
              "- **Jackpot**: all five conditions hold for the ticket at that sparsity (002 Appendix B/C).",
              "- **R_p(θ, θ')** (002 Appendix G, eq. 1): the fraction of the top-p·100% largest-magnitude weights of "
              "each layer (p relative to the layer's remaining weights) that are in the top p·100% of both θ and θ', "
-             "summed over the prunable layers; 1 = the same weights are large, ≈ p = unrelated, < p = anti-related.",
+             "summed over the prunable layers; 1 = the same weights are large, ≈ p = unrelated, < p = anti-related. "
+             "Layer l's top set has k_l = round(p·N_l) weights (Python's round, half to even) and the sum is divided "
+             "by Σ_l k_l, not eq. 1's p·Σ_l N_l (at most half a weight per layer apart), so identical weights give "
+             "exactly 1.",
              "- **Verdict rule**: " + p.rule.describe(),
              f"- Accuracies are `{p.metric}` per seed; tables show mean ± std over seeds.\n"]
     return "\n".join(lines)

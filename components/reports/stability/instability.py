@@ -12,6 +12,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from components import plotting  # noqa: E402
+from components.report_text import plural  # noqa: E402
 from components.reports.section import Section, markdown, mean_std as _mean_std, section  # noqa: E402
 from components.reports.stability.gather import StabilityData, config_order as _config_order  # noqa: E402
 from components.reports.stability.tables import split_words  # noqa: E402
@@ -56,7 +57,8 @@ def rewind_search(d: StabilityData) -> Section:
                    f"{split_words(rewind)}) below the threshold; 'none' when even the last candidate is unstable. "
                    "Level > 0 applies that level's mask to the dense run's weights at each candidate.\n",
                    markdown(rewind[["config", "level", "seeds", "pairs", "candidates", "evaluated", "first_stable",
-                                    "first_stable_step"]]))
+                                    "first_stable_step"]].assign(
+                       first_stable=rewind.first_stable.astype(object).where(rewind.first_stable.notna(), "none"))))
 
 
 def stability_finding(barriers: pd.DataFrame, threshold: float) -> str:
@@ -70,10 +72,10 @@ def stability_finding(barriers: pd.DataFrame, threshold: float) -> str:
         by_level = noise[noise.config == config].groupby("level").barrier.mean()
         stable = by_level[by_level < threshold]
         if len(stable) == len(by_level):
-            stable_all.append(f"`{config}` (all {len(by_level)} levels measured, barrier at most {by_level.max():.3f})")
+            stable_all.append(f"`{config}` (all {plural(len(by_level), 'level')} measured, barrier at most {by_level.max():.3f})")
         elif len(stable):
             partly.append(f"`{config}` at {', '.join(f'L{l}' for l in stable.index)} only ({len(stable)} of "
-                          f"{len(by_level)} levels measured; highest barrier {by_level.max():.3f} at L{by_level.idxmax()})")
+                          f"{plural(len(by_level), 'level')} measured; highest barrier {by_level.max():.3f} at L{by_level.idxmax()})")
         else:
             unstable.append(f"`{config}` (barrier {by_level.min():.3f} or more)")
     words = [f"**Stable to SGD noise** (error barrier below {threshold:g}): " + ("; ".join(stable_all + partly) or "none")

@@ -9,7 +9,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from components import plotting  # noqa: E402
+from components import plotting, report_text  # noqa: E402
 from components.reports.section import Section, markdown, mean_std as _mean_std, section  # noqa: E402
 from components.reports.stability.gather import StabilityData, config_order as _config_order  # noqa: E402
 from components.reports.stability.tables import level_table, pivot_mean  # noqa: E402
@@ -24,8 +24,9 @@ def probes(d: StabilityData) -> Section:
     probes = probes.sort_values(["network", "level"]).assign(
         network_level=probes.network + " L" + probes.level.astype(str) + " (" + (100 * probes.sparsity).round(2).astype(str) + "%)")
     parts = ["## Linear probes per block\n",
-             f"Test accuracy of a linear probe (channel-wise global pooling, {probes.probe_epochs.iloc[0]} epochs "
-             f"of Adam, lr {probes.probe_lr.iloc[0]:g}, wd {probes.probe_weight_decay.iloc[0]:g}) after "
+             f"Test accuracy of a linear probe (channel-wise global pooling, "
+             f"{report_text.plural(int(probes.probe_epochs.iloc[0]), 'epoch')} of Adam, lr {probes.probe_lr.iloc[0]:g}, "
+             f"wd {probes.probe_weight_decay.iloc[0]:g}) after "
              "each block of the frozen untrained ticket (mask on rewind weights), the same weights under a "
              "layerwise-permuted mask, a random dense network, and the trained ticket (ceiling).\n"]
     for config in _config_order(probes):

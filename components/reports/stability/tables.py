@@ -74,7 +74,8 @@ def ticket_table(grid: pd.DataFrame, sparsities, baselines: pd.DataFrame = None,
             verdict = ticket_verdict(rule, at[metric].to_numpy(), dense[metric].to_numpy(), against)
             winning = level > 0 and verdict["winning"]
             exact = abs(level_sparsity[level] - target) < 0.005
-            cell = _mean_std(acc) + (" ★" if winning else "") + ("" if exact else f" (L{level}: {100 * level_sparsity[level]:.2f}%)")
+            shown = winning and rule.has_noise(at[metric], dense[metric], *against.values())  # one seed: no ★
+            cell = _mean_std(acc) + (" ★" if shown else "") + ("" if exact else f" (L{level}: {100 * level_sparsity[level]:.2f}%)")
             line[f"{100 * target:.2f}%"] = cell
             judged = Stats.of(at[metric])
             long.append({"config": config, "target_sparsity": target, "level": level,

@@ -18,7 +18,7 @@ from components.reports.section import Section, markdown, mean_std as _mean_std,
 from components.reports.stability.gather import StabilityData, config_order as _config_order  # noqa: E402
 from components.reports.stability.tables import level_table, level_verdicts, ticket_table, verdict_metric  # noqa: E402
 from lth_tf.io import write_csv  # noqa: E402
-from lth_tf.metrics.verdicts import VerdictRule  # noqa: E402
+from lth_tf.metrics.verdicts import MIN_SEEDS, NO_NOISE, VerdictRule  # noqa: E402
 
 def _setup(grid: pd.DataFrame) -> str:
     """One line on the recipe shared by the grid (what the grid varies is in each row's config)."""
@@ -31,8 +31,9 @@ def _setup(grid: pd.DataFrame) -> str:
 
 def header(d: StabilityData) -> Section:
     grid = d.grid
-    return section(f"Study `{d.p.study}`: {len(d.results)} networks; {grid.config.nunique()} configurations "
-                   f"(momentum × batch size × rewind point), seeds {sorted(grid.seed.unique().tolist())}. "
+    return section(f"Study `{d.p.study}`: {len(d.results)} networks; "
+                   f"{report_text.plural(grid.config.nunique(), 'configuration')} "
+                   f"(momentum × batch size × rewind point), {report_text.seeds(grid.seed)}. "
                    f"All numbers are test accuracy unless named; every number is also in `results.csv` or a sibling csv.\n",
                    _setup(grid))
 
@@ -103,17 +104,18 @@ def tickets(d: StabilityData) -> Section:
              f"accuracy as the dense network\") and, where rr / random-mask baselines were trained for that "
              f"configuration at that level, shows a clear gap above each of them{fallback}. "
              f"{p.verdict.describe()} The judged values are in `ticket_table.csv` "
-             f"(judged_mean, dense_judged_mean, baselines_beaten).\n",
+             f"(judged_mean, dense_judged_mean, baselines_beaten)."
+             + (f" With one seed no cell gets a ★ ({NO_NOISE}).\n" if grid.seed.nunique() < MIN_SEEDS else "\n"),
              markdown(printed)]
     unreached = [f"{100 * t:.2f}%" for t in p.sparsities if t > grid.sparsity.max() + 0.005]
     if unreached:
-        parts.append(f"Sparsities the search did not reach (—): {unreached}.\n")
+        parts.append(f"Sparsities the search did not reach (—): {report_text.join(unreached)}.\n")
     if len(inexact):
         parts.append(f"Sparsities not reached exactly (nearest level used, shown in the cell): "
-                     f"{sorted(set(f'{100 * s:.2f}%' for s in inexact.target_sparsity))}.\n")
+                     f"{report_text.join(sorted(set(f'{100 * s:.2f}%' for s in inexact.target_sparsity)))}.\n")
     plot_accuracy(grid, d.out / "accuracy_vs_sparsity.png", d.colors)
     found = report_text.level_findings(level_verdicts(grid, judged, p.verdict, metric),
-                                       f"winning tickets (judged on {metric_words})")
+                                       f"winning tickets (judged on {metric_words})", seeds=grid.seed.nunique())
     parts.append("![accuracy vs sparsity](accuracy_vs_sparsity.png)\n")
     every = grid.pivot_table(index="level", columns="config", values="test_accuracy", aggfunc="mean")
     every = every[[c for c in _config_order(grid) if c in every.columns]]
@@ -213,9 +215,11 @@ def late_rewinding_finding(grid: pd.DataFrame, rule: VerdictRule, metric: str = 
     total = len(late) + len(init_better) + len(neither)
     if not total:
         return ""
+    if grid.seed.nunique() < MIN_SEEDS:
+        return f"Late rewinding vs. rewinding to init at the highest level: {NO_NOISE}.\n"
     sparsity = 100 * top.sparsity.mean()
     words = (f"**Late rewinding vs. rewinding to init** at the highest level ({sparsity:.2f}% sparsity, {metric.replace('_', ' ')}): "
-             f"late rewinding is clearly better in {len(late)} of {total} training configurations"
+             f"late rewinding is clearly better in {len(late)} of {report_text.plural(total, 'training configuration')}"
              + (f" ({'; '.join(late)})" if late else "")
              + f", rewinding to init clearly better in {len(init_better)}"
              + (f" ({'; '.join(init_better)})" if init_better else "")
