@@ -59,14 +59,14 @@ def print_config(config: str, bindings) -> str:
     nothing), then anything bound that the study never reads."""
     import gin
 
-    from pipelines import run
+    from pipelines import overrides, run
     from pipelines.runner import Runner
     run.register_everything()
     gin.clear_config()
     try:
         run.parse_config(config, bindings)
         plan = Runner(Path("runs") / Path(config).stem, verbose=False).plan(run.run_pipeline)
-        operative = _gin_blocks(gin.operative_config_str())
+        operative = _gin_blocks(overrides.operative(gin.operative_config_str()))
         later = [b for name, b in _gin_blocks(gin.config_str()).items() if name not in operative]
     finally:
         gin.clear_config()
@@ -80,7 +80,11 @@ def print_config(config: str, bindings) -> str:
 
 def cmd_run(args, extra):
     import configs
-    configs.resolve(args.config)  # an unknown study is an error now, before TensorFlow loads
+    from pipelines import config_check
+    if os.getcwd() not in sys.path:  # `import my_module` in the user's gin file, as `python -m` finds it
+        sys.path.insert(0, os.getcwd())
+    # an unknown study, name or type of a binding is an error now, before TensorFlow loads
+    config_check.check(configs.resolve(args.config), args.gin_bindings)
     import_tensorflow_quietly()
     if args.print_config:
         from pipelines import run
@@ -248,6 +252,9 @@ def main(argv=None) -> int:
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # at any moment, TensorFlow's import included: one line, no traceback
+        print("\ninterrupted; rerun the same command to resume", file=sys.stderr, flush=True)
+        return 130
     except BrokenPipeError:  # `lth-tf compare A B | head`: the reader left, not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0

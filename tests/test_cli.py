@@ -86,6 +86,9 @@ def test_print_config_shows_every_value_the_study_uses_and_trains_nothing(tmp_pa
     assert "TrainingHparams.budget = '2ep'" in out and "stability.rewind_points = ('5it',)" in out  # smoke.gin
     assert "DatasetHparams.val_fraction = 0.1" in out  # a default nobody bound
     assert "InstabilityParams.bn_batches = 2" in out
+    # the grid sets the batch size: shown as the study's, not as an unused default
+    assert "# TrainingHparams.batch_size: set by the study from stability.batch_sizes" in out
+    assert "\nTrainingHparams.batch_size = " not in out
     assert not list(tmp_path.iterdir())  # nothing written, nothing trained
     assert done.stderr == ""  # no "All log messages before absl::InitializeLog()", no cudart lines
 
@@ -125,6 +128,10 @@ def test_run_writes_the_study_and_what_it_executed(finished_run):
     for e in listed:
         meta = json.loads((finished_run / e["path"] / "artifact.json").read_text())
         assert meta["fingerprint"] == e["fingerprint"]
+    # The grid sets batch size and momentum: the operative config says so instead of the unused default.
+    operative = (finished_run / "operative_config.gin").read_text()
+    assert "# TrainingHparams.batch_size: set by the study from stability.batch_sizes" in operative
+    assert "\nTrainingHparams.batch_size = " not in operative and "\nTrainingHparams.lr = 0.2" in operative
 
 
 def test_a_moved_run_is_reused_whole_and_its_outputs_hold_no_absolute_path(finished_run, tmp_path, capsys):

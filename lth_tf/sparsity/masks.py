@@ -59,6 +59,17 @@ def level_density(fraction: float, level: int) -> float:
     return (1.0 - float(fraction)) ** int(level)
 
 
+def max_useful_level(sizes, fraction: float, scope: str = "global") -> int:
+    """The last IMP level that keeps a weight: level k keeps round(N * (1 - fraction)^k) of N
+    prunable weights (globally, or of each layer's N when layerwise), which round-off makes 0 from
+    some level on; pruning further trains a network without weights."""
+    n = min(sizes) if scope == "layerwise" else sum(sizes)
+    level = 0
+    while int(round(n * (1.0 - fraction) ** (level + 1))) >= 1:
+        level += 1
+    return level
+
+
 def prune_by_score(scores: Dict[str, np.ndarray], masks: Masks, target_density: float,
                    scope: str = "global") -> Masks:
     """Keeps the highest-scoring weights among those still unpruned, so that a fraction
