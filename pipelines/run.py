@@ -25,6 +25,7 @@ import pipelines  # pipelines.STARTED: when this process began, before any impor
 from lth_tf.errors import ConfigError
 from lth_tf.io import write_json, write_text
 from pipelines import config_check, overrides, run_dirs
+from pipelines.configurables import register_everything
 
 flags.DEFINE_string("config", None, "gin file describing the study, e.g. configs/stability.gin")
 flags.DEFINE_multi_string("gin_bindings", [], "gin bindings overriding the config, e.g. \"TrainingHparams.lr = 0.05\"")
@@ -48,26 +49,6 @@ def run_pipeline(runner, pipeline=gin.REQUIRED, deterministic: bool = True):
     if deterministic:
         enable_determinism()
     return pipeline(runner)
-
-
-def register_everything():
-    # Importing these registers their gin configurables, so bindings can name them.
-    import components.mask_search  # noqa: F401
-    import pipelines.ray_executor  # noqa: F401  (RayResources)
-    import components.reports.report  # noqa: F401
-    import components.sparse_training  # noqa: F401
-    import lth_tf.data  # noqa: F401
-    import lth_tf.models  # noqa: F401
-    import lth_tf.sparsity.hparams  # noqa: F401
-    import lth_tf.training  # noqa: F401
-    import pipelines.stability  # noqa: F401
-    for name in ("pipelines.data_diet", "pipelines.prac", "pipelines.sanity", "pipelines.studies"):
-        try:
-            __import__(name)
-        except ModuleNotFoundError as e:
-            if e.name != name:
-                raise
-
 
 
 def parse_config(config: str, bindings):
@@ -157,7 +138,8 @@ def make_executor():
     check_executor_flags()
     if FLAGS.executor != "ray":
         return None
-    from pipelines.ray_executor import RayExecutor, RayResources
+    from pipelines.ray_executor import RayExecutor
+    from pipelines.ray_resources import RayResources
     return RayExecutor(FLAGS.ray_address, FLAGS.ray_workers, RayResources())
 
 

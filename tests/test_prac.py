@@ -202,7 +202,7 @@ PRUNING = PruningHparams(levels=2, fraction=0.3, rewind="1ep")
 @pytest.fixture(scope="module")
 def steps_counter():
     """Counts the steps every train() call of PracMaskSearch actually ran (its rounds call train
-    directly, its level tickets through components/ticket_training)."""
+    directly, its level tickets through components/prac/rounds.py)."""
     from components.prac import rounds as ticket_training
     calls = []
     original = prac_search.train
