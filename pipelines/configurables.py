@@ -1,6 +1,16 @@
 """Every gin configurable of the project, registered by importing the modules that define them,
 so that bindings can name them (the CLI before parsing a config, Ray workers before running an
-execution). A study of your own registers its module with a gin `import` line."""
+execution). A study of your own registers its module with a gin `import` line.
+`run_pipeline` is a config's entry point: `run_pipeline.pipeline = @stability`."""
+import gin
+
+
+@gin.configurable
+def run_pipeline(runner, pipeline=gin.REQUIRED, deterministic: bool = True):
+    from lth_tf.training.seeding import enable_determinism  # here: this module loads before TensorFlow
+    if deterministic:
+        enable_determinism()
+    return pipeline(runner)
 
 
 def register_everything():

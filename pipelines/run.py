@@ -25,7 +25,8 @@ import pipelines  # pipelines.STARTED: when this process began, before any impor
 from lth_tf.errors import ConfigError
 from lth_tf.io import write_json, write_text
 from pipelines import config_check, overrides, run_dirs
-from pipelines.configurables import register_everything
+from pipelines.configurables import register_everything, run_pipeline
+from pipelines.run_log import PrintsToLog, configure_logging, remove_logging
 
 flags.DEFINE_string("config", None, "gin file describing the study, e.g. configs/stability.gin")
 flags.DEFINE_multi_string("gin_bindings", [], "gin bindings overriding the config, e.g. \"TrainingHparams.lr = 0.05\"")
@@ -41,14 +42,6 @@ flags.DEFINE_string("ray_address", "", "with --executor ray: '' starts a local R
 flags.DEFINE_integer("ray_workers", 0, "with a local Ray cluster: how many CPUs it has (0: all)")
 flags.DEFINE_bool("quiet", False, "the default (no per-epoch lines on the console); kept for old command lines")
 FLAGS = flags.FLAGS
-
-
-@gin.configurable
-def run_pipeline(runner, pipeline=gin.REQUIRED, deterministic: bool = True):
-    from lth_tf.training.seeding import enable_determinism  # here: this module loads before TensorFlow
-    if deterministic:
-        enable_determinism()
-    return pipeline(runner)
 
 
 def parse_config(config: str, bindings):
@@ -143,58 +136,6 @@ def make_executor():
     return RayExecutor(FLAGS.ray_address, FLAGS.ray_workers, RayResources())
 
 
-class _ConsoleHandler(logging.Handler):
-    """Console lines written through tqdm, so they do not break the progress line."""
-
-    def emit(self, record):
-        from tqdm import tqdm
-        try:
-            tqdm.write(self.format(record), file=sys.stderr)
-        except Exception:  # noqa: BLE001  (logging must never crash the run)
-            self.handleError(record)
-
-
-class _PrintsToLog:
-    """stdout while the study runs: components' and keras-tuner's progress prints become log
-    lines (log.txt; the console with --verbose), like the training's per-epoch lines."""
-
-    def __init__(self, logger):
-        self.logger, self.pending = logger, ""
-
-    def write(self, text):
-        self.pending += text
-        *lines, self.pending = self.pending.split("\n")
-        for line in lines:
-            if line.strip():
-                self.logger.info(line)
-        return len(text)
-
-    def flush(self):
-        pass
-
-
-def configure_logging(output_dir: Path, verbose: bool) -> list:
-    """lth_tf's loggers: everything to <output_dir>/log.txt; the console gets warnings (and info
-    with --verbose). Returns the handlers, for `remove_logging`."""
-    logger = logging.getLogger("lth_tf")
-    logger.setLevel(logging.INFO)
-    logger.propagate = False  # absl's root handler would print every line a second time
-    to_file = logging.FileHandler(output_dir / "log.txt")
-    to_file.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
-    console = _ConsoleHandler(logging.INFO if verbose else logging.WARNING)
-    console.setFormatter(logging.Formatter("%(message)s"))
-    for handler in (to_file, console):
-        logger.addHandler(handler)
-    return [to_file, console]
-
-
-def remove_logging(handlers):
-    logger = logging.getLogger("lth_tf")
-    for handler in handlers:
-        logger.removeHandler(handler)
-        handler.close()
-
-
 def check_flags():
     """The command line's own checks, before TensorFlow loads (a message in about a second)."""
     if not FLAGS.config:
@@ -287,7 +228,7 @@ def main(argv):
                         executor=make_executor())
         # config.gin is written once the whole study is planned: a rejected run leaves none behind.
         # The study lock until executions.json lists what the study used: gc leaves the run alone.
-        with study_lock(output_dir), contextlib.redirect_stdout(_PrintsToLog(logging.getLogger("lth_tf.components"))):
+        with study_lock(output_dir), contextlib.redirect_stdout(PrintsToLog(logging.getLogger("lth_tf.components"))):
             runner.study(run_pipeline, on_planned=lambda: write_text(output_dir / "config.gin", gin.config_str()))
             write_text(output_dir / "operative_config.gin", overrides.operative(gin.operative_config_str()))
             write_executions(runner, output_dir)
