@@ -11,6 +11,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 from lth_tf import keras_utils as ku
+from lth_tf import networks
 from lth_tf.callbacks import RewindSnapshot
 from lth_tf.errors import ConfigError
 from lth_tf.sparsity import masks as M
@@ -231,17 +232,8 @@ def scaled_architecture(template: keras.Model, width: float) -> keras.Model:
 
 def width_for_parameters(template: keras.Model, target: int) -> float:
     """The width (`scaled_architecture`) whose dense network has closest to `target` trainable
-    parameters, by bisection (the study models' rule: lth_tf.networks.width_for_parameter_count)."""
-    def count(width):
-        return int(sum(np.prod(v.shape) for v in scaled_architecture(template, width).trainable_weights))
-    lo, hi = 1e-3, 1.0
-    for _ in range(30):
-        mid = (lo * hi) ** 0.5
-        if count(mid) > target:
-            hi = mid
-        else:
-            lo = mid
-    return lo if abs(count(lo) - target) <= abs(count(hi) - target) else hi
+    parameters, by the study models' bisection (lth_tf.networks.closest_width)."""
+    return networks.closest_width(lambda width: scaled_architecture(template, width), target, 1.0)
 
 
 def keras_trainer(model, train_ds, val_ds, compile_kwargs, epochs, prunable, callbacks, verbose) -> KerasTrainer:

@@ -29,10 +29,17 @@ def width_for_parameter_count(hp: ModelHparams, input_shape, num_classes: int, t
 
 @functools.lru_cache(maxsize=512)
 def _width_for_parameter_count(hp: ModelHparams, input_shape, num_classes: int, target: int) -> float:
+    return closest_width(lambda width: build_model(ModelHparams(hp.name, width, hp.initializer), input_shape,
+                                                   num_classes), target, hp.width)
+
+
+def closest_width(build, target: int, widest: float) -> float:
+    """The width in [0.001, widest] whose model `build(width)` has closest to `target` trainable
+    parameters, by bisection on a log scale (30 steps): the small-dense baseline's width, for the
+    registry's models and for a user's own (lth_tf.keras_trainer.width_for_parameters)."""
     def count(width):
-        model = build_model(ModelHparams(hp.name, width, hp.initializer), input_shape, num_classes)
-        return int(sum(np.prod(v.shape) for v in model.trainable_weights))
-    lo, hi = 1e-3, hp.width
+        return int(sum(np.prod(v.shape) for v in build(width).trainable_weights))
+    lo, hi = 1e-3, widest
     for _ in range(30):
         mid = (lo * hi) ** 0.5
         if count(mid) > target:
