@@ -125,14 +125,8 @@ def score_network(p: DataScoringParams, ds, split, k: int, steps: int, ctx, scor
           on_batch=tracker.on_batch if tracker else None, label=f"scoring {p.method} network {k}",
           log_dir=ctx.tensorboard_dir / f"scoring_{p.method}" / unit_name("network", k),
           log_hparams={"variant": f"scoring_{p.method}", "level": 0}, verbose=ctx.verbose)
-    if kind in ("el2n", "grand") and is_streamed(split):
-        if scores_csv is None:
-            raise ValueError("a streamed split's scores are written to a file: pass scores_csv")
-        return {"score": S.pass_scores(model, ds, split, scores_csv, (kind,), p.batch_size)[kind]}
-    if kind == "el2n":
-        return {"score": S.el2n_scores(model, ds, split, p.batch_size)}
-    if kind == "grand":
-        return {"score": S.grand_scores(model, ds, split, p.batch_size)}
+    if kind in ("el2n", "grand"):  # in memory, or one write_scores pass of a streamed split
+        return {"score": S.example_scores(model, ds, split, (kind,), p.batch_size, scores_csv)[kind]}
     if kind == "entropy":
         probs = S.softmax(predict(model, ds, split, p.batch_size))
         return {"score": S.predictive_entropy(probs), "probs": probs.astype(np.float32)}

@@ -41,7 +41,7 @@ def _store(root: Path, component: str, type_: str, params, summary: dict) -> Pat
 
 def test_every_output_type_has_a_class():
     outputs = set()
-    for source in sorted((REPO / "components").glob("*.py")):
+    for source in sorted((REPO / "components").rglob("*.py")):  # every component, in its package or not
         outputs |= set(re.findall(r'output="(\w+)"', source.read_text()))
     assert {"Tickets", "Indices", "Labels", "Scores", "Weights", "Trained", "Tuning"} <= outputs
     assert outputs <= set(TYPES), sorted(outputs - set(TYPES))

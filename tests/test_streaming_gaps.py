@@ -151,7 +151,7 @@ def test_prac_predictions_on_a_streamed_split_equal_predict(tmp_path):
     p = SimpleNamespace(selection="entropy")
     classes, entropy = prac_search._predictions(p, net, ds, tmp_path / "predictions" / "round_01.csv")
     np.testing.assert_array_equal(classes, logits.argmax(-1))
-    np.testing.assert_array_equal(entropy, prac_search._entropy(logits))
+    np.testing.assert_array_equal(entropy, S.predictive_entropy(S.softmax(logits)))
     assert (tmp_path / "predictions" / "round_01.csv").exists()
     classes, entropy = prac_search._predictions(SimpleNamespace(selection="prac"), net, ds, tmp_path / "r2.csv")
     assert entropy is None and S.read_scores(str(tmp_path / "r2.csv")).keys() == {"index", "prediction"}
@@ -222,3 +222,18 @@ def test_a_sample_stops_reading_after_its_last_example():
     np.testing.assert_array_equal(index, [3, 7, 11])
     np.testing.assert_array_equal(x[:, 0, 0, 0], [3, 7, 11])
     assert max(read) < 50  # not the whole source (prefetching may read a little ahead)
+
+
+def test_example_scores_choose_memory_or_stream_once_with_the_same_numbers(tmp_path):
+    """lth_tf.metrics.scores.example_scores: the one place that branches on a streamed split;
+    the streamed pass writes its CSV and gives the in-memory numbers."""
+    ds, _ = _streamed(n=40)
+    net = _model(ds)
+    streamed = S.example_scores(net, ds, ds.train, ("el2n", "entropy", "prediction"), 16, tmp_path / "s.csv")
+    assert (tmp_path / "s.csv").exists()
+    logits = predict(net, ds, ds.train)
+    np.testing.assert_allclose(streamed["el2n"], S.el2n(logits, ds.train.y), rtol=1e-6)
+    np.testing.assert_allclose(streamed["entropy"], S.predictive_entropy(S.softmax(logits)), rtol=1e-6)
+    np.testing.assert_array_equal(streamed["prediction"], logits.argmax(-1))
+    with pytest.raises(ValueError, match="pass path"):
+        S.example_scores(net, ds, ds.train, ("el2n",))

@@ -67,7 +67,7 @@ from components.artifacts.tickets import (finished_levels, level_dir, load_rewin
 from components import ComponentSpec
 from components.prac.rounds import load_state, round_schedule, train_ticket
 from lth_tf import networks
-from lth_tf.data import DatasetHparams, is_streamed, load_dataset, steps_per_epoch
+from lth_tf.data import DatasetHparams, load_dataset, steps_per_epoch
 from lth_tf.errors import ConfigError, unknown_name
 from lth_tf.io import atomic_path, load_npz, read_json, save_npz, unit_is_complete, write_csv, write_json
 from lth_tf.metrics import prac as P
@@ -77,7 +77,7 @@ from lth_tf.models import ModelHparams
 from lth_tf.sparsity import masks as M
 from lth_tf.sparsity import wrapping
 from lth_tf.sparsity.hparams import PruningHparams
-from lth_tf.training import TrainingHparams, evaluate, predict, to_steps, train
+from lth_tf.training import TrainingHparams, evaluate, to_steps, train
 
 # How the next round's example set is chosen:
 #   prac: CET ∪ CEP (the paper);  cet: CET only;  cep: CEP only;  full: all data (vanilla IMP
@@ -158,11 +158,6 @@ class PracSearchParams:
         return name
 
 
-def _entropy(logits: np.ndarray) -> np.ndarray:
-    """Prediction entropy (nats) per row of logits."""
-    return scores.predictive_entropy(scores.softmax(logits))
-
-
 def _top(indices: np.ndarray, values: np.ndarray, count: int) -> np.ndarray:
     """The `count` indices with the highest scores (ties by position), sorted."""
     order = np.argsort(-values, kind="stable")
@@ -203,10 +198,8 @@ def _svp_proxy(p: PracSearchParams, ds, spe: int, out: Path, ctx):
         result = train(proxy, ds, hp, seed=p.seed, label=f"svp proxy seed {p.seed}", verbose=ctx.verbose,
                        log_dir=ctx.tensorboard_dir / "svp_proxy" / level_name(0),
                        log_hparams={"variant": "svp_proxy", "level": 0, "rewind": "0it"})
-        if is_streamed(ds.train):
-            entropy = scores.pass_scores(proxy, ds, ds.train, out / "predictions" / "svp_proxy.csv", ("entropy",))["entropy"]
-        else:
-            entropy = scores.entropy_scores(proxy, ds, ds.train)
+        entropy = scores.example_scores(proxy, ds, ds.train, ("entropy",),
+                                        path=out / "predictions" / "svp_proxy.csv")["entropy"]
         with atomic_path(unit, is_dir=True) as tmp:
             save_npz(tmp / "scores.npz", {"entropy": entropy, "index": ds.train.index})
             write_json(tmp / "proxy.json", {"steps": result.steps, "width": proxy_hp.width,
@@ -220,10 +213,7 @@ def _predictions(p, model, ds, path: Path):
     scores.write_scores pass (written to `path` as it goes: the logits are never held whole),
     the same numbers."""
     want_entropy = p.selection == "entropy"
-    if not is_streamed(ds.train):
-        logits = predict(model, ds, ds.train)
-        return logits.argmax(-1).astype(np.int64), _entropy(logits) if want_entropy else None
-    table = scores.pass_scores(model, ds, ds.train, path, ("prediction",) + (("entropy",) if want_entropy else ()))
+    table = scores.example_scores(model, ds, ds.train, ("prediction",) + (("entropy",) if want_entropy else ()), path=path)
     return table["prediction"].astype(np.int64), table["entropy"] if want_entropy else None
 
 

@@ -192,3 +192,33 @@ def read_scores(path: str) -> dict:
         table = np.loadtxt(f, delimiter=",", ndmin=2, dtype=np.float64)
     table = table.reshape(-1, len(header))
     return {name: (table[:, k].astype(np.int64) if name == "index" else table[:, k]) for k, name in enumerate(header)}
+
+
+def example_scores(model: keras.Model, ds: Dataset, split, kinds, batch_size: int = 1000, path=None) -> dict:
+    """{kind: per-example scores of `split`, in split order} for kinds of SCORE_KINDS: the one
+    place that chooses between memory and a stream. An in-memory split is scored whole
+    (el2n_scores, grand_scores, and entropy / prediction from one predict); a streamed split
+    (lth_tf/data/streaming.py) in one write_scores pass to the CSV `path`, which it then requires,
+    so the logits are never held whole. Both give the same numbers."""
+    from lth_tf.data.streaming import is_streamed
+    kinds = tuple(kinds)
+    if is_streamed(split):
+        if path is None:
+            raise ValueError("a streamed split's scores are written to a file as they are computed: pass path")
+        table = pass_scores(model, ds, split, path, kinds, batch_size)
+        return {kind: table[kind] for kind in kinds}
+    logits = predict(model, ds, split, batch_size) if {"entropy", "prediction"} & set(kinds) else None
+    out = {}
+    for kind in kinds:
+        if kind == "el2n":
+            out[kind] = el2n_scores(model, ds, split, batch_size)
+        elif kind == "grand":
+            out[kind] = grand_scores(model, ds, split, batch_size)
+        elif kind == "entropy":
+            out[kind] = predictive_entropy(softmax(logits))
+        elif kind == "prediction":
+            out[kind] = logits.argmax(-1).astype(np.float64)
+        else:
+            from lth_tf.errors import ConfigError
+            raise ConfigError(f"Unknown score kind {kind!r}; choose from {', '.join(SCORE_KINDS)}.")
+    return out
