@@ -48,7 +48,7 @@ from components.spec import ComponentSpec
 from lth_tf.io import write_csv, write_text
 
 # The report, in order; the findings paragraph comes from `verdicts`.
-SECTIONS = (R.accuracy, R.verdicts, R.savings, R.steps, R.example_sets, R.class_ratios, R.similarity, R.transfer,
+SECTIONS = (R.plateau, R.accuracy, R.verdicts, R.savings, R.steps, R.example_sets, R.class_ratios, R.similarity, R.transfer,
             R.saliency, F.paper_figures, F.forgetting_arms, R.all_variants)
 
 
@@ -77,4 +77,4 @@ SPEC = ComponentSpec(name="PracReport", inputs={"prac": "Tickets*", "vanilla": "
                                                 "random_pruning": "Tickets*?", "random_tickets": "Trained*?",
                                                 "saliency": "Tickets*?", "vanilla_reference": "Tickets*?",
                                                 "transfer": "*?", "forgetting_arms": "Analysis*?"},
-                     output="Report", params=PracReportParams, executor=execute, version=5)
+                     output="Report", params=PracReportParams, executor=execute, version=6)  # 6: plateau check
