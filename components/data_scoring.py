@@ -39,7 +39,7 @@ import pandas as pd  # noqa: E402
 from components.artifacts.base import train_steps, unit_name  # noqa: E402
 from components.artifacts.examples import training_split  # noqa: E402
 from components.artifacts.scores import Scores  # noqa: E402
-from components.spec import ComponentSpec  # noqa: E402
+from components import ComponentSpec  # noqa: E402
 from lth_tf import networks  # noqa: E402
 from lth_tf.data import DatasetHparams, is_streamed, load_dataset, steps_per_epoch  # noqa: E402
 from lth_tf.errors import ConfigError, unknown_name  # noqa: E402

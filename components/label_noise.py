@@ -14,7 +14,7 @@ import gin
 import numpy as np
 
 from components.artifacts.examples import Labels
-from components.spec import ComponentSpec
+from components import ComponentSpec
 from lth_tf.data import DatasetHparams, load_dataset, subsets
 from lth_tf.errors import ConfigError
 

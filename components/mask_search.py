@@ -20,22 +20,27 @@ Optional inputs (absent: the search is exactly as without them):
 - labels (Labels, from LabelNoise): train on these (noisy) labels.
 train_steps then include the upstream cost: pre-training steps and scoring steps.
 """
+import dataclasses
+import functools
 from pathlib import Path
+from typing import Tuple
 
 from components.artifacts.base import level_name, train_steps
 from components.artifacts.examples import training_split
 # The search's description lives beside the artifact that carries it (Tickets.params).
 from components.artifacts.search_params import REPORT_SPARSITIES, MaskSearchParams, report_levels  # noqa: F401
-from components.artifacts.tickets import (finished_levels, level_dir, load_rewind, load_trained, results_frame,
-                                         search_facts, write_ticket)
-from components.spec import ComponentSpec
+from components.artifacts.tickets import (finished_levels, level_dir, load_rewind, load_trained, search_facts,
+                                         write_results, write_ticket)
+from components import ComponentSpec
 from lth_tf import lottery
-from lth_tf.data import load_dataset, steps_per_epoch
+from lth_tf.data import DatasetHparams, load_dataset, steps_per_epoch
 from lth_tf.errors import ConfigError
-from lth_tf.io import read_json, write_csv
+from lth_tf.io import read_json
 from lth_tf.lottery.loop_trainer import LoopTrainer
+from lth_tf.models import ModelHparams, build_model
 from lth_tf.sparsity import criteria, wrapping
 from lth_tf.sparsity import masks as M
+from lth_tf.sparsity.hparams import PruningHparams
 from lth_tf.training import to_steps
 
 
@@ -93,9 +98,7 @@ def execute(p: MaskSearchParams, inputs, out: Path, ctx):
             "rewind_step": rewind_step, "method": p.pruning.method, "scope": p.pruning.scope, "model": p.model.name,
             "dataset": p.dataset.name})
     rows = [rows[level] for level in sorted(rows)]
-    frame = results_frame(rows)
-    frame["artifact"] = [str(level_dir(out, int(r))) for r in frame["level"]]
-    write_csv(out / "results.csv", frame)
+    write_results(out, rows)  # relative unit paths, a fixed column order (resumed or not)
     return {"levels": len(rows), "final_sparsity": rows[-1]["sparsity"], "final_test_accuracy": rows[-1]["test_accuracy"],
             "train_steps": prefix_steps + sum(int(r["own_steps"]) for r in rows),  # the cost ledger (Tickets.train_steps)
             **search_facts(ds, spe, total, rewind_step, len(split))}
@@ -107,9 +110,33 @@ def _check_rewind(p: MaskSearchParams, rewind_step: int, total: int):
                           f"end of training (step {total}); rewind to an earlier point.")
 
 
+@functools.lru_cache(maxsize=16)
+def _prunable_sizes(model: ModelHparams, dataset: DatasetHparams, pruning: PruningHparams) -> Tuple[int, ...]:
+    """The sizes of the network's prunable kernels, wrapped as the search wraps them (outside the
+    training strategy: planning creates no distributed variables; every training seeds itself)."""
+    data = load_dataset(dataset)
+    network = wrapping.wrap(build_model(model, data.input_shape, data.num_classes), pruning.prunable())
+    return tuple(int(w.size) for w in wrapping.prunable_weights(network).values())
+
+
+def _check_levels(p: MaskSearchParams):
+    """Levels past the one where round-off leaves no prunable weight would train empty networks."""
+    sizes = _prunable_sizes(p.model, p.dataset, dataclasses.replace(p.pruning, levels=0, rewind="0it"))
+    useful = M.max_useful_level(sizes, p.pruning.fraction, p.pruning.scope) if sizes else p.pruning.levels
+    if p.pruning.levels > useful:
+        n = min(sizes) if p.pruning.scope == "layerwise" else sum(sizes)
+        where = "in its smallest prunable layer" if p.pruning.scope == "layerwise" else "prunable"
+        raise ConfigError(f"PruningHparams.levels = {p.pruning.levels} prunes every weight: {p.model.name} has {n} "
+                          f"{where} weights, and level k keeps round({n} * (1 - {p.pruning.fraction})^k) of them, "
+                          f"none after level {useful}. Set PruningHparams.levels to at most {useful} (or lower "
+                          f"PruningHparams.fraction). Nothing was run.")
+
+
 def validate(p: MaskSearchParams, inputs):
-    """While planning (the executor checks the same again): a rewind point beside pretrained
-    weights; a rewind point after the end of training, when the split is the whole training set."""
+    """While planning (the executor checks the same again): levels that leave no weight; a rewind
+    point beside pretrained weights; a rewind point after the end of training, when the split is
+    the whole training set."""
+    _check_levels(p)
     if inputs.get("pretrained") is not None and p.pruning.rewind != "0it":
         raise ConfigError(f"PruningHparams.rewind={p.pruning.rewind!r} conflicts with the pretrained input: "
                           f"the search rewinds to the pre-trained weights; set PruningHparams.rewind = '0it'.")

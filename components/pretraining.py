@@ -24,7 +24,7 @@ import pandas as pd
 
 from components.artifacts.base import level_name, train_steps
 from components.artifacts.examples import training_split
-from components.spec import ComponentSpec
+from components import ComponentSpec
 from lth_tf import networks
 from lth_tf.data import DatasetHparams, load_dataset, steps_per_epoch
 from lth_tf.io import save_npz, write_csv, write_json

@@ -19,13 +19,12 @@ from pathlib import Path
 from typing import Optional, Tuple
 
 import gin
-import numpy as np
 import pandas as pd
 
 from components.artifacts.tables import Trained
 from components.artifacts.tickets import export_in_unit, results_frame
 from components.artifacts.base import level_name
-from components.spec import ComponentSpec
+from components import ComponentSpec
 from lth_tf import lottery
 from lth_tf.data import load_dataset
 from lth_tf.io import atomic_path, read_json, save_npz, unit_is_complete, write_csv, write_json

@@ -25,7 +25,7 @@ import numpy as np
 
 from components.artifacts.base import train_steps
 from components.artifacts.examples import Indices, training_split
-from components.spec import ComponentSpec
+from components import ComponentSpec
 from lth_tf.data import DatasetHparams, Split, load_dataset
 from lth_tf.data import subsets
 from lth_tf.errors import ConfigError, unknown_name

@@ -10,12 +10,9 @@ For a Tickets artifact (MaskSearch) and, optionally, SparseTraining artifacts tr
 R_p is taken over the prunable kernels (the layers masks cover), p relative to each layer's
 remaining weights (lth_tf/metrics/correlation.py).
 
-The RR network's initial and final weights: read from `init.npz` / `trained.npz` in the
-SparseTraining unit when it saves them; otherwise (SparseTraining saves only the exported
-network today) θ'_T is read from the unit's SavedModel and θ'_0 is redrawn with the
-initialization seed SparseTraining uses (`lth_tf.lottery.reinit_seed`; tests/test_sanity_pipeline.py checks
-that the redraw retrains to the saved θ'_T bit for bit). RR units without either (exported
-False) are skipped.
+The RR network's final weights θ'_T are its trained weights (`Trained.load`); θ'_0 is redrawn
+with the initialization seed SparseTraining drew it from (`lth_tf.lottery.reinit_seed`;
+tests/test_sanity_pipeline.py checks that the redraw retrains to θ'_T bit for bit).
 """
 import dataclasses
 from pathlib import Path
@@ -24,15 +21,14 @@ from typing import Tuple
 import gin
 import pandas as pd
 
-from components.spec import ComponentSpec
+from components import ComponentSpec
 from lth_tf import networks
 from lth_tf.data import load_dataset
 from lth_tf.errors import ConfigError
-from lth_tf.io import load_npz, read_json, write_csv
+from lth_tf.io import write_csv
 from lth_tf.lottery import reinit_seed
 from lth_tf.lottery.levels import kernels
 from lth_tf.metrics.correlation import check_fraction, correlation_curve
-from lth_tf.sparsity import masks as M
 from lth_tf.sparsity import wrapping
 
 DEFAULT_PS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
@@ -52,23 +48,14 @@ class CorrelationParams:
         object.__setattr__(self, "levels", tuple(int(l) for l in self.levels))
 
 
-def _saved_kernels(saved_model: Path, names) -> dict:
-    import tf_keras as keras
-    model = keras.models.load_model(str(saved_model), compile=False)
-    by_name = {layer.name: layer for layer in model.layers}
-    return {name: by_name[name].kernel.numpy() for name in names}
-
-
-def rr_weights(unit: Path, search, seed: int, level: int, masks: dict, model, ds):
-    """(θ'_0, θ'_T) kernels of an RR unit, or None when the unit keeps neither."""
-    if (unit / "init.npz").exists() and (unit / "trained.npz").exists():
-        return kernels(load_npz(unit / "init.npz"), model), kernels(load_npz(unit / "trained.npz"), model)
-    if not (unit / "saved_model" / "saved_model.pb").exists():
-        return None
-    fresh = networks.build_network(search.model, ds.input_shape, ds.num_classes, reinit_seed(seed, level),
+def rr_weights(trained, search, level: int, model, ds):
+    """(θ'_0, θ'_T, unit) of the RR network of level `level` in the Trained artifact `trained`:
+    θ'_0 redrawn as SparseTraining drew it, θ'_T its trained weights (kernels by layer name)."""
+    unit = trained.load("rr", level)
+    fresh = networks.build_network(search.model, ds.input_shape, ds.num_classes, reinit_seed(trained.seed, level),
                                    search.pruning.prunable())
-    wrapping.set_masks(fresh, masks)
-    return kernels(wrapping.get_state(fresh), fresh), _saved_kernels(unit / "saved_model", masks)
+    wrapping.set_masks(fresh, unit["masks"])
+    return kernels(wrapping.get_state(fresh), fresh), kernels(unit["trained"], model), unit
 
 
 def execute(p: CorrelationParams, inputs, out: Path, ctx):
@@ -95,18 +82,12 @@ def execute(p: CorrelationParams, inputs, out: Path, ctx):
         add("dense" if level == 0 else "ticket", meta["variant"], level, search.seed, meta,
             correlation_curve(theta_0, theta_T, p.ps, masks))
     for trained in inputs.get("baselines", []):
-        params = read_json(trained.path / "artifact.json")["parameters"]
-        for unit in sorted((trained.path / "rr").glob("level_[0-9][0-9]")):
-            level = int(unit.name[6:])
-            if level not in levels or not (unit / "metrics.json").exists():
+        for level in trained.levels("rr"):
+            if level not in levels:
                 continue
-            meta = read_json(unit / "metrics.json")
-            masks = M.load_masks(unit / "mask.npz")
-            weights = rr_weights(unit, search, params["seed"], level, masks, model, ds)
-            if weights is None:
-                continue
-            add("rr", meta["variant"], level, params["seed"], {**meta, "rewind_step": 0},
-                correlation_curve(*weights, p.ps, masks))
+            theta_0, theta_T, unit = rr_weights(trained, search, level, model, ds)
+            add("rr", unit["meta"]["variant"], level, trained.seed, {**unit["meta"], "rewind_step": 0},
+                correlation_curve(theta_0, theta_T, p.ps, unit["masks"]))
     frame = pd.DataFrame(rows)
     write_csv(out / "correlation.csv", frame)
     return {"rows": len(frame), "networks": int(frame.groupby(["network", "level", "seed"]).ngroups) if len(frame) else 0}

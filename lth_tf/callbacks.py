@@ -5,7 +5,7 @@ and users import them all from here.)
     import lth_tf
     from lth_tf.callbacks import RewindSnapshot, ForgettingTracker, MaskEnforcer, IMPDriver
 
-    model = lth_tf.wrap(model)                       # masks on Dense / Conv kernels (all ones)
+    model = lth_tf.wrap(model)                       # masks on Dense / Conv kernels, ... (all ones)
     snap = RewindSnapshot(step=100)                  # weights after 100 optimizer steps
     forget = ForgettingTracker(examples_ds, el2n_epochs=(1,))
     model.compile(optimizer=..., loss=..., metrics=["accuracy"])
@@ -30,7 +30,7 @@ and users import them all from here.)
   fewer events: no dropout / augmentation noise, and an example just updated on is rarely
   misclassified at the epoch end). `every_n_steps` samples more often (more events; the paper's
   count lies between). The exact per-presentation count is what the library's own loop provides:
-  `lth_tf.training.train(on_batch=lth_tf.metrics.forgetting.ForgettingTracker(n).on_batch)`.
+  `lth_tf.training.train(on_batch=lth_tf.metrics.forgetting.ForgettingCounter(n).on_batch)`.
   EL2N (Paul et al. 2021: ||softmax(f(x)) - onehot(y)||_2) of every tracked example is recorded
   at the end of each epoch listed in `el2n_epochs` (1-based: 1 = after the first epoch).
 - `MaskEnforcer`: checks at every epoch end (and at the end of fit, after any EMA swap) that
@@ -95,6 +95,7 @@ class RewindSnapshot(keras.callbacks.Callback):
                 f"dividing {self.step}.")
 
     def on_train_begin(self, logs=None):
+        ku.warn_if_logits_with_probability_loss(self.model)
         self._check()
 
     def on_train_batch_end(self, batch, logs=None):
@@ -137,7 +138,7 @@ class ForgettingTracker(keras.callbacks.Callback):
         self.reset()
 
     def reset(self):
-        self._counter: Optional[_forgetting.ForgettingTracker] = None
+        self._counter: Optional[_forgetting.ForgettingCounter] = None
         self.el2n: Dict[int, np.ndarray] = {}
         self.last_correct: Optional[np.ndarray] = None
         self.labels: Optional[np.ndarray] = None
@@ -148,7 +149,7 @@ class ForgettingTracker(keras.callbacks.Callback):
         probs, labels = ku.class_probabilities(self.model, self.data, self.from_logits)
         correct, el2n, _ = ku.correct_el2n_loss(probs, labels)
         if self._counter is None:
-            self._counter = _forgetting.ForgettingTracker(len(labels))
+            self._counter = _forgetting.ForgettingCounter(len(labels))
             self.labels = labels
         elif len(labels) != self._counter.num_indices or not np.array_equal(labels, self.labels):
             raise ConfigError("ForgettingTracker's data changed between evaluations (different examples or order): "
@@ -157,6 +158,9 @@ class ForgettingTracker(keras.callbacks.Callback):
         self.last_correct = correct
         self.steps_evaluated.append(ku.global_step(self.model) if step is None else int(step))
         return correct, el2n
+
+    def on_train_begin(self, logs=None):
+        ku.warn_if_logits_with_probability_loss(self.model)
 
     def on_train_batch_end(self, batch, logs=None):
         if self.every_n_steps is None:
@@ -250,6 +254,7 @@ class MaskEnforcer(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         _require_wrapped(self.model, "MaskEnforcer")
+        ku.warn_if_logits_with_probability_loss(self.model)
 
     def on_train_batch_end(self, batch, logs=None):
         if self.every_batch:
@@ -283,6 +288,7 @@ class IMPDriver:
                  fraction: float = 0.2, scope: str = "global", rewind_step: Optional[int] = None,
                  reset_optimizer: bool = True, criterion: str = "imp", scoring_data=None, seed: int = 0):
         _require_wrapped(model, "IMPDriver")
+        ku.warn_if_logits_with_probability_loss(model)
         if not 0.0 < fraction < 1.0:
             raise ConfigError(f"IMPDriver(fraction={fraction}): the fraction pruned per level must be in (0, 1).")
         if scope not in M.SCOPES:

@@ -23,8 +23,9 @@ tensors stored compactly; its signature is the SavedModel's (`serving_default`: 
 `logits`, `probabilities`). A network TFLite cannot convert (an LSTM's tensor lists) is one
 ConfigError naming the converter's first error, its log kept off the terminal.
 
-Exporting a ticket of a study's run (`lth-tf export`) is pipelines/export.py's: the library
-knows models and files, not a run's artifacts.
+`export_ticket(network, directory)` is the Python API's export of a ticket (a masked model or
+a TrainedNetwork), with its mask.npz. Exporting a ticket of a study's run (`lth-tf export`) is
+pipelines/export.py's: the library knows models and files, not a run's artifacts.
 """
 import contextlib
 import os
@@ -38,9 +39,11 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
+from lth_tf import keras_utils as ku
 from lth_tf import provenance
+from lth_tf.keras_trainer import TrainedNetwork
 from lth_tf.errors import ConfigError, unknown_name
-from lth_tf.io import atomic_path, read_json, write_json
+from lth_tf.io import atomic_path, read_json, save_npz, write_json
 from lth_tf.sparsity import masks as M
 from lth_tf.sparsity import wrapping
 
@@ -113,11 +116,13 @@ def deployable(network: keras.Model, mean=None, std=None, input_dtype="float32",
     elif input_dtype != "float32":
         x = keras.layers.Rescaling(1.0, name=TO_FLOAT)(x)
     scores = _on_top_of(body, x)
+    taken = {layer.name for layer in body.layers}  # e.g. the network's last layer named 'logits'
+    head = {name: name if name not in taken else f"{name}_output" for name in (LOGITS, PROBABILITIES)}
     if probabilities_out:
-        outputs = {PROBABILITIES: keras.layers.Activation("linear", name=PROBABILITIES)(scores)}
+        outputs = {PROBABILITIES: keras.layers.Activation("linear", name=head[PROBABILITIES])(scores)}
     else:
-        outputs = {LOGITS: keras.layers.Activation("linear", name=LOGITS)(scores),
-                   PROBABILITIES: keras.layers.Softmax(name=PROBABILITIES)(scores)}
+        outputs = {LOGITS: keras.layers.Activation("linear", name=head[LOGITS])(scores),
+                   PROBABILITIES: keras.layers.Softmax(name=head[PROBABILITIES])(scores)}
     return keras.Model(inputs, outputs, name="ticket")
 
 
@@ -263,3 +268,32 @@ def dataset_facts(ds) -> dict:
 def read_record(model_path) -> dict:
     """The ticket.json of an exported model (its path as `export` returned it)."""
     return read_json(Path(model_path).parent / RECORD)
+
+
+# ----------------------------------------------------------------------------- the Python API
+
+def export_ticket(network, directory, fmt: str = "saved_model", *, mean=None, std=None, input_dtype="float32",
+                  class_names: Sequence[str] = (), from_logits: Optional[bool] = None, overwrite: bool = False) -> Path:
+    """Writes the deployable ticket into `directory` (lth_tf.exporting): `saved_model/`,
+    `ticket.keras` or `ticket.tflite` (fmt), `ticket.json` (signature, normalization, class
+    names, sparsity, provenance) and `mask.npz`. The model takes raw inputs named `inputs` and
+    answers `{"logits", "probabilities"}` (`{"probabilities"}` for a network ending in a softmax);
+    its layers are plain Keras layers, pruned weights exactly zero.
+    network: a wrapped model (a ticket) or a TrainedNetwork. mean, std: the per-channel
+    normalization your input pipeline applies (so the export takes raw inputs); None: none.
+    input_dtype: the raw inputs' dtype (e.g. "uint8" images). class_names: label -> name.
+    from_logits: whether the network outputs logits (None: from its loss / last activation).
+    overwrite: replace an export already in `directory` (without it: a ConfigError).
+    Returns the directory."""
+    model = network.model if isinstance(network, TrainedNetwork) else network
+    ku.check_model(model, "network")
+    if not wrapping.wrappers(model):
+        raise ConfigError("export_ticket takes a masked model (a ticket, lth_tf.wrap(model)); export a plain model "
+                          "with lth_tf.exporting.export(model, directory) or model.save(...).")
+    directory = Path(directory)
+    masks = wrapping.get_masks(model)
+    export(model, directory, fmt, mean=mean, std=std, input_dtype=input_dtype, class_names=class_names,
+                     masks=masks, probabilities_out=None if from_logits is None else not from_logits,
+                     source={"api": "lth_tf.export_ticket", "sparsity": M.sparsity(masks)}, overwrite=overwrite)
+    save_npz(directory / "mask.npz", masks)
+    return directory

@@ -1,12 +1,13 @@
 """Checks and per-example evaluation for users' own Keras models and tf.data datasets.
 
-Shared by `lth_tf.api` and `lth_tf.callbacks`. Conventions:
+Shared by the Python API (lth_tf.keras_trainer, ticket_search, ...) and `lth_tf.callbacks`. Conventions:
 - a model is a tf_keras (Keras 2) Sequential or functional model with one output of class scores
   (logits or probabilities; `outputs_are_probabilities` tells which); a single-unit output is a
   binary classifier (sigmoid probability or logit);
 - a dataset is a batched `tf.data.Dataset` of `(x, y)` (or `(x, y, sample_weight)`); labels are
   integer class ids or one-hot rows.
 """
+import warnings
 from typing import Optional, Tuple
 
 import numpy as np
@@ -95,6 +96,59 @@ def outputs_are_probabilities(model: keras.Model, from_logits: Optional[bool] = 
     return getattr(activation, "__name__", "") in ("softmax", "sigmoid")
 
 
+# Keras' cross-entropy losses by function name: all expect probabilities unless from_logits=True.
+_CROSSENTROPY_FUNCTIONS = ("sparse_categorical_crossentropy", "categorical_crossentropy", "binary_crossentropy",
+                           "categorical_focal_crossentropy", "binary_focal_crossentropy")
+
+
+def _loss_expecting_probabilities(loss) -> Optional[str]:
+    """How to name `loss` (a model.compile loss: string, function or Loss object) when it is a
+    Keras cross-entropy that expects probabilities (from_logits=False, Keras' default), else None."""
+    if isinstance(loss, str):
+        try:
+            resolved = keras.losses.get(loss)
+        except (ValueError, TypeError):
+            return None
+        return repr(loss) if _loss_expecting_probabilities(resolved) else None
+    if isinstance(loss, keras.losses.Loss):
+        config = loss.get_config()
+        return f"{type(loss).__name__}(from_logits=False)" if config.get("from_logits") is False else None
+    name = getattr(loss, "__name__", "")
+    return f"keras.losses.{name}" if name in _CROSSENTROPY_FUNCTIONS else None
+
+
+def _logits_layer(model: keras.Model) -> Optional[keras.layers.Layer]:
+    """The last layer when it certainly outputs logits: a Dense or Conv layer (wrapped or not)
+    without activation; None when the outputs may be probabilities or lth-tf cannot tell."""
+    last = model.layers[-1] if model.layers else None
+    last = getattr(last, "layer", last)  # through a pruning wrapper
+    if isinstance(last, (keras.layers.Dense, keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D)) and \
+            getattr(last.activation, "__name__", "") == "linear":
+        return last
+    return None
+
+
+_WARNED_LOGITS_LOSS = set()  # (layer name, loss) pairs already warned about
+
+
+def warn_if_logits_with_probability_loss(model: keras.Model, loss=None):
+    """Warns when a model that outputs logits is trained with a loss that expects probabilities:
+    Keras then clips the "probabilities" and training stays near chance accuracy without an error.
+    Once per process for each (layer, loss): imp / omp and the callbacks see many copies of one
+    model. loss: the compile loss (default: the compiled model's)."""
+    loss = getattr(model, "loss", None) if loss is None else loss
+    layer = _logits_layer(model) if loss is not None else None
+    named = _loss_expecting_probabilities(loss) if layer is not None else None
+    if named is None or (layer.name, named) in _WARNED_LOGITS_LOSS:
+        return
+    _WARNED_LOGITS_LOSS.add((layer.name, named))
+    warnings.warn(
+        f"The model outputs logits (its last layer {layer.name!r} is a {type(layer).__name__} without activation) "
+        f"but its loss {named} expects probabilities: training this way stays near chance accuracy. Compile with "
+        f"loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True) (or CategoricalCrossentropy / "
+        f"BinaryCrossentropy with from_logits=True), or end the model with a softmax.", UserWarning, stacklevel=3)
+
+
 def _predict_fn(model):
     return compiled(model, ("api_predict",), lambda: tf.function(lambda x: model(x, training=False)))
 
@@ -114,8 +168,8 @@ def class_probabilities(model: keras.Model, data, from_logits: Optional[bool] = 
     probabilities = outputs_are_probabilities(model, from_logits)
     predict = _predict_fn(model)
     if isinstance(data, tuple) and not isinstance(data, tf.data.Dataset):
-        x, y = data[0], data[1]
-        batches = ((x[i:i + batch_size], y[i:i + batch_size]) for i in range(0, len(y), batch_size))
+        all_x, all_y = data[0], data[1]  # not x, y: the loop below rebinds those while this generator runs
+        batches = ((all_x[i:i + batch_size], all_y[i:i + batch_size]) for i in range(0, len(all_y), batch_size))
     else:
         batches = ((b[0], b[1]) for b in data)
     probs, labels = [], []

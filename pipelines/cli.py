@@ -29,25 +29,17 @@ FORMATS = ("saved_model", "keras", "tflite")
 
 def import_tensorflow_quietly():
     """Imports TensorFlow with its C++ start-up lines (absl's "All log messages before
-    absl::InitializeLog()", cudart's "Could not find cuda drivers") silenced: they are written to
-    file descriptor 2 before TF_CPP_MIN_LOG_LEVEL is read, so stderr is pointed at /dev/null
-    during the import. A TF_CPP_MIN_LOG_LEVEL of 0 or 1 set by the user keeps them."""
+    absl::InitializeLog()", cudart's "Could not find cuda drivers") silenced by `import lth_tf`'s
+    import hook (lth_tf/quiet_import.py), and its later C++ log lines below errors off too. A
+    TF_CPP_MIN_LOG_LEVEL of 0 or 1 set by the user keeps them."""
     if "tensorflow" in sys.modules or _USER_TF_LOG_LEVEL in ("0", "1"):
         import tensorflow  # noqa: F401
         return
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
     from absl import logging
     logging.set_verbosity(logging.WARNING)
-    sys.stderr.flush()
-    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    try:
-        import tensorflow as tf
-        import tf_keras  # noqa: F401
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
+    import tensorflow as tf
+    import tf_keras  # noqa: F401
     tf.get_logger().setLevel("ERROR")
 
 
@@ -67,14 +59,14 @@ def print_config(config: str, bindings) -> str:
     nothing), then anything bound that the study never reads."""
     import gin
 
-    from pipelines import run
+    from pipelines import overrides, run
     from pipelines.runner import Runner
     run.register_everything()
     gin.clear_config()
     try:
         run.parse_config(config, bindings)
         plan = Runner(Path("runs") / Path(config).stem, verbose=False).plan(run.run_pipeline)
-        operative = _gin_blocks(gin.operative_config_str())
+        operative = _gin_blocks(overrides.operative(gin.operative_config_str()))
         later = [b for name, b in _gin_blocks(gin.config_str()).items() if name not in operative]
     finally:
         gin.clear_config()
@@ -88,7 +80,11 @@ def print_config(config: str, bindings) -> str:
 
 def cmd_run(args, extra):
     import configs
-    configs.resolve(args.config)  # an unknown study is an error now, before TensorFlow loads
+    from pipelines import config_check
+    if os.getcwd() not in sys.path:  # `import my_module` in the user's gin file, as `python -m` finds it
+        sys.path.insert(0, os.getcwd())
+    # an unknown study, name or type of a binding is an error now, before TensorFlow loads
+    config_check.check(configs.resolve(args.config), args.gin_bindings)
     import_tensorflow_quietly()
     if args.print_config:
         from pipelines import run
@@ -110,7 +106,7 @@ def cmd_run(args, extra):
         argv += ["--gin_bindings", binding]
     if args.output_dir:
         argv += ["--output_dir", args.output_dir]
-    argv += ["--force"] * args.force + ["--quiet"] * args.quiet + list(extra)
+    argv += ["--force"] * args.force + ["--quiet"] * args.quiet + ["--verbose"] * args.verbose + list(extra)
     flags.FLAGS.unparse_flags()  # a second call in one process (the tests) parses afresh
     app.run(run.main, argv=argv)  # exits with main's status
 
@@ -157,16 +153,20 @@ def cmd_compare(args, extra):
 
 
 def cmd_gc(args, extra):
+    import contextlib
     from pipelines import run_dirs
     runs = [Path(args.run_dir)] if (Path(args.run_dir) / "config.gin").is_file() else run_dirs.find_runs(args.run_dir)
-    stale = {run_dir: run_dirs.unreferenced(run_dir) for run_dir in runs}  # all checked before any removal
     total = 0
-    for run_dir, paths in stale.items():
-        for path in paths:
-            print(f"{'would remove' if args.dry_run else 'removing'} {path} "
-                  f"({run_dirs.human_size(run_dirs.dir_size(path))})")
-        freed = sum(run_dirs.dir_size(p) for p in paths) if args.dry_run else run_dirs.remove(paths)
-        total += freed
+    with contextlib.ExitStack() as held:  # each study lock until gc is done: a study starting now waits
+        idle = [r for r in runs if held.enter_context(run_dirs.study_lock(r, blocking=False, shared=False))]
+        for run_dir in sorted(set(runs) - set(idle)):
+            print(f"skipped {run_dir}: a study is running there (what it uses is known when it ends); rerun "
+                  f"`lth-tf gc` after it has finished")
+        stale = {run_dir: run_dirs.unreferenced(run_dir) for run_dir in idle}  # all checked before any removal
+        for run_dir, paths in stale.items():
+            for line, freed in run_dirs.collect(run_dir, paths, args.dry_run):
+                print(line)
+                total += freed
     verb = "would free" if args.dry_run else "freed"
     print(f"{verb} {total} bytes ({run_dirs.human_size(total)}) in {len(runs)} run(s)")
     return 0
@@ -200,7 +200,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="one gin binding, e.g. 'TrainingHparams.lr = 0.05'; repeat the flag for each")
     run.add_argument("--output_dir", help="where results go (default: runs/<config name>)")
     run.add_argument("--force", action="store_true", help="recompute everything instead of reusing artifacts")
-    run.add_argument("--quiet", action="store_true", help="no per-epoch progress lines")
+    run.add_argument("--verbose", action="store_true", help="also print per-epoch training lines on the console "
+                                                            "(they always go to <output_dir>/log.txt)")
+    run.add_argument("--quiet", action="store_true", help="the default (no per-epoch lines); kept for old command lines")
     run.add_argument("--print_config", action="store_true",
                      help="print the operative config (every value the study would use) and exit without training")
     run.set_defaults(handler=cmd_run)
@@ -250,6 +252,9 @@ def main(argv=None) -> int:
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # at any moment, TensorFlow's import included: one line, no traceback
+        print("\ninterrupted; rerun the same command to resume", file=sys.stderr, flush=True)
+        return 130
     except BrokenPipeError:  # `lth-tf compare A B | head`: the reader left, not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0

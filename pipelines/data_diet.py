@@ -31,7 +31,8 @@ from typing import Optional, Sequence
 
 import gin
 
-from components import data_diet_report, data_scoring, mask_search, pretraining, subset_slimming
+from components import data_scoring, mask_search, pretraining, subset_slimming
+from components.reports.data_diet import report as data_diet_report
 from components import label_noise as noise_component  # `label_noise` is the study's list of noise levels
 from lth_tf.data import DatasetHparams
 from lth_tf.errors import ConfigError
@@ -39,7 +40,12 @@ from lth_tf.metrics.verdicts import VerdictRule
 from lth_tf.models import ModelHparams
 from lth_tf.sparsity.hparams import PruningHparams
 from lth_tf.training import TrainingHparams, to_steps
+from pipelines import overrides
 
+# Every search rewinds to a baseline's point or starts from pre-trained weights at step 0; every
+# pre-training lasts a length of data_diet.pretrain_steps (Pretraining replaces the budget).
+CONTROLS = {"PruningHparams.rewind": "data_diet.baselines",
+            "pretrain/TrainingHparams.budget": "data_diet.pretrain_steps (and data_diet.noise_pretrain_steps)"}
 SIDES = {"easy": "easiest", "hard": "hardest"}
 
 
@@ -91,6 +97,7 @@ def data_diet(runner, seeds: Sequence[int] = (0,), baselines: Sequence[str] = ("
               noise_fractions: Optional[Sequence[float]] = None,
               noise_pretrain_steps: Optional[Sequence[str]] = None, scoring_networks: int = 10,
               scoring_steps: str = "2.5ep", study: str = "data_diet"):
+    overrides.refuse_bound("data_diet", CONTROLS)
     for scheme in (*schemes, *noise_schemes):
         subset_rule(scheme)  # bad names fail before any training
     noise_pretrain_steps = tuple(pretrain_steps if noise_pretrain_steps is None else noise_pretrain_steps)

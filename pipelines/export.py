@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Optional
 
 from components.artifacts.tickets import check_levels, load_ticket, search_params
-from components.spec import Artifact
+from components import Artifact
 from lth_tf import networks
 from lth_tf.data import load_dataset
 from lth_tf.errors import ConfigError, unknown_name

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import List, Mapping, Tuple, Union
 
 from components.artifacts import typed
-from components.spec import Artifact, ComponentSpec
+from components import Artifact, ComponentSpec
 from lth_tf.io import UnreadableFile, read_json
 
 

@@ -8,7 +8,7 @@ networks are the same (up to the point where an early-bird stop ends PrAC's roun
 masks compare (mask similarity).
 
 The headline search is PracSearchParams as configured: by default the paper's PrAC, with
-early-bird stop (queue of 5 masks, threshold 0.07); the 'early_stop' analysis adds its
+early stop by the authors' rule (the last 5 mask distances below 0.07); the 'early_stop' analysis adds its
 counterpart (PrAC w/o early stop), so the report shows the savings with and without it (001
 Fig. 8). The saliency baselines replay the headline search's per-round budget.
 """
@@ -17,7 +17,11 @@ from typing import Sequence
 
 import gin
 
-from components import forgetting_by_sparsity, mask_search, prac_report, prac_search, saliency_tickets, sparse_training
+from components import mask_search, sparse_training
+from components.prac import forgetting_by_sparsity as forgetting_by_sparsity
+from components.reports.prac import report as prac_report
+from components.prac import search as prac_search
+from components.prac import saliency as saliency_tickets
 from lth_tf.data import DatasetHparams
 from lth_tf.errors import ConfigError
 from lth_tf.models import ModelHparams

@@ -11,50 +11,26 @@ are identical. Workers are reused from task to task (TensorFlow imported, gin pa
 cached once per worker process), and prepared while the runner plans: `RayExecutor(...)` starts
 or joins the cluster and sends each CPU slot a warm-up task. Workers share the output directory
 (a shared filesystem). A worker that dies mid-execution is retried by Ray (`max_retries`); the
-retry resumes after the last finished unit.
+retry resumes after the last finished unit. A local cluster is shut down by `shutdown()` (also at
+exit) and, when the driver is killed, by pipelines/ray_reaper.py.
 """
+import atexit
 import contextlib
-import dataclasses
 import logging
 import os
 import socket
+import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Dict, Mapping, Tuple
+from typing import Mapping, Tuple
 
 import gin
 
 from lth_tf.errors import ConfigError
+from pipelines.ray_resources import RayResources
 
 log = logging.getLogger("lth_tf.runner")
-
-
-@gin.configurable
-@dataclasses.dataclass(frozen=True)
-class RayResources:
-    """What each Ray task asks for. `per_component` overrides by component name, e.g.
-    {'MaskSearch': {'num_gpus': 1}}. `threads` caps TensorFlow's intra-op threads per task, so
-    tasks sharing a machine do not fight over its cores (0: TensorFlow's default, all cores).
-    Results equal an in-process run's with the same thread count: TensorFlow splits float sums
-    by thread, so 1-thread tasks reproduce `TF_NUM_INTRAOP_THREADS=1` runs bit for bit."""
-    num_cpus: float = 1.0
-    num_gpus: float = 0.0
-    threads: int = 1
-    max_retries: int = 3  # retries after a worker or node dies (not after a Python exception)
-    per_component: Mapping[str, Mapping[str, float]] = dataclasses.field(default_factory=dict)
-
-    def __post_init__(self):
-        if self.num_cpus < 0 or self.num_gpus < 0 or self.threads < 0 or self.max_retries < 0:
-            raise ConfigError(f"RayResources({self}) must not be negative.")
-        for name, wanted in self.per_component.items():
-            unknown = set(wanted) - {"num_cpus", "num_gpus"}
-            if unknown:
-                raise ConfigError(f"RayResources.per_component[{name!r}] has {sorted(unknown)}; it takes "
-                                  f"'num_cpus' and 'num_gpus', e.g. {{'MaskSearch': {{'num_gpus': 1}}}}.")
-
-    def for_component(self, name: str) -> Dict[str, float]:
-        return {"num_cpus": self.num_cpus, "num_gpus": self.num_gpus, **self.per_component.get(name, {})}
 
 
 def _check_address(address: str):
@@ -75,8 +51,12 @@ def _check_address(address: str):
                           f"drop --ray_address to run on a local Ray cluster. Nothing was run.") from e
 
 
+_reaper = None  # pipelines/ray_reaper.py, watching the local cluster connect() started
+
+
 def connect(address: str = "", workers: int = 0):
     """Starts a local Ray cluster (address '') with `workers` CPUs (0: all), or joins one."""
+    import psutil  # a Ray dependency
     import ray
     if ray.is_initialized():
         return
@@ -98,8 +78,16 @@ def connect(address: str = "", workers: int = 0):
         # A local cluster's workers inherit this process's environment. A runtime_env instead
         # would keep Ray from using the workers ray.init starts: the first tasks waited ~9 s for
         # new ones on this loaded 2-core machine, against 1.5 s.
+        before = {p.pid for p in psutil.Process().children()}
         with _environment(env):
             ray.init(num_cpus=workers or os.cpu_count(), **kwargs)
+        # What this process started, it ends: at exit, and (the reaper) when killed.
+        global _reaper
+        atexit.register(shutdown)
+        started = sorted({p.pid for p in psutil.Process().children()} - before)
+        _reaper = subprocess.Popen([sys.executable, str(Path(__file__).with_name("ray_reaper.py")), str(os.getpid()),
+                          *map(str, started)], start_new_session=True, stdin=subprocess.DEVNULL,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 @contextlib.contextmanager
@@ -150,7 +138,7 @@ def _prepare_worker(config: str, threads: int, deterministic: bool):
         from lth_tf.training.seeding import enable_determinism
         enable_determinism()
     if _worker_config != config:
-        from pipelines.run import register_everything
+        from pipelines.configurables import register_everything
         register_everything()
         gin.clear_config()
         gin.parse_config(config)
@@ -257,6 +245,14 @@ def _deterministic() -> bool:
 
 
 def shutdown():
+    """Stops the cluster connect() started or joined (also at exit)."""
+    global _reaper
     import ray
     if ray.is_initialized():
         ray.shutdown()
+    if _reaper is not None:
+        try:
+            _reaper.wait(timeout=5)  # it leaves within a second of the cluster
+        except subprocess.TimeoutExpired:
+            pass  # still watching a straggler: it ends it when this process ends
+        _reaper = None

@@ -7,9 +7,11 @@ progress line for the whole study (off a terminal: a line per finished execution
 import lth_tf  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow is imported)
 
 import contextlib
+import errno
 import logging
 import os
 import re
+import shutil
 import sys
 import tempfile
 import time
@@ -22,7 +24,8 @@ import configs
 import pipelines  # pipelines.STARTED: when this process began, before any import (the "done in" time)
 from lth_tf.errors import ConfigError
 from lth_tf.io import write_json, write_text
-from lth_tf.training.seeding import enable_determinism
+from pipelines import config_check, overrides, run_dirs
+from pipelines.configurables import register_everything
 
 flags.DEFINE_string("config", None, "gin file describing the study, e.g. configs/stability.gin")
 flags.DEFINE_multi_string("gin_bindings", [], "gin bindings overriding the config, e.g. \"TrainingHparams.lr = 0.05\"")
@@ -42,29 +45,10 @@ FLAGS = flags.FLAGS
 
 @gin.configurable
 def run_pipeline(runner, pipeline=gin.REQUIRED, deterministic: bool = True):
+    from lth_tf.training.seeding import enable_determinism  # here: this module loads before TensorFlow
     if deterministic:
         enable_determinism()
     return pipeline(runner)
-
-
-def register_everything():
-    # Importing these registers their gin configurables, so bindings can name them.
-    import components.mask_search  # noqa: F401
-    import pipelines.ray_executor  # noqa: F401  (RayResources)
-    import components.report  # noqa: F401
-    import components.sparse_training  # noqa: F401
-    import lth_tf.data  # noqa: F401
-    import lth_tf.models  # noqa: F401
-    import lth_tf.sparsity.hparams  # noqa: F401
-    import lth_tf.training  # noqa: F401
-    import pipelines.stability  # noqa: F401
-    for name in ("pipelines.data_diet", "pipelines.prac", "pipelines.sanity", "pipelines.studies"):
-        try:
-            __import__(name)
-        except ModuleNotFoundError as e:
-            if e.name != name:
-                raise
-
 
 
 def parse_config(config: str, bindings):
@@ -135,19 +119,27 @@ def check_output_dir(output_dir: Path):
                           f"can write to with --output_dir DIR, or fix its permissions. Nothing was run.") from e
 
 
-def make_executor():
-    """None (in-process) or the Ray executor the flags describe; bad flags fail before any work."""
+def check_executor_flags():
+    """A ConfigError for executor flags that do not fit together (before TensorFlow loads)."""
     if FLAGS.executor != "ray":
         if FLAGS.ray_address or FLAGS.ray_workers:
             raise ConfigError("--ray_address / --ray_workers take effect with --executor ray only; add it, or drop "
                               "them. Nothing was run.")
-        return None
-    from pipelines.ray_executor import RayExecutor, RayResources
+        return
     if FLAGS.force:
         raise ConfigError("--force recomputes in this process only: run it without --executor ray, or delete the "
                           "artifacts to recompute and keep Ray. Nothing was run.")
     if FLAGS.ray_workers < 0:
         raise ConfigError(f"--ray_workers={FLAGS.ray_workers} must be >= 0 (0: all CPUs). Nothing was run.")
+
+
+def make_executor():
+    """None (in-process) or the Ray executor the flags describe; bad flags fail before any work."""
+    check_executor_flags()
+    if FLAGS.executor != "ray":
+        return None
+    from pipelines.ray_executor import RayExecutor
+    from pipelines.ray_resources import RayResources
     return RayExecutor(FLAGS.ray_address, FLAGS.ray_workers, RayResources())
 
 
@@ -203,23 +195,85 @@ def remove_logging(handlers):
         handler.close()
 
 
+def check_flags():
+    """The command line's own checks, before TensorFlow loads (a message in about a second)."""
+    if not FLAGS.config:
+        raise ConfigError("--config is required, e.g. --config configs/stability.gin (or `lth-tf run stability`).")
+    check_output_url(FLAGS.output_dir)
+    check_executor_flags()
+    config_check.check(configs.resolve(FLAGS.config), FLAGS.gin_bindings)
+
+
+def check_same_study(output_dir: Path, force: bool):
+    """A ConfigError when `output_dir` holds another study (or this study with other settings): its
+    top-level files (config.gin, results.csv, report.md) would mix with this run's. A rerun of the
+    same command (same config.gin) passes: it reuses the finished work."""
+    recorded = output_dir / "config.gin"
+    if force or not recorded.is_file():
+        return
+    old, new = recorded.read_text().splitlines(), gin.config_str().splitlines()
+    if old == new:
+        return
+    ours, theirs = [l for l in new if l not in old and l.strip()], [l for l in old if l not in new and l.strip()]
+    example = (f" (e.g. there: {theirs[0].strip()!r}; this run: {ours[0].strip()!r})" if ours and theirs else
+               f" (e.g. {(ours or theirs)[0].strip()!r} in one of them only)" if ours or theirs else "")
+    raise ConfigError(f"--output_dir {output_dir} already holds another study or other settings: its config.gin "
+                      f"differs from this run's{example}. One output directory holds one study, else their "
+                      f"results.csv, report.md and config files mix. Give this run its own directory with "
+                      f"--output_dir DIR, or add --force to replace that study's results in {output_dir} (and "
+                      f"recompute everything). Nothing was run.")
+
+
+def _remove_if_unused(output_dir: Path, existed: bool):
+    """Removes the output directory this run created when a bad setting stopped it before any result
+    (nothing in it but log.txt, lock files and empty directories): a rejected run leaves nothing behind."""
+    if existed or not output_dir.is_dir():
+        return
+    if all((f == "log.txt" and d == str(output_dir)) or f.endswith(".lock")
+           for d, _, files in os.walk(output_dir) for f in files):
+        shutil.rmtree(output_dir, ignore_errors=True)
+
+
+def environment_error_message(error: Exception, output_dir: Path) -> str:
+    """One paragraph for a full disk (an OSError, or TensorFlow's own error type when it writes) or a
+    file the run may not change, naming the directory and what to do; '' for other errors."""
+    where = f" ({error.filename})" if getattr(error, "filename", None) else ""
+    if getattr(error, "errno", None) == errno.ENOSPC or "No space left on device" in str(error):
+        free = shutil.disk_usage(output_dir).free if output_dir.exists() else 0
+        finished = len(list(output_dir.glob("artifacts/*/*/artifact.json")))
+        written = run_dirs.dir_size(output_dir) if output_dir.exists() else 0
+        per_execution = (f"; each execution still to run needs about {run_dirs.human_size(written / finished)} "
+                         f"more (the average of the {finished} finished there)" if finished else "")
+        return (f"The disk of --output_dir {output_dir} is full: no space left writing{where or ' a result'}. "
+                f"{run_dirs.human_size(free)} free, {run_dirs.human_size(written)} written by the study so far"
+                f"{per_execution}. Free space on that disk (`lth-tf gc {output_dir}` removes artifacts no study "
+                f"references) or give another --output_dir, then rerun the same command: finished work is reused.")
+    if isinstance(error, PermissionError):
+        return (f"Permission denied{where} in --output_dir {output_dir}: the run must be able to write and replace "
+                f"files there (a damaged or unfinished unit is recomputed in place). Make it writable, e.g. "
+                f"chmod -R u+w {output_dir}, or give another --output_dir, then rerun the same command: finished "
+                f"work is reused.")
+    return ""
+
+
 def main(argv):
     if len(argv) > 1:
         print(stray_arguments_error(argv[1:]), file=sys.stderr)
         sys.exit(2)
-    import tensorflow as tf
-    from absl import logging as absl_logging
-    absl_logging.set_verbosity(absl_logging.WARNING)
-    tf.get_logger().setLevel("ERROR")
-    from pipelines.runner import Runner
-    if not FLAGS.config:
-        raise app.UsageError("--config is required, e.g. --config configs/stability.gin")
-    register_everything()
-    handlers, shared_dir = [], None
+    handlers, shared_dir, output_dir, existed = [], None, None, True
     try:
-        check_output_url(FLAGS.output_dir)
+        check_flags()  # before TensorFlow loads: bad input is reported in about a second
+        import tensorflow as tf
+        from absl import logging as absl_logging
+        absl_logging.set_verbosity(absl_logging.WARNING)
+        tf.get_logger().setLevel("ERROR")
+        from pipelines.run_dirs import study_lock
+        from pipelines.runner import Runner
+        register_everything()
         parse_config(FLAGS.config, FLAGS.gin_bindings)
         output_dir = Path(FLAGS.output_dir or Path("runs") / Path(FLAGS.config).stem)
+        existed = output_dir.exists()
+        check_same_study(output_dir, FLAGS.force)
         from lth_tf.training.strategy import get_strategy, strategy_name
         if strategy_name() == "multi_worker":
             from pipelines.multi_worker import worker_output_dir
@@ -232,16 +286,27 @@ def main(argv):
         runner = Runner(output_dir, force=FLAGS.force, verbose=True, progress=None,  # a bar on terminals
                         executor=make_executor())
         # config.gin is written once the whole study is planned: a rejected run leaves none behind.
-        with contextlib.redirect_stdout(_PrintsToLog(logging.getLogger("lth_tf.components"))):
+        # The study lock until executions.json lists what the study used: gc leaves the run alone.
+        with study_lock(output_dir), contextlib.redirect_stdout(_PrintsToLog(logging.getLogger("lth_tf.components"))):
             runner.study(run_pipeline, on_planned=lambda: write_text(output_dir / "config.gin", gin.config_str()))
-        write_text(output_dir / "operative_config.gin", gin.operative_config_str())
-        write_executions(runner, output_dir)
+            write_text(output_dir / "operative_config.gin", overrides.operative(gin.operative_config_str()))
+            write_executions(runner, output_dir)
     except ConfigError as e:
+        remove_logging(handlers)
+        handlers = []
+        if output_dir is not None:
+            _remove_if_unused(output_dir, existed)
         print(f"error: {_without_gin_call_chain(e)}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt:
         print("\ninterrupted; rerun the same command to resume", file=sys.stderr, flush=True)
         sys.exit(130)
+    except Exception as e:  # noqa: BLE001  (a full disk or a read-only file: one paragraph; others re-raised)
+        message = environment_error_message(e, output_dir or Path("."))
+        if not message:
+            raise
+        print(f"error: {message}", file=sys.stderr)
+        sys.exit(2)
     finally:
         remove_logging(handlers)
         if shared_dir is not None:
@@ -256,5 +321,14 @@ def main(argv):
           f"tensorboard --logdir {output_dir}/tensorboard", flush=True)
 
 
+def run_main():
+    """app.run(main), with Ctrl-C at any moment (TensorFlow's import included) one line, exit 130."""
+    try:
+        app.run(main)
+    except KeyboardInterrupt:
+        print("\ninterrupted; rerun the same command to resume", file=sys.stderr, flush=True)
+        sys.exit(130)
+
+
 if __name__ == "__main__":
-    app.run(main)
+    run_main()

@@ -3,7 +3,9 @@
 
 A run is a directory with `config.gin` (pipelines.run writes it); its executions are the
 `artifacts/<Component>/<fingerprint>/` directories the Runner made; `executions.json`, written at
-the end of a run, lists the artifacts that run executed or reused.
+the end of a run, lists the artifacts that run executed or reused. Locks (`.locks/`): a study holds
+a shared study lock from planning until executions.json is written, each execution its own lock
+while it checks and computes; gc takes both exclusively, so it never removes what a live run uses.
 """
 import dataclasses
 import datetime
@@ -11,9 +13,10 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import List, Optional
+from typing import Iterator, List, Optional, Tuple
 
 from lth_tf.errors import ConfigError
+from lth_tf.io import file_lock
 
 # results.csv columns that identify a network although they are numbers, and one that is
 # neither key nor metric (where the run keeps the network: differs between any two runs).
@@ -192,6 +195,51 @@ def freed_size(path: Path) -> int:
                 key = (st.st_dev, st.st_ino)
                 links[key], sizes[key] = links.get(key, 0) + 1, (st.st_size, st.st_nlink)
     return sum(size for key, (size, nlink) in sizes.items() if links[key] >= nlink)
+
+
+def lock_path(artifact: Path) -> Path:
+    """<output_dir>/.locks/<Component>/<name>.lock: the lock an execution holds while it checks and
+    computes, out of the store's listings (lock files are never deleted: that would race with a
+    process waiting on one)."""
+    artifact = Path(artifact)
+    return artifact.parents[2] / ".locks" / artifact.parent.name / f"{artifact.name}.lock"
+
+
+def study_lock(run_dir, blocking: bool = True, shared: bool = True):
+    """The lock a study holds (shared: two runs of one directory go together) until its
+    executions.json is written; gc takes it exclusively. Yields whether it is held."""
+    return file_lock(Path(run_dir) / ".locks" / "study.lock", blocking=blocking, shared=shared)
+
+
+def _is_link(run_dir: Path, path: Path) -> bool:
+    """Whether `path` (artifacts/<Component>/<name>) is reached through a symbolic link, or lies
+    outside the run directory once links are resolved: gc never deletes through a link."""
+    return (any(p.is_symlink() for p in (path, path.parent, path.parent.parent))
+            or not path.resolve().is_relative_to(Path(run_dir).resolve()))
+
+
+def collect(run_dir, paths: List[Path], dry_run: bool = False) -> Iterator[Tuple[str, int]]:
+    """gc of the run's unreferenced artifact directories `paths` (the caller holds the study
+    lock): a line and the bytes freed for each, saying only what was removed (or would be). A
+    link, or a path whose execution lock a live process holds, is skipped with a word."""
+    for path in paths:
+        if _is_link(Path(run_dir), path):
+            yield f"skipped {path}: a symbolic link (gc never follows links out of the output directory)", 0
+            continue
+        with file_lock(lock_path(path), blocking=False) as held:
+            if not held:
+                yield f"skipped {path}: an execution running now holds it ({lock_path(path)})", 0
+            elif dry_run:
+                size = freed_size(path)
+                yield f"would remove {path} ({human_size(size)})", size
+            else:
+                size = freed_size(path)
+                try:
+                    remove([path])
+                except OSError as e:
+                    yield f"could not remove {path} ({e.strerror or e}); fix that and rerun `lth-tf gc`", 0
+                else:
+                    yield f"removed {path} ({human_size(size)})", size
 
 
 def remove(paths: List[Path]) -> int:

@@ -29,11 +29,12 @@ import time
 from pathlib import Path
 from typing import Optional
 
-from components.spec import Artifact, ComponentSpec, Context
+from components import Artifact, ComponentSpec, Context
 from pipelines.dedup import ContentIndex
 from pipelines.progress import Lines
 from pipelines.plan import Execution, Plan, _NeedsResult, _describe, _recorded_label, _safe, fingerprint
 from pipelines.publish import publish
+from pipelines.run_dirs import lock_path, study_lock
 from lth_tf.io import (UnreadableFile, damaged_files, damaged_units, file_lock, invalidate_unit, manifest, read_json,
                        remove_temporaries, unit_manifests, write_json)
 
@@ -131,16 +132,18 @@ class Runner:
 
     def study(self, pipeline, *args, on_planned=None, **kwargs):
         """Plans and executes `pipeline` (again after a `need`) and returns what it returns;
-        `on_planned()` runs once, after the first planning succeeded, before any execution."""
-        self.remove_orphans()
-        while True:
-            plan = self.plan(pipeline, *args, **kwargs)
-            if on_planned is not None:
-                on_planned()
-                on_planned = None
-            self.execute(plan)
-            if plan.complete:
-                return plan.result
+        `on_planned()` runs once, after the first planning succeeded, before any execution. The
+        study lock (shared) is held throughout: `lth-tf gc` removes nothing of a live study."""
+        with study_lock(self.output_dir):
+            self.remove_orphans()
+            while True:
+                plan = self.plan(pipeline, *args, **kwargs)
+                if on_planned is not None:
+                    on_planned()
+                    on_planned = None
+                self.execute(plan)
+                if plan.complete:
+                    return plan.result
 
     def remove_orphans(self):
         """Temporary directories left by a killed process, in artifacts no live execution holds."""
@@ -313,9 +316,7 @@ class Runner:
 
     @staticmethod
     def _lock_path(path: Path) -> Path:
-        """<output_dir>/.locks/<Component>/<name>.lock: out of the store's listings (lock files are
-        never deleted: that would race with a process waiting on one)."""
-        return path.parents[2] / ".locks" / path.parent.name / f"{path.name}.lock"
+        return lock_path(path)  # <output_dir>/.locks/<Component>/<name>.lock (gc takes it too)
 
     def _progress_bar(self, plan: Plan, initial: int):
         if self.progress is False:

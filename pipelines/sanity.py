@@ -15,7 +15,7 @@ lottery-ticket process at that rate (TrainingHparams with its `lr` replaced):
 - SD: the small-dense network of equal parameter count (SparseTraining 'small_dense').
 On top of the sweep:
 - the well-trained dense network: a keras-tuner search over learning rate and weight decay
-  (components/tuning.py, TuningParams), then the best recipe trained once per seed, and once per
+  (components/tuning/__init__.py, TuningParams), then the best recipe trained once per seed, and once per
   seed for twice the epochs (the "sufficient epochs" half of condition ①);
 - the correlation indicator R_p (WeightCorrelation) of the dense network, the tickets and RR,
   for every rate; RR networks keep their weights (exported) at `correlation_levels`.
@@ -32,14 +32,18 @@ from typing import Sequence
 
 import gin
 
-from components import mask_search, sanity_report, sparse_training, tuning, weight_correlation
+from components import mask_search, sparse_training, tuning, weight_correlation
+from components.reports.sanity import report as sanity_report
 from lth_tf.data import DatasetHparams, load_dataset, steps_per_epoch
 from lth_tf.errors import ConfigError
 from lth_tf.models import ModelHparams
 from lth_tf.sparsity.hparams import PruningHparams
 from lth_tf.training import TrainingHparams, to_steps
+from pipelines import overrides
 
 METHODS = ("imp", "omp")
+# What every search of the sweep sets (a binding of these fields would be ignored).
+CONTROLS = {"PruningHparams.method": "sanity.methods", "PruningHparams.rewind": "sanity.rewind"}
 _PERCENT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
 
 
@@ -82,6 +86,10 @@ def sanity(runner, learning_rates: Sequence[float] = (0.005, 0.02, 0.08, 0.3), s
            correlation_levels: Sequence[int] = (2, 5), tune: bool = True, export_searches: Sequence[str] = (
                "lt_imp", "lt_omp", "wr_imp", "wr_omp"), study: str = "sanity"):
     # --- everything is checked before the first training starts ---
+    controls = dict(CONTROLS)
+    if tune and "lr" in {d.name for d in tuning.TuningParams().dimensions()}:  # the sweep sets it, the tuner too
+        controls["TrainingHparams.lr"] = "sanity.learning_rates (the sweep) and TuningParams.space (the tuner)"
+    overrides.refuse_bound("sanity", controls)
     rates = check_rates(learning_rates)
     seeds = tuple(int(s) for s in seeds)
     if not seeds:
@@ -95,10 +103,6 @@ def sanity(runner, learning_rates: Sequence[float] = (0.005, 0.02, 0.08, 0.3), s
         raise ConfigError(f"sanity.export_searches names {sorted(set(export_searches) - known_exports)}; known: "
                           f"{', '.join(sorted(known_exports))}.")
     dataset, model, base_training, base_pruning = DatasetHparams(), ModelHparams(), TrainingHparams(), PruningHparams()
-    if base_pruning.rewind != "0it":
-        raise ConfigError(f"PruningHparams.rewind = {base_pruning.rewind!r}: the sanity study runs both rewinding to "
-                          f"init (LT) and weight rewinding (WR); set the rewind point with sanity.rewind (e.g. '5%') and "
-                          f"leave PruningHparams.rewind at '0it'.")
     if base_pruning.levels < 1:
         raise ConfigError("PruningHparams.levels must be >= 1: the sanity check judges pruned tickets.")
     bad_levels = [l for l in correlation_levels if not 1 <= int(l) <= base_pruning.levels]

@@ -32,18 +32,23 @@ from typing import Sequence, Tuple
 import gin
 
 from components import mask_search, sparse_training
-from components.stability_common import config_label, training_label
-from components.stability_dynamics import DYNAMICS, DynamicsParams
-from components.stability_few_shot import FEW_SHOT, FewShotParams
-from components.stability_instability import INSTABILITY, InstabilityParams
-from components.stability_rewind import REWIND_SEARCH, RewindSearchParams, rewind_points as candidate_points
-from components import stability_report
-from components.probing import PROBING, TRANSFER, ProbingParams, TransferParams, class_subset, transfer_target
+from components.stability.common import config_label, training_label
+from components.stability.dynamics import DYNAMICS, DynamicsParams
+from components.stability.few_shot import FEW_SHOT, FewShotParams
+from components.stability.instability import INSTABILITY, InstabilityParams
+from components.stability.rewind import REWIND_SEARCH, RewindSearchParams, rewind_points as candidate_points
+from components.reports.stability import report as stability_report
+from components.stability.probing import PROBING, TRANSFER, ProbingParams, TransferParams, class_subset, transfer_target
 from lth_tf.data import DatasetHparams, load_dataset, steps_per_epoch
 from lth_tf.errors import ConfigError, unknown_name
 from lth_tf.models import ModelHparams
 from lth_tf.sparsity.hparams import PruningHparams
-from lth_tf.training import TrainingHparams
+from lth_tf.training import TrainingHparams, to_steps
+from pipelines import overrides
+
+# What the grid sets in every search (a binding of these fields would be ignored).
+CONTROLS = {"TrainingHparams.momentum": "stability.momenta", "TrainingHparams.batch_size": "stability.batch_sizes",
+            "PruningHparams.rewind": "stability.rewind_points"}
 
 
 def _check_levels(what: str, levels: Sequence[int], pruning: PruningHparams):
@@ -60,6 +65,23 @@ def _pick(labels: Sequence[str], known: dict, what: str):
     return [known[label] for label in labels]
 
 
+def _check_rewind_points(points: Sequence[str], trainings, dataset: DatasetHparams):
+    """Each rewind point must come before the end of each grid configuration's training (checked
+    before the configuration names, which a changed rewind point also changes)."""
+    n_train = len(load_dataset(dataset).train)
+    for training in trainings:
+        spe = steps_per_epoch(n_train, training.batch_size)
+        total = training.total_steps(spe)
+        for point in points:
+            step = to_steps(point, spe, "stability.rewind_points")
+            if step >= total:
+                raise ConfigError(f"stability.rewind_points has {point!r}, which is step {step} of "
+                                  f"{training_label(training)}, but its training budget is {total} steps "
+                                  f"(TrainingHparams.budget = {training.budget!r}: {spe} steps per epoch of "
+                                  f"{n_train} examples at batch size {training.batch_size}): the rewind point "
+                                  f"exceeds the training budget. Rewind earlier or raise TrainingHparams.budget.")
+
+
 @gin.configurable
 def stability(runner, seeds: Sequence[int] = (0, 1), momenta: Sequence[float] = (0.0, 0.9),
               batch_sizes: Sequence[int] = (64, 256), rewind_points: Sequence[str] = ("0it", "1ep"),
@@ -73,6 +95,10 @@ def stability(runner, seeds: Sequence[int] = (0, 1), momenta: Sequence[float] = 
               aimp_levels: Sequence[int] = (5, 10, 15, 20),
               disentangle: Sequence[Tuple[str, str]] = (), disentangle_levels: Sequence[int] = (5, 10, 15, 20),
               secondary_seeds: Sequence[int] = (0,), study: str = "stability"):
+    overrides.refuse_bound("stability", CONTROLS)
+    if not seeds:
+        raise ConfigError("stability.seeds is empty: give at least one seed, e.g. stability.seeds = (0, 1) "
+                          "(stability.secondary_seeds, a subset of them, picks the seeds of the analyses).")
     dataset, model, base_training, base_pruning = DatasetHparams(), ModelHparams(), TrainingHparams(), PruningHparams()
     trainings = {training_label(t): t for t in (dataclasses.replace(base_training, momentum=float(m), batch_size=int(b))
                                                   for m in momenta for b in batch_sizes)}
@@ -107,6 +133,7 @@ def stability(runner, seeds: Sequence[int] = (0, 1), momenta: Sequence[float] = 
         _check_levels(what, levels, base_pruning)
     if not set(secondary_seeds) <= set(seeds):
         raise ConfigError(f"stability.secondary_seeds {list(secondary_seeds)} must be among stability.seeds {list(seeds)}.")
+    _check_rewind_points(rewind_points, trainings.values(), dataset)
     for labels in (baseline_configs, probe_configs, few_shot_configs, transfer_configs, aimp_configs):
         _pick(labels, configs, "configuration")
     for training in _pick(rewind_search_configs, trainings, "training configuration"):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import gin
 
-from components.spec import ComponentSpec
+from components import ComponentSpec
 from lth_tf.errors import ConfigError
 from lth_tf.io import atomic_path, read_json, unit_is_complete, write_json
 

@@ -1,4 +1,7 @@
-"""The public Python API (lth_tf.api) with users' own tf_keras models and tf.data datasets."""
+"""The public Python API (lth_tf.imp, wrap, ...: lth_tf/__init__.py maps each name to its
+module) with users' own tf_keras models and tf.data datasets."""
+import warnings
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -218,3 +221,89 @@ def test_bad_input_gets_a_config_error_with_the_fix():
     if keras3.__version__.startswith("3"):
         with pytest.raises(ConfigError, match="Keras 3 model.*import tf_keras as keras"):
             lth_tf.wrap(keras3.Sequential([keras3.Input((8,)), keras3.layers.Dense(3)]))
+
+
+def _logits_loss_warnings(record):
+    return [w for w in record if "outputs logits" in str(w.message)]
+
+
+def test_a_logits_model_with_a_probabilities_loss_warns_once(monkeypatch):
+    from lth_tf import keras_utils
+    monkeypatch.setattr(keras_utils, "_WARNED_LOGITS_LOSS", set())
+    bad = dict(_compile_kwargs(), loss="sparse_categorical_crossentropy")  # expects probabilities
+    with pytest.warns(UserWarning) as record:  # imp compiles a copy at every level: one warning
+        lth_tf.imp(_sequential(), _train_ds(), compile_kwargs=bad, epochs=1, levels=1, verbose=0)
+    (warning,) = _logits_loss_warnings(record)
+    assert "'out' is a Dense without activation" in str(warning.message)
+    assert "from_logits=True" in str(warning.message)
+    # The right loss for logits, and a probabilities loss on a softmax model: no warning.
+    monkeypatch.setattr(keras_utils, "_WARNED_LOGITS_LOSS", set())
+    softmax = keras.Sequential([keras.Input((8,)), keras.layers.Dense(3, activation="softmax", name="out")])
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        lth_tf.imp(_sequential(), _train_ds(), compile_kwargs=_compile_kwargs(), epochs=1, levels=1, verbose=0)
+        lth_tf.imp(softmax, _train_ds(), compile_kwargs=bad, epochs=1, levels=1, verbose=0)
+    assert not _logits_loss_warnings(record)
+
+
+def test_class_probabilities_of_numpy_data_larger_than_a_batch():
+    x, y = _data(n=600)  # more than class_probabilities' 512-example batches
+    model = _sequential()
+    scores = lth_tf.el2n_scores(model, (x, y), from_logits=True)
+    batched = lth_tf.el2n_scores(model, tf.data.Dataset.from_tensor_slices((x, y)).batch(100), from_logits=True)
+    assert scores.shape == (600,)
+    np.testing.assert_allclose(scores, batched, rtol=1e-6)
+
+
+def test_a_rewind_step_that_leaves_less_than_half_the_training_warns():
+    # 2 epochs x 6 batches = 12 steps: rewinding to step 7 leaves the tickets 5
+    with pytest.warns(UserWarning, match="rewind_step=7 leaves each ticket 5 of the dense run's 12 training steps"):
+        lth_tf.imp(_sequential(), _train_ds(), compile_kwargs=_compile_kwargs(), epochs=2, levels=1, rewind_step=7,
+                   verbose=0)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")  # step 6 leaves exactly half: no warning
+        lth_tf.imp(_sequential(), _train_ds(), compile_kwargs=_compile_kwargs(), epochs=2, levels=1, rewind_step=6,
+                   verbose=0)
+    assert not [w for w in record if "rewind_step" in str(w.message)]
+
+
+def test_wrap_masks_what_tfmot_can_prune_and_names_the_layers_it_leaves_dense():
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((6,), dtype="int32")
+    h = keras.layers.Embedding(20, 8, name="emb")(inputs)
+    h = keras.layers.DepthwiseConv1D(3, name="dw")(h)
+    h = keras.layers.SeparableConv1D(8, 2, name="sep")(h)
+    h = keras.layers.LSTM(8, name="lstm")(h)
+    model = keras.Model(inputs, keras.layers.Dense(3, name="out")(h))
+    with pytest.warns(UserWarning, match=r"masks no weight of 2 layer\(s\) of the model: 'dw' \(DepthwiseConv1D\), "
+                                         r"'lstm' \(LSTM\)\. "):
+        wrapped = lth_tf.wrap(model)
+    assert set(wrapping.get_masks(wrapped)) == {"emb", "sep", "out"}
+    assert wrapping.get_masks(wrapped)["sep"].shape == (1, 8, 8)  # the pointwise kernel
+    # The masks act in the forward pass: a pruned embedding row written by hand changes nothing.
+    x = np.arange(12, dtype=np.int32).reshape(2, 6)  # tokens 0..11
+    masks = wrapping.get_masks(wrapped)
+    masks["emb"][3] = 0  # token 3's embedding
+    wrapping.set_masks(wrapped, masks)
+    before = wrapped(x).numpy()
+    (emb,) = [wrapping.kernel_and_mask(w)[0] for w in wrapping.wrappers(wrapped) if w.layer.name == "emb"]
+    emb.assign(np.where(masks["emb"] == 0, 5.0, emb.numpy()))
+    np.testing.assert_array_equal(wrapped(x).numpy(), before)
+    # Choosing a layer lth-tf cannot mask: one paragraph in API terms, not an IndexError.
+    with pytest.raises(ConfigError, match=r"prunable chooses layers lth-tf cannot mask: 'dw' \(DepthwiseConv1D\)") as e:
+        lth_tf.wrap(model, prunable=["dw", "out"])
+    assert "PruningHparams" not in str(e.value) and "Leave them out of `prunable=`" in str(e.value)
+    conv = keras.Sequential([keras.Input((4, 4, 2)), keras.layers.DepthwiseConv2D(2, name="dw2"),
+                             keras.layers.Flatten(), keras.layers.Dense(3, name="out")])
+    with pytest.raises(ConfigError, match=r"cannot mask: 'dw2' \(DepthwiseConv2D\)"):
+        lth_tf.wrap(conv, prunable=["dw2"])
+
+
+def test_export_a_ticket_whose_last_layer_is_named_logits(tmp_path):
+    inputs = keras.Input((8,))  # as examples/find_tickets.py names it: the export's head must not clash
+    model = keras.Model(inputs, keras.layers.Dense(3, name="logits")(keras.layers.Dense(4, name="fc")(inputs)))
+    path = lth_tf.export_ticket(lth_tf.wrap(model), tmp_path / "ticket")
+    serve = tf.saved_model.load(str(path / "saved_model")).signatures["serving_default"]
+    out = serve(inputs=tf.constant(X[:2]))
+    np.testing.assert_allclose(out["logits"].numpy(), model(X[:2]).numpy(), rtol=1e-6)
+    assert sorted(out) == ["logits", "probabilities"]

@@ -72,16 +72,19 @@ def test_results_keep_their_column_order_and_unit_paths(tmp_path):
     rows = [{"zeta": 1, "level": 0, "variant": "dense", "sparsity": 0.0}, {"zeta": 2, "level": 1, "variant": "lt",
                                                                            "sparsity": 0.5}]
     assert list(results_frame(rows).columns) == ["variant", "level", "sparsity", "zeta"]
-    frame = write_results(tmp_path, rows)
-    assert frame["artifact"].tolist() == [str(tmp_path / "level_00"), str(tmp_path / "level_01")]
-    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "results.csv"), frame)
+    root = tmp_path / "artifacts" / "MaskSearch" / "lt-0123abcd"
+    root.mkdir(parents=True)
+    frame = write_results(root, rows)  # unit paths relative to the output directory (tmp_path)
+    assert frame["artifact"].tolist() == ["artifacts/MaskSearch/lt-0123abcd/level_00",
+                                          "artifacts/MaskSearch/lt-0123abcd/level_01"]
+    pd.testing.assert_frame_equal(pd.read_csv(root / "results.csv"), frame)
 
 
 def test_tickets_lineage_round_trip(tmp_path):
     path = _store(tmp_path, "MaskSearch", "Tickets", SEARCH, {})
     assert Tickets.at(path).params == SEARCH
     # Any ticket search's shared parameters read back the same (PracMaskSearch has more of its own).
-    from components.prac_search import PracSearchParams
+    from components.prac.search import PracSearchParams
     prac = PracSearchParams(SEARCH.dataset, SEARCH.model, SEARCH.training, SEARCH.pruning, seed=7, export=False)
     lineage = Tickets.at(_store(tmp_path / "prac", "PracMaskSearch", "Tickets", prac, {})).params
     assert (lineage.dataset, lineage.model, lineage.training, lineage.pruning, lineage.seed) == \
@@ -147,7 +150,7 @@ def test_no_component_module_imports_in_a_cycle():
         visit(module, [])
     assert "components.subset_slimming" not in graph["components.data_scoring"]
     assert "components.data_scoring" not in graph["components.subset_slimming"]
-    assert "components.prac_search" not in graph["components.saliency_tickets"]
+    assert "components.prac.search" not in graph["components.prac.saliency"]
 
 
 def test_no_component_imports_another_components_private_helpers():

@@ -1,6 +1,7 @@
 """lth_tf.callbacks under model.fit on tiny models: RewindSnapshot, ForgettingTracker,
 IMPDriver, MaskEnforcer."""
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -198,3 +199,48 @@ def test_mask_enforcer():
         model.fit(_shuffled(x, y), epochs=1, callbacks=[_Leak(), MaskEnforcer(mode="raise")], verbose=0)
     with pytest.raises(ConfigError, match="lth_tf.wrap"):
         _compile(_functional()).fit(_shuffled(x, y), epochs=1, callbacks=[MaskEnforcer()], verbose=0)
+
+
+def test_forgetting_tracker_on_numpy_examples_larger_than_a_batch():
+    x, y = _data(n=600)  # more than class_probabilities' 512-example batches
+    model = _compile(_functional())
+    tracker = ForgettingTracker((x, y), el2n_epochs=(1,))
+    model.fit(tf.data.Dataset.from_tensor_slices((x, y)).batch(100), epochs=1, callbacks=[tracker], verbose=0)
+    assert tracker.evaluations.tolist() == [1] * 600
+    assert tracker.last_correct.tolist() == (model.predict(x, verbose=0).argmax(1) == y).tolist()
+    assert tracker.el2n[1].shape == (600,)
+
+
+def _logits_loss_warnings(record):
+    return [str(w.message) for w in record if "outputs logits" in str(w.message)]
+
+
+@pytest.mark.parametrize("loss, warns", [
+    ("sparse_categorical_crossentropy", True),  # the README's old example: trains at chance, silently
+    (keras.losses.SparseCategoricalCrossentropy(), True),
+    (keras.losses.SparseCategoricalCrossentropy(from_logits=True), False)])
+def test_the_callbacks_and_wrap_warn_when_a_logits_model_has_a_probabilities_loss(monkeypatch, loss, warns):
+    from lth_tf import keras_utils
+    x, y = _data()
+    ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(32)
+    for use in ("fit", "wrap", "driver"):
+        monkeypatch.setattr(keras_utils, "_WARNED_LOGITS_LOSS", set())
+        with warnings.catch_warnings(record=True) as record:
+            warnings.simplefilter("always")
+            if use == "fit":  # every callback checks, one warning in all
+                model = lth_tf.wrap(_functional())
+                model.compile(keras.optimizers.SGD(0.1), loss)
+                model.fit(ds, epochs=1, verbose=0, callbacks=[RewindSnapshot(1), ForgettingTracker((x, y)),
+                                                               MaskEnforcer()])
+            elif use == "wrap":  # a model compiled before wrapping
+                model = _functional()
+                model.compile(keras.optimizers.SGD(0.1), loss)
+                lth_tf.wrap(model)
+            else:
+                model = lth_tf.wrap(_functional())
+                model.compile(keras.optimizers.SGD(0.1), loss)
+                IMPDriver(model)
+        found = _logits_loss_warnings(record)
+        assert len(found) == (1 if warns else 0), (use, found)
+        if warns:
+            assert "its last layer 'head' is a Dense without activation" in found[0]

@@ -6,6 +6,7 @@ import lth_tf  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow is impo
 import importlib.util
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -85,6 +86,9 @@ def test_print_config_shows_every_value_the_study_uses_and_trains_nothing(tmp_pa
     assert "TrainingHparams.budget = '2ep'" in out and "stability.rewind_points = ('5it',)" in out  # smoke.gin
     assert "DatasetHparams.val_fraction = 0.1" in out  # a default nobody bound
     assert "InstabilityParams.bn_batches = 2" in out
+    # the grid sets the batch size: shown as the study's, not as an unused default
+    assert "# TrainingHparams.batch_size: set by the study from stability.batch_sizes" in out
+    assert "\nTrainingHparams.batch_size = " not in out
     assert not list(tmp_path.iterdir())  # nothing written, nothing trained
     assert done.stderr == ""  # no "All log messages before absl::InitializeLog()", no cudart lines
 
@@ -124,6 +128,28 @@ def test_run_writes_the_study_and_what_it_executed(finished_run):
     for e in listed:
         meta = json.loads((finished_run / e["path"] / "artifact.json").read_text())
         assert meta["fingerprint"] == e["fingerprint"]
+    # The grid sets batch size and momentum: the operative config says so instead of the unused default.
+    operative = (finished_run / "operative_config.gin").read_text()
+    assert "# TrainingHparams.batch_size: set by the study from stability.batch_sizes" in operative
+    assert "\nTrainingHparams.batch_size = " not in operative and "\nTrainingHparams.lr = 0.2" in operative
+
+
+def test_a_moved_run_is_reused_whole_and_its_outputs_hold_no_absolute_path(finished_run, tmp_path, capsys):
+    moved = tmp_path / "moved"
+    shutil.copytree(finished_run, moved, symlinks=True)
+    import gin
+    gin.clear_config()
+    with pytest.raises(SystemExit) as done:
+        cli.main(["run", "smoke", "--quiet", "--output_dir", str(moved)] + _bindings(TINY))
+    gin.clear_config()
+    assert done.value.code in (0, None) and ": 0 executed" in capsys.readouterr().out  # reused whole
+    for path in moved.rglob("*"):  # every table, report and record; log.txt says where it ran
+        if path.suffix in (".csv", ".md", ".json", ".gin", ".txt") and path.name != "log.txt":
+            text = path.read_text()
+            assert str(finished_run) not in text and str(moved) not in text, path
+    artifacts = pd.read_csv(moved / "results.csv")["artifact"].dropna()
+    assert len(artifacts) and not any(Path(a).is_absolute() for a in artifacts)
+    assert all((moved / a / "metrics.json").is_file() for a in artifacts)  # relative to the output directory
 
 
 def test_ls_lists_runs_and_their_executions(finished_run, capsys):
@@ -203,6 +229,68 @@ def test_gc_removes_only_what_the_study_does_not_reference(finished_run, capsys)
     out = capsys.readouterr().out
     assert "freed 1000 bytes" in out and str(stale) in out
     assert sorted(finished_run.glob("artifacts/*/*")) == [p for p in kept if p != stale]
+
+
+def _stale(run, component, name, size=1000):
+    path = run / "artifacts" / component / name
+    path.mkdir(parents=True)
+    (path / "trained.npz").write_bytes(b"x" * size)
+    return path
+
+
+def test_gc_leaves_alone_what_a_live_run_holds(finished_run, capsys):
+    from lth_tf.io import file_lock
+    from pipelines.runner import Runner
+    stale, computing = (_stale(finished_run, "MaskSearch", name) for name in ("0123456789abcdef", "fedcba9876543210"))
+    try:
+        with file_lock(finished_run / ".locks" / "study.lock", shared=True):  # a study runs there (its use unknown)
+            assert cli.main(["gc", str(finished_run.parent)]) == 0
+        out = capsys.readouterr().out
+        assert stale.is_dir() and computing.is_dir() and "removed" not in out
+        assert f"skipped {finished_run}: a study is running there" in out and "freed 0 bytes" in out
+        with file_lock(Runner._lock_path(computing)):  # an execution computes (e.g. a Ray worker's)
+            assert cli.main(["gc", str(finished_run)]) == 0
+        out = capsys.readouterr().out
+        assert not stale.exists() and f"removed {stale} (1000 B)" in out and "freed 1000 bytes" in out
+        assert computing.is_dir() and f"skipped {computing}: an execution running now holds it" in out
+    finally:
+        run_dirs.remove([p for p in (stale, computing) if p.exists()])
+
+
+def test_a_study_holds_the_study_lock_until_it_ends(tmp_path):
+    import store_stubs
+    seen = []
+
+    def study(runner):
+        with run_dirs.study_lock(tmp_path, blocking=False, shared=False) as gc_could_run:
+            seen.append(gc_could_run)
+        return runner.run(store_stubs.SPEC, store_stubs.CountParams(value=1))
+    from pipelines.runner import Runner
+    Runner(tmp_path, verbose=False).study(study)
+    assert seen and not any(seen)
+    with run_dirs.study_lock(tmp_path, blocking=False, shared=False) as held:
+        assert held  # released at the end
+
+
+def test_gc_never_follows_links_out_of_the_output_directory(finished_run, tmp_path, capsys):
+    outside = tmp_path / "outside"
+    for name in ("component", "artifact"):
+        (outside / name / "0123456789abcdef").mkdir(parents=True)
+        (outside / name / "0123456789abcdef" / "precious.txt").write_text("keep me")
+    linked_component = finished_run / "artifacts" / "Linked"
+    linked_artifact = finished_run / "artifacts" / "MaskSearch" / "fedcba9876543210"
+    linked_component.symlink_to(outside / "component")
+    linked_artifact.symlink_to(outside / "artifact" / "0123456789abcdef")
+    try:
+        assert cli.main(["gc", str(finished_run)]) == 0
+        out = capsys.readouterr().out
+    finally:
+        linked_component.unlink()
+        linked_artifact.unlink()
+    assert sorted(p.name for p in outside.rglob("precious.txt")) == ["precious.txt"] * 2
+    assert "removed" not in out and "freed 0 bytes" in out
+    for link in (linked_component / "0123456789abcdef", linked_artifact):
+        assert f"skipped {link}: a symbolic link" in out
 
 
 def test_gc_refuses_without_executions_json(tmp_path, capsys):

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from components.data_diet_report import DataDietReportParams, dominance, dominance_matrix, matching, mean_pm_std, \
+from components.reports.data_diet.report import DataDietReportParams, dominance, dominance_matrix, matching, mean_pm_std, \
     relation
 from lth_tf.errors import ConfigError
 from lth_tf.metrics.verdicts import VerdictRule
@@ -109,7 +109,7 @@ def test_reference_must_be_a_variant():
 
 def test_pretraining_needed_finding_is_measured_on_this_run():
     """The report says whether IMP from init falls behind w_t* at the highest level (one rule)."""
-    from components.data_diet_report import pretraining_needed_finding
+    from components.reports.data_diet.report import pretraining_needed_finding
 
     def summary(init, ref):
         rows = []

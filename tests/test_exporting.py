@@ -10,7 +10,8 @@ import pytest
 import tensorflow as tf
 import tf_keras as keras
 
-from components import mask_search, stability_report
+from components import mask_search
+from components.reports.stability import report as stability_report
 from components.mask_search import MaskSearchParams
 from lth_tf import exporting, networks
 from lth_tf.data import DatasetHparams, load_dataset

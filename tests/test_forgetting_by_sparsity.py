@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from components import forgetting_by_sparsity as F
+from components.prac import forgetting_by_sparsity as F
 from components import mask_search
 from components.mask_search import MaskSearchParams
 from lth_tf.data import DatasetHparams
@@ -77,7 +77,7 @@ def test_deleting_one_unit_recomputes_only_it(run, tmp_path, monkeypatch):
     calls = []
     real = F.train_unit
     monkeypatch.setattr(F, "train_unit", lambda arm, level, *a, **k: calls.append((arm, level)) or real(arm, level, *a, **k))
-    from components.spec import Context
+    from components import Context
     F.execute(params, {"tickets": tickets}, copy, Context(tensorboard_dir=tmp_path / "tb", verbose=False))
     assert calls == [("random_ticket", 2)]
     pd.testing.assert_frame_equal(pd.read_csv(copy / "forgetting_by_sparsity.csv"), before)

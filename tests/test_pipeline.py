@@ -381,11 +381,16 @@ BAD_INPUT = [
     ("ModelHparams.name = 'resnet21'", ["Unknown model 'resnet21'", "lenet_300_100", "resnet20"]),
     ("PruningHparams.method = 'magnitude'", ["Unknown pruning method 'magnitude'", "grasp, imp, omp, random, snip, synflow"]),
     ("PruningHparams.fraction = 1.5", ["PruningHparams.fraction=1.5", "out of range", "(0, 1)"]),
-    ("TrainingHparams.lrr = 0.1", ["Bad gin binding", "TrainingHparams.lrr", "lrr"]),
-    ("NoSuchThing.value = 1", ["Bad gin binding", "NoSuchThing"]),
-    # Fails inside MaskSearch's executor, after the Runner created the artifact's directory.
+    ("TrainingHparams.lrr = 0.1", ["TrainingHparams has no parameter 'lrr'", "Did you mean 'lr'?", "budget, batch_size"]),
+    ("NoSuchThing.value = 1", ["Unknown configurable 'NoSuchThing'", "TrainingHparams"]),
+    ("TrainingHparam.lr = 0.1", ["Unknown configurable 'TrainingHparam'", "Did you mean 'TrainingHparams'?"]),
+    ("TrainingHparams.lr = 'abc'", ["TrainingHparams.lr = 'abc'", "type float", "not the string 'abc'"]),
+    ("TrainingHparams.lr = [0.1]", ["TrainingHparams.lr = [0.1]", "type float", "not the list [0.1]"]),
+    ("PruningHparams.levels = '3'", ["PruningHparams.levels = '3'", "type int", "not the string '3'"]),
+    ("PruningHparams.levels = 2.5", ["PruningHparams.levels = 2.5", "type int", "not the number 2.5"]),
+    ("TrainingHparams.batch_size = 12.5", ["TrainingHparams.batch_size = 12.5", "type int"]),
     ("stability.rewind_points = ('5ep',)\nstability.baseline_configs = ()",
-     ["PruningHparams.rewind='5ep'", "rewind to an earlier point"]),
+     ["stability.rewind_points has '5ep'", "exceeds the training budget"]),
 ]
 
 
@@ -400,6 +405,7 @@ def test_bad_input_exits_nonzero_with_a_message(cli_in_process, tmp_path, bindin
     artifacts = tmp_path / "out" / "artifacts"
     assert not list(artifacts.glob("*/*"))  # no artifact directory, finished or not
     assert not (tmp_path / "out" / "results.csv").exists()
+    assert code == 2 and not (tmp_path / "out").exists()  # refused before any work: no output directory
 
 
 def test_stray_positional_bindings_are_an_error_before_anything_runs(tmp_path, monkeypatch, capsys):

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from components import stability_report
+from components.reports.stability import report as stability_report
 from components.artifacts import Tickets
 from components.mask_search import MaskSearchParams
 from components.reports.data_diet import sections as diet_sections

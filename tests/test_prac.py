@@ -8,7 +8,11 @@ import pandas as pd
 import pytest
 import tf_keras as keras
 
-from components import mask_search, prac_report, prac_search, saliency_tickets, ticket_training
+from components import mask_search
+from components.reports.prac import report as prac_report
+from components.prac import search as prac_search
+from components.prac import saliency as saliency_tickets
+from components.prac import rounds as ticket_training
 from lth_tf import networks
 from lth_tf.data import DatasetHparams, load_dataset
 from lth_tf.errors import ConfigError
@@ -87,6 +91,42 @@ def test_hamming_early_stop_triggers_on_converging_masks_only():
     assert P.early_stop(converging[2:] + converging[-1:] * 2, 0.07, 3, support)
 
 
+def test_prac_rule_records_from_the_first_large_distance_and_needs_five_small_ones():
+    """PrAC-LTH's main_PrAC_imp.py: a FIFO of the last 5 consecutive-epoch distances that starts
+    filling with the first distance above the threshold; stop when all 5 are below it."""
+    small_first = [0.05, 0.04, 0.03, 0.02, 0.01, 0.01]  # never moved: recording never starts
+    assert not any(P.prac_early_stop(small_first[:k], 0.07) for k in range(1, 7))
+    d = [0.03, 0.2, 0.1, 0.06, 0.05, 0.04, 0.08, 0.05, 0.04, 0.03, 0.02, 0.01, 0.01]
+    # recorded from 0.2 (epoch 2); 0.08 at index 6 resets the run of small ones: the 5th small
+    # one after it is index 11 (distance 12, between the masks of epochs 12 and 13).
+    stops = [P.prac_early_stop(d[:k], 0.07) for k in range(1, len(d) + 1)]
+    assert stops.index(True) == 11
+    assert P.prac_early_stop([0.2, 0.01, 0.01], 0.07, queue=2)
+    assert not P.prac_early_stop([0.2, 0.01, 0.01], 0.07, queue=3)  # 0.2 still in the queue
+
+
+def test_the_two_rules_stop_at_different_epochs_on_the_same_masks():
+    """Early-Bird compares the newest mask with each of the previous four; the authors' rule
+    waits for five consecutive small distances after a large one."""
+    support = {"l": np.ones(100, np.float32)}
+
+    def stops(starts):  # epoch e's mask prunes weights starts[e] .. starts[e] + 39 of 100
+        masks = [{"l": np.where((np.arange(100) >= s) & (np.arange(100) < s + 40), 0.0, 1.0).astype(np.float32)}
+                 for s in starts]
+        distances = [P.mask_distance(b, a, support) for a, b in zip(masks, masks[1:])]
+        assert distances[0] == 0.6
+        prac = [P.prac_early_stop(distances[:k - 1], 0.07) for k in range(1, len(masks) + 1)]
+        bird = [P.early_stop(masks[:k], 0.07, 4, support) for k in range(1, len(masks) + 1)]
+        return prac.index(True) + 1, bird.index(True) + 1  # the epoch each stops at
+    # A jump, then still: Early-Bird needs 5 equal masks (epoch 6), the authors' rule 5 small
+    # distances after the large one (epoch 7).
+    assert stops([0, 30, 30, 30, 30, 30, 30, 30, 30]) == (7, 6)
+    # A jump, then a slow drift (2/100 per epoch, 8/100 over four epochs): every consecutive
+    # distance is small, so the authors' rule stops at epoch 7; Early-Bird waits for the drift
+    # to stop (epoch 8).
+    assert stops([0, 30, 31, 32, 33, 34, 35, 35, 35, 35]) == (7, 8)
+
+
 def test_mask_distance_is_normalized_by_the_support():
     support = {"l": np.array([1, 1, 1, 1, 0, 0, 0, 0], np.float32)}
     a = {"l": np.array([1, 1, 0, 0, 0, 0, 0, 0], np.float32)}
@@ -127,11 +167,11 @@ def test_synflow_matches_a_numpy_reference():
                                                    model.layers[2].layer.kernel, model.layers[2].layer.bias))
     before = wrapping.get_state(model)
     scores = saliency.synflow_scores(model)
-    # all weights positive, input ones: R = sum over 2 inputs of 1ᵀ(|W2|ᵀ(|W1|ᵀ1 + |b1|) + |b2|)
+    # all weights positive, one all-ones input (the paper's, Synaptic-Flow's): R = 1ᵀ(|W2|ᵀ(|W1|ᵀ1 + |b1|) + |b2|)
     out_weight = w2.sum(1)  # dR/dh_j per input
     hidden = w1.sum(0) + b1
-    np.testing.assert_allclose(scores["fc1"], 2 * w1 * out_weight[None, :], rtol=1e-5)
-    np.testing.assert_allclose(scores["output"], 2 * w2 * hidden[:, None], rtol=1e-5)
+    np.testing.assert_allclose(scores["fc1"], w1 * out_weight[None, :], rtol=1e-5)
+    np.testing.assert_allclose(scores["output"], w2 * hidden[:, None], rtol=1e-5)
     for k, v in wrapping.get_state(model).items():  # weights restored, signs included
         np.testing.assert_array_equal(v, before[k])
 
@@ -162,8 +202,8 @@ PRUNING = PruningHparams(levels=2, fraction=0.3, rewind="1ep")
 @pytest.fixture(scope="module")
 def steps_counter():
     """Counts the steps every train() call of PracMaskSearch actually ran (its rounds call train
-    directly, its level tickets through components/ticket_training)."""
-    from components import ticket_training
+    directly, its level tickets through components/prac/rounds.py)."""
+    from components.prac import rounds as ticket_training
     calls = []
     original = prac_search.train
     assert ticket_training.train is original
@@ -269,7 +309,8 @@ def test_interrupted_search_resumes_and_matches(searched, steps_counter):
 def test_early_stop_ends_rounds_and_report_compares(searched, tmp_path):
     runner, params, artifact, _ = searched
     stopped = runner.run(prac_search.SPEC, dataclasses.replace(params, early_stop=True, early_stop_threshold=0.5,
-                                                               early_stop_queue=2, evaluate=False))
+                                                               early_stop_queue=2, early_stop_rule="early_bird",
+                                                               evaluate=False))
     rounds = pd.read_csv(stopped.path / "rounds.csv")
     # a 30% pruning round changes at most 2 * 0.3 of the support: 0.5 stops at the 2nd epoch
     assert rounds["early_stopped"].all()
@@ -300,17 +341,25 @@ def test_early_bird_queue_of_five_masks(searched):
     runner, params, _, _ = searched
     default = prac_search.PracSearchParams(DATA, MODEL, TRAINING, PRUNING)
     assert (default.early_stop, default.early_stop_queue, default.early_stop_threshold) == (True, 5, 0.07)
+    assert default.early_stop_rule == "prac"  # the authors' rule; Early-Bird's is the option tested here
     assert default.variant() == "prac" and dataclasses.replace(default, early_stop=False).variant() == "prac_no_es"
     # Threshold 0.99: any two masks of a 30% pruning round are close (they differ on at most 60% of
     # the support), so the queue alone decides: the 5th mask, epoch 5 (one-mask comparison: epoch 2).
     longer = dataclasses.replace(TRAINING, budget="6ep", milestones=("5ep",))
     loose = dataclasses.replace(params, training=longer, pruning=dataclasses.replace(PRUNING, levels=1),
-                                early_stop=True, early_stop_threshold=0.99, evaluate=False)
+                                early_stop=True, early_stop_threshold=0.99, early_stop_rule="early_bird",
+                                evaluate=False)
     rounds = pd.read_csv(runner.run(prac_search.SPEC, loose).path / "rounds.csv")
     assert bool(rounds.loc[0, "early_stopped"]) and rounds.loc[0, "stop_epoch"] == 5
     assert len(rounds.loc[0, "distances"].strip("[]").split(",")) == 4  # epochs 1..5: four consecutive distances
     with pytest.raises(ConfigError):
         dataclasses.replace(params, early_stop_queue=1)
+    with pytest.raises(ConfigError, match="Unknown early-stopping rule 'bird'"):
+        dataclasses.replace(params, early_stop_rule="bird")
+    assert dataclasses.replace(default, early_stop_rule="early_bird").variant() == "prac_eb"
+    # the default rule on the same run: no distance exceeds 0.99, so recording never starts
+    default_rule = runner.run(prac_search.SPEC, dataclasses.replace(loose, early_stop_rule="prac"))
+    assert not pd.read_csv(default_rule.path / "rounds.csv").loc[0, "early_stopped"]
 
 
 def test_saliency_trains_between_steps_with_the_prac_budget(searched, tmp_path):

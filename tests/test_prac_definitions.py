@@ -7,7 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from components import prac_report
+from components.reports.prac.sections import stopping_rule
+from components.reports.prac import report as prac_report
 from lth_tf.metrics import prac as P
 from lth_tf.metrics.verdicts import VerdictRule
 
@@ -88,7 +89,8 @@ def toy_report(tmp_path):
         vanilla.append(_artifact(tmp_path, f"vanilla{seed}", pd.DataFrame(
             _rows("dense", [0], [0.75 + noise], [0.76 + noise], seed)
             + _rows("lt_imp", [1, 2], [0.74 + noise] * 2, [0.75 + noise] * 2, seed)), seed=seed))
-        common = {"selection": "prac", "forgetting_threshold": 0, "dynamic_iterations": True}
+        common = {"selection": "prac", "forgetting_threshold": 0, "dynamic_iterations": True,
+                  "early_stop_queue": 5, "early_stop_threshold": 0.07, "early_stop_rule": "prac"}
         prac.append(_artifact(tmp_path, f"prac{seed}", pd.DataFrame(
             _rows("dense", [0], [0.7], [0.7], seed, early_stop=True, **common)
             + _rows("prac", [1, 2], [0.70, 0.70], [0.75 + noise, 0.749 + noise], seed, early_stop=True,
@@ -147,6 +149,17 @@ def test_report_shows_savings_with_and_without_early_stop(toy_report):
     out, _ = toy_report
     pairs = pd.read_csv(out / "savings_early_stop.csv")
     assert list(pairs.variant) == ["prac", "prac_no_es"] and list(pairs.early_stop) == [True, False]
-    assert "With and without early stopping" in (out / "report.md").read_text()
+    text = (out / "report.md").read_text()
+    assert "With and without early stopping" in text
+    assert "`prac`'s rounds ran the authors' rule (PrAC-LTH `main_PrAC_imp.py`)" in text
+    assert "last 5 consecutive-epoch mask distances" in text and "below 0.07" in text
     cep = pd.read_csv(out / "cep_table.csv")
     assert list(cep["CEP"]) == [0, 7] and list(cep["sparsity of the subnetwork"]) == pytest.approx([0.0, 0.2])
+
+
+def test_report_names_early_birds_rule_and_results_that_predate_the_choice():
+    rows = pd.DataFrame(_rows("prac", [1], [0.7], [0.7], 0, early_stop=True, early_stop_queue=5,
+                              early_stop_threshold=0.08))
+    assert "ran Early-Bird's rule (You et al. 2020), not the authors' PrAC rule" in stopping_rule(rows, "prac")
+    assert "within 0.08 of each of the 4 before it" in stopping_rule(rows, "prac")
+    assert "without early stopping" in stopping_rule(rows.assign(early_stop=False), "prac")

@@ -6,6 +6,7 @@ import lth_tf  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow is impo
 import dataclasses
 import os
 import socket
+import time
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ import pytest
 ray = pytest.importorskip("ray")
 
 import store_stubs  # noqa: E402
-from components.spec import ComponentSpec  # noqa: E402
+from components import ComponentSpec  # noqa: E402
 from lth_tf.errors import ConfigError  # noqa: E402
 from lth_tf.io import atomic_path, read_json, unit_is_complete, write_json  # noqa: E402
 from pipelines import ray_executor  # noqa: E402
@@ -162,3 +163,61 @@ def test_cli_runs_a_study_on_ray(cluster, tmp_path, capsys):
     assert "2 executed, 0 reused" in capsys.readouterr().out
     assert _lines(tmp_path / "count.txt") == ["execution 1", "execution 2", "unit 1 0", "unit 1 1", "unit 1 2",
                                               "unit 2 0", "unit 2 1", "unit 2 2"]
+
+
+# configs/smoke.gin cut down to one IMP level, with only its transfer (a search on classes 0-4,
+# whose class-split datasets the driver derives while planning) and few-shot analyses.
+TRANSFER_AND_FEW_SHOT = [
+    "DatasetHparams.num_samples = 1000", "ModelHparams.width = 0.1", "PruningHparams.levels = 1",
+    "stability.baselines = ()", "stability.baseline_configs = ()", "stability.baseline_levels = ()",
+    "stability.instability = False", "stability.dynamics = False", "stability.rewind_search_configs = ()",
+    "stability.probe_configs = ()", "stability.aimp_configs = ()", "stability.aimp_levels = ()",
+    "InstabilityParams.levels = ()", "ProbingParams.levels = ()", "FewShotParams.levels = (0, 1)",
+    "TransferParams.levels = (0, 1)", "TransferParams.epochs = 1"]
+
+
+def test_a_study_with_transfer_and_few_shot_gives_the_in_process_results_on_ray(cluster, tmp_path):
+    """The class-split datasets the driver derives while planning resolve in the workers (they
+    were a KeyError there): every table the same as in-process."""
+    import pandas as pd
+    from pipeline_stubs import main_in_process
+    smoke = str(Path(TESTS).parent / "configs" / "smoke.gin")
+    assert main_in_process(smoke, tmp_path / "here", TRANSFER_AND_FEW_SHOT) == 0
+    assert main_in_process(smoke, tmp_path / "ray", TRANSFER_AND_FEW_SHOT, ["--executor", "ray"]) == 0
+    for table in ("results.csv", "transfer.csv", "few_shot.csv"):
+        here, there = (pd.read_csv(tmp_path / run / table) for run in ("here", "ray"))
+        assert len(here) > 0
+        pd.testing.assert_frame_equal(here, there)
+
+
+def test_the_reaper_ends_the_cluster_a_killed_driver_started():
+    """After a driver's kill -9, Ray 2.60's agents waited 60 s on the dead GCS: the reaper ends
+    every process the cluster's own processes started, and leaves alone once they are gone."""
+    import subprocess
+    import sys
+    import threading
+
+    import psutil
+
+    from pipelines.ray_reaper import reap
+    driver = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    cluster = subprocess.Popen(["bash", "-c", "sleep 60 & sleep 60 & wait"])  # a root and what it started
+    time.sleep(0.5)
+    started = psutil.Process(cluster.pid).children()
+    watcher = threading.Thread(target=reap, args=(driver.pid, [cluster.pid], 0.1))
+    watcher.start()
+    time.sleep(0.5)
+    assert watcher.is_alive() and cluster.poll() is None  # the driver lives: nothing is touched
+    driver.kill()
+    driver.wait()
+    watcher.join(timeout=10)
+    assert not watcher.is_alive() and cluster.wait(timeout=10) is not None
+    assert len(started) == 2 and not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in started)
+
+    driver = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    done = subprocess.Popen(["true"])
+    done.wait()
+    reap(driver.pid, [done.pid], 0.1)  # the cluster is gone (ray.shutdown): it leaves at once
+    assert driver.poll() is None
+    driver.kill()
+    driver.wait()

@@ -3,7 +3,9 @@ verdicts, and the stability table showing only reached sparsities."""
 import numpy as np
 import pandas as pd
 
-from components import report, report_text, stability_report
+from components.reports import report as report
+from components.reports import text as report_text
+from components.reports.stability import report as stability_report
 from lth_tf.metrics.verdicts import VerdictRule
 
 
@@ -76,7 +78,7 @@ def test_stability_finding_names_stable_and_unstable_configurations():
 
 
 def test_prac_findings_from_hand_made_verdicts():
-    from components import prac_report
+    from components.reports.prac import report as prac_report
     verdicts = pd.DataFrame([
         {"variant": "prac", "level": 1, "sparsity": 0.2, "mean": 0.90, "seeds": 2, "dense_mean": 0.91,
          "matches_dense": True, "matches_lt_imp": True, "clear_gap_over_random_pruning": True},

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from components import plotting
+from components.reports import plotting as plotting
 from components.reports.prac import figures as prac_figures
 from components.reports.stability import instability, tickets
 from lth_tf.data.dataset import Split

@@ -4,7 +4,7 @@ colour per level and ticks at exactly the values given."""
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from components import plotting
+from components.reports import plotting as plotting
 from components.reports.section import Section, compose, markdown, mean_std, section, summary
 
 

@@ -6,7 +6,9 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 
-from components import report, report_text, stability_report
+from components.reports import report as report
+from components.reports import text as report_text
+from components.reports.stability import report as stability_report
 from components.reports.data_diet.sections import pretraining_needed_finding
 from components.reports.prac.sections import findings as prac_findings
 from components.reports.prac.sections import verdicts as prac_verdicts_section

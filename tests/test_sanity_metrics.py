@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from components.sanity_report import SanityReportParams
+from components.reports.sanity.report import SanityReportParams
 from components.tuning import Dimension, TuningParams
 from components.weight_correlation import CorrelationParams
 from lth_tf.errors import ConfigError
@@ -58,6 +58,21 @@ def test_rp_counts_only_remaining_weights_and_p_is_relative_to_them():
     assert counts["a"] == (2, 2, 5)  # the same two largest remaining weights (9 and 7)
     assert counts["b"] == (0, 8, 20)  # reversed: disjoint
     assert correlation_indicator(w, other, 0.4, masks) == pytest.approx(2 / 10)
+
+
+def test_rp_rounds_each_top_set_half_to_even_and_divides_by_their_sizes():
+    # p = 0.5, layers of 5 and 7 weights: k = round(2.5) = 2 and round(3.5) = 4 (half to even).
+    w = {"a": np.array([5.0, 4, 3, 2, 1]), "b": np.array([7.0, 6, 5, 4, 3, 2, 1])}
+    other = {"a": np.array([5.0, 1, 4, 2, 3]), "b": np.array([1.0, 7, 6, 5, 2, 3, 4])}
+    # a: top 2 of w = {0, 1}, of other = {0, 2}: 1 shared. b: top 4 of w = {0..3}, of other = {1, 2, 3, 6}: 3 shared.
+    counts = overlap_counts(w, other, 0.5)
+    assert counts == {"a": (1, 2, 5), "b": (3, 4, 7)}
+    assert correlation_indicator(w, other, 0.5) == pytest.approx(4 / 6)  # not eq. 1's 4 / (0.5 · 12)
+    assert correlation_indicator(w, w, 0.5) == 1.0  # eq. 1 would give 6 / 6 here too, but 0.7: 7 / 8.4
+    assert correlation_indicator(w, w, 0.7) == 1.0
+    from components.reports.sanity.words import definitions
+    text = definitions(SanityReportParams(), "", 0.2)
+    assert "half to even" in text and "p·Σ_l N_l" in text
 
 
 def test_rp_rejects_p_outside_the_open_interval():

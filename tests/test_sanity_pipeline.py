@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from components import mask_search, sparse_training
-from components.artifacts import Tickets
+from components.artifacts import Tickets, Trained
 from components import weight_correlation as WC
 from lth_tf.lottery import loop_trainer
 from lth_tf import networks
@@ -161,8 +161,8 @@ def test_interrupted_run_resumes_to_the_same_results(study, tmp_path, monkeypatc
 
 
 def test_rr_weights_for_rp_are_the_rr_networks_own(study):
-    """θ'_0 is redrawn with SparseTraining's seed and θ'_T read from the export: retraining the
-    redrawn θ'_0 ⊙ m must give the exported θ'_T bit for bit."""
+    """θ'_0 is redrawn with SparseTraining's seed and θ'_T read from its unit: retraining the
+    redrawn θ'_0 ⊙ m must give the stored θ'_T bit for bit."""
     units = sorted((study / "artifacts" / "SparseTraining").glob("*/rr/level_01/saved_model"))
     assert units
     unit = units[0].parent
@@ -172,7 +172,7 @@ def test_rr_weights_for_rp_are_the_rr_networks_own(study):
     ds = load_dataset(search.dataset)
     masks = M.load_masks(unit / "mask.npz")
     model = networks.build_network(search.model, ds.input_shape, ds.num_classes, search.seed, search.pruning.prunable())
-    theta0, thetaT = WC.rr_weights(unit, search, trained["parameters"]["seed"], 1, masks, model, ds)
+    theta0, thetaT, _ = WC.rr_weights(Trained.at(unit.parents[1]), search, 1, model, ds)
     fresh = networks.build_network(search.model, ds.input_shape, ds.num_classes,
                                    reinit_seed(trained["parameters"]["seed"], 1), search.pruning.prunable())
     wrapping.set_masks(fresh, masks)

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from components import mask_search
-from components.probing import class_subset
+from components.stability.probing import class_subset
 from lth_tf.data import DatasetHparams, load_dataset
 from lth_tf.io import load_npz, read_json
 from lth_tf.errors import ConfigError

@@ -5,15 +5,20 @@ MNIST-1D, and tfds' mock_data for CIFAR-10 -> MNIST / SVHN)."""
 import lth_tf  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow is imported)
 
 import dataclasses
+import pickle
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from components import mask_search
-from components.probing import TRANSFER, TransferParams, class_subset, new_head_accuracy, transfer_target
-from components.stability_common import search_network
-from components.stability_report import transfer_table
+from components.stability.probing import TRANSFER, TransferParams, class_subset, new_head_accuracy, transfer_target
+from components.stability.common import search_network
+from components.stability.few_shot import FEW_SHOT, FewShotParams
+from components.reports.stability.report import transfer_table
 from lth_tf.data import DatasetHparams, load_dataset
 from lth_tf.data import dataset as dataset_module
 from lth_tf.data.dataset import Dataset, Split
@@ -81,6 +86,44 @@ def test_retrained_dense_is_trained_on_the_target(class_split):
     assert retrained.target_train_steps == 2 * int(np.ceil(len(ds.train) / 64))  # 2 epochs of the target
     assert retrained.target_test_accuracy > 1.5 / ds.num_classes  # it learned the target's classes
     assert (rows.drop(index="retrained_dense").target_train_steps == 0).all()  # heads only: network frozen
+
+
+def test_resumed_transfer_and_few_shot_write_the_fresh_column_order(class_split):
+    """Resumed rows come back from metrics.json (sorted keys); the tables keep the fresh order
+    (a reader by position must get the same column)."""
+    tickets, transfer, source, target = class_split
+    out = Path(transfer.path).parents[2]
+    few_shot = Runner(out, verbose=False).run(FEW_SHOT, FewShotParams(fractions=(0.2,), levels=(0,)), tickets=tickets)
+    fresh = {a: (Path(a.path) / name).read_text().splitlines()[0]
+             for a, name in ((transfer, "transfer.csv"), (few_shot, "few_shot.csv"))}
+    for artifact in (transfer, few_shot):
+        (Path(artifact.path) / "artifact.json").unlink()  # interrupted after its last unit: all resumed
+    runner = Runner(out, verbose=False)
+    again = {runner.run(TRANSFER, TransferParams(target=target, levels=(0, 2), epochs=2), tickets=tickets): "transfer.csv",
+             runner.run(FEW_SHOT, FewShotParams(fractions=(0.2,), levels=(0,)), tickets=tickets): "few_shot.csv"}
+    assert runner.executed == list(again) and not runner.reused
+    for artifact, name in again.items():
+        assert (Path(artifact.path) / name).read_text().splitlines()[0] == fresh[artifact]
+    assert fresh[transfer].startswith("config,training_config,") and ",network,weights,level," in fresh[transfer]
+
+
+def test_class_splits_resolve_by_name_in_a_fresh_process(class_split):
+    """A Ray worker unpickles hparams naming a class split it never registered: the name says how
+    to build it, so it loads there too, equal to the driver's."""
+    _, _, source, _ = class_split
+    code = ("import pickle, sys, numpy as np\n"
+            "from lth_tf.data import load_dataset\n"
+            "ds = load_dataset(pickle.loads(sys.stdin.buffer.read()))\n"
+            "print(ds.num_classes, len(ds.train), int(np.sum(ds.train.x * 1000)))")
+    done = subprocess.run([sys.executable, "-c", code], input=pickle.dumps(source), capture_output=True,
+                          cwd=Path(__file__).resolve().parents[1], timeout=120)
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    here = load_dataset(source)
+    assert done.stdout.decode().split() == [str(5), str(len(here.train)), str(int(np.sum(here.train.x * 1000)))]
+    with pytest.raises(ConfigError, match="Unknown dataset 'mnist1d_classes_01-2'"):
+        DatasetHparams(name="mnist1d_classes_01-2")  # not a name class_subset gives
+    with pytest.raises(ConfigError, match="Unknown dataset 'nope_classes_0-1'"):
+        DatasetHparams(name="nope_classes_0-1")
 
 
 def test_transfer_networks_are_checked():

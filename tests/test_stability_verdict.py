@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from components.stability_instability import InstabilityParams
-from components.stability_rewind import RewindSearchParams
-from components.stability_report import StabilityReportParams, ticket_table, verdict_metric
+from components.stability.instability import InstabilityParams
+from components.stability.rewind import RewindSearchParams
+from components.reports.stability.report import StabilityReportParams, ticket_table, verdict_metric
 from lth_tf.errors import ConfigError
 from lth_tf.metrics.verdicts import VerdictRule
 import pipelines.run  # noqa: F401  (registers run_pipeline, which the shipped configs bind)
@@ -117,7 +117,7 @@ def test_late_rewinding_finding_is_measured_not_implied():
     one verdict rule at the highest level."""
     import pandas as pd
 
-    from components.stability_report import late_rewinding_finding
+    from components.reports.stability.report import late_rewinding_finding
     from lth_tf.metrics.verdicts import VerdictRule
 
     def grid(init, late):

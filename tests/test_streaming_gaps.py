@@ -69,7 +69,7 @@ def test_saliency_scoring_batch_on_a_streamed_split(mock_cifar):
 
 
 def test_class_split_of_a_streamed_dataset_streams_the_same_examples(mock_cifar):
-    from components.probing import class_subset
+    from components.stability.probing import class_subset
     memory_hp, stream_hp = mock_cifar
     name = class_subset("cifar10", (3, 1))
     memory = load_dataset(dataclasses.replace(memory_hp, name=name))
@@ -144,7 +144,7 @@ def test_data_scoring_on_a_streamed_split_writes_scores_as_it_goes(tmp_path, moc
 
 
 def test_prac_predictions_on_a_streamed_split_equal_predict(tmp_path):
-    from components import prac_search
+    from components.prac import search as prac_search
     ds, _ = _streamed(n=40)
     net = _model(ds)
     logits = predict(net, ds, ds.train)
@@ -178,7 +178,7 @@ def test_final_set_examples_are_recorded_by_the_search(tmp_path):
 
 
 def test_prac_search_on_a_streamed_split(tmp_path, mock_cifar):
-    from components import prac_search
+    from components.prac import search as prac_search
     from components.artifacts.tickets import Tickets, round_dir
     from components.reports.prac import figures
     from lth_tf.io import load_npz, write_json

@@ -47,11 +47,11 @@ def test_rule_rejects_out_of_range_settings():
 
 
 def test_report_verdict_uses_the_rule_not_a_bare_margin():
-    """components/report.py used to call a 0.05-point margin over RR a win; by the one rule a
+    """components/reports/report.py used to call a 0.05-point margin over RR a win; by the one rule a
     single-seed margin must exceed 0.5 point, and matching uses the dense network's std."""
     import pandas as pd
 
-    from components.report import verdicts
+    from components.reports.report import verdicts
 
     def rows(variant, level, accs):
         return [{"variant": variant, "level": level, "seed": s, "sparsity": 1 - 0.8 ** level, "test_accuracy": a}

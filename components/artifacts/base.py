@@ -3,6 +3,8 @@ helpers every typed artifact shares (lineage from descriptions, the cost ledger,
 import dataclasses
 from pathlib import Path
 
+import pandas as pd
+
 from lth_tf.io import read_json
 
 
@@ -58,6 +60,11 @@ class Artifact:
         """The path of input `name` (a list for list inputs), None when it had none."""
         return self.metadata["inputs"].get(name)
 
+    def table(self, name: str = "results.csv") -> pd.DataFrame:
+        """The named CSV of this artifact (an empty frame when it has none)."""
+        path = Path(self.path) / name
+        return pd.read_csv(path) if path.exists() else pd.DataFrame()
+
 
 def train_steps(*artifacts) -> int:
     """The summed cost ledgers of artifacts (None and lists allowed): the training steps spent
@@ -82,6 +89,18 @@ def from_list(value):
 def unit_name(kind: str, number: int) -> str:
     """'level_03', 'round_01', 'network_02': the name of a numbered atomic unit (or TensorBoard run)."""
     return f"{kind}_{number:02d}"
+
+
+def stored_path(path) -> str:
+    """A path inside an artifact as tables write it: relative to the output directory
+    ('artifacts/<Component>/<name>/level_03', the runner's layout), so the tables of a moved or
+    copied output directory, which is reused whole, still point at their files. A path outside
+    that layout (an executor called on a directory of one's own) is written as given."""
+    parts = Path(path).parts
+    if "artifacts" not in parts:
+        return Path(path).as_posix()
+    start = len(parts) - 1 - parts[::-1].index("artifacts")
+    return Path(*parts[start:]).as_posix()
 
 
 def level_name(level: int) -> str:

@@ -7,17 +7,21 @@ import numpy as np
 import pandas as pd
 
 from components.artifacts.base import Artifact, from_description, level_name
-from lth_tf.io import load_npz, read_json
+from lth_tf.io import load_npz, read_json, unit_is_complete
+
+
+def in_order(rows, columns) -> pd.DataFrame:
+    """Rows (dicts) as a table whose columns come in the declared order `columns`, then any others
+    sorted. Column order is part of the output contract, and resumed rows come back from a unit's
+    metrics.json with sorted keys: a declared order makes a resumed table equal a fresh one."""
+    frame = pd.DataFrame(rows)
+    first = [c for c in columns if c in frame.columns]
+    return frame[first + sorted(c for c in frame.columns if c not in first)]
 
 
 class Table(Artifact):
     """An artifact read as tables (Analysis, Probes, Transfer, Instability, RewindSearch,
     FewShot, Table, Report)."""
-
-    def table(self, name: str = "results.csv") -> pd.DataFrame:
-        """The named CSV (an empty frame when the artifact has none)."""
-        path = Path(self.path) / name
-        return pd.read_csv(path) if path.exists() else pd.DataFrame()
 
     def results(self) -> pd.DataFrame:
         return self.table("results.csv")
@@ -33,8 +37,25 @@ class Trained(Table):
         return Path(root) / variant / level_name(level)
 
     def units(self, variant: str):
-        """The finished units of a variant, by level."""
+        """The units of a baseline, by level."""
         return sorted((Path(self.path) / variant).glob("level_[0-9][0-9]"))
+
+    def levels(self, baseline: str):
+        """The levels at which baseline `baseline` has a finished network."""
+        return [int(unit.name[6:]) for unit in self.units(baseline) if unit_is_complete(unit)]
+
+    def load(self, baseline: str, level: int) -> dict:
+        """A finished network: masks, meta (its metrics.json) and trained (its weights, a
+        wrapping.get_state dict: trained.npz, which SparseTraining always keeps)."""
+        from lth_tf.sparsity import masks as M
+        unit = self.unit_dir(self.path, baseline, level)
+        return {"masks": M.load_masks(unit / "mask.npz"), "meta": read_json(unit / "metrics.json"),
+                "trained": load_npz(unit / "trained.npz")}
+
+    @property
+    def seed(self) -> int:
+        """The seed the baselines were drawn and trained with (SparseTrainingParams.seed)."""
+        return int(self.parameters["seed"])
 
     @property
     def training(self):

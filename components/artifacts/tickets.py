@@ -23,7 +23,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from components.artifacts.base import Artifact, from_description, from_list, level_name, unit_name
+from components.artifacts.base import Artifact, from_description, from_list, level_name, stored_path, unit_name
+from components.artifacts.tables import in_order
 from lth_tf.errors import ConfigError
 from lth_tf.io import MANIFEST, atomic_path, load_npz, read_json, save_npz, unit_is_complete, write_csv, write_json
 
@@ -123,15 +124,13 @@ LEADING_COLUMNS = ("variant", "seed", "level", "sparsity", "val_accuracy", "test
 def results_frame(rows) -> pd.DataFrame:
     """One row per network with a fixed column order, so a resumed execution writes the same
     results.csv as an uninterrupted one."""
-    frame = pd.DataFrame(rows)
-    first = [c for c in LEADING_COLUMNS if c in frame.columns]
-    return frame[first + sorted(c for c in frame.columns if c not in first)]
+    return in_order(rows, LEADING_COLUMNS)
 
 
 def write_results(root: Path, rows) -> pd.DataFrame:
     """results.csv of a search: `results_frame` plus each level's unit directory."""
     frame = results_frame(rows)
-    frame["artifact"] = [str(level_dir(root, int(l))) for l in frame["level"]]
+    frame["artifact"] = [stored_path(level_dir(root, int(l))) for l in frame["level"]]
     write_csv(Path(root) / "results.csv", frame)
     return frame
 

@@ -8,7 +8,7 @@ from typing import Iterable, Tuple
 
 import pandas as pd
 
-from components import report_text
+from components.reports import text as report_text
 from components.artifacts.tickets import Tickets
 from components.reports import section as S
 from lth_tf.io import write_csv

@@ -19,7 +19,7 @@ from typing import Iterable, Mapping, Tuple
 import numpy as np
 import pandas as pd
 
-from components import report_text
+from components.reports import text as report_text
 
 
 @dataclasses.dataclass(frozen=True)

@@ -5,6 +5,8 @@ larger than `DatasetHparams.stream_above_bytes` (ImageNet) streams its images fr
 (lth_tf/data/streaming.py: same indices, labels in memory), when its source can stream. Each
 training example keeps its position in the source's train split as its *stable index*: scores,
 subsets and forgetting counts refer to it, whatever validation split or subset is taken later.
+A source of your own needs no registration: `DatasetHparams.name = "my_data:load"` names a
+function loader(hparams) -> RawData (lth_tf/named.py).
 """
 import dataclasses
 import functools
@@ -15,6 +17,7 @@ import gin
 import numpy as np
 
 from lth_tf.errors import ConfigError, unknown_name
+from lth_tf.named import lookup
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,6 +104,21 @@ def register(name: str):
     return wrap
 
 
+# Derived datasets (a class split '<base>_classes_0-1-2') are named by how to build them: a
+# resolver registers such a name on first use, in whatever process meets it (a Ray worker never
+# ran the pipeline code that derived the dataset in the driver). resolver(name) -> registered?
+_RESOLVERS = []
+
+
+def register_resolver(resolve: Callable[[str], bool]):
+    _RESOLVERS.append(resolve)
+
+
+def is_known(name: str) -> bool:
+    """Whether `name` is a registered source, registering a derived dataset's name on the way."""
+    return name in _SOURCES or (any(resolve(name) for resolve in _RESOLVERS) and name in _SOURCES)
+
+
 def register_stream(name: str, estimate_bytes, load):
     _STREAMS[name] = (estimate_bytes, load)
 
@@ -141,8 +159,8 @@ class DatasetHparams:
     stats_examples: int = 50000  # streamed: training images the normalization statistics use
 
     def __post_init__(self):
-        if self.name not in _SOURCES:
-            raise unknown_name("dataset", self.name, _SOURCES)
+        if not is_known(self.name):  # a derived dataset registers itself there
+            lookup("dataset", self.name, _SOURCES)  # 'module:function', or an error naming the known ones
         if not 0.0 <= self.val_fraction < 1.0:
             raise ConfigError(f"DatasetHparams.val_fraction={self.val_fraction} must be in [0, 1).")
         if self.augment not in AUGMENTATIONS:
@@ -169,6 +187,8 @@ def storage(hp: DatasetHparams) -> str:
 
 
 def load_dataset(hp: DatasetHparams) -> Dataset:
+    if not is_known(hp.name):  # hparams unpickled in another process skip __post_init__
+        lookup("dataset", hp.name, _SOURCES)
     return _load_dataset(hp)
 
 
@@ -183,7 +203,7 @@ def train_val_positions(n: int, hp: DatasetHparams) -> Tuple[np.ndarray, np.ndar
 def _load_dataset(hp: DatasetHparams) -> Dataset:
     if storage(hp) == "stream":
         return _STREAMS[hp.name][1](hp)
-    raw = _SOURCES[hp.name](hp)
+    raw = lookup("dataset", hp.name, _SOURCES)(hp)
     x_train, y_train = raw.x_train, np.asarray(raw.y_train, np.int64)
     index = np.arange(len(y_train), dtype=np.int64)
     train_pos, val_pos = train_val_positions(len(y_train), hp)

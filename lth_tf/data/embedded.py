@@ -2,8 +2,12 @@
 import numpy as np
 
 from lth_tf.data.dataset import RawData, register
+from lth_tf.errors import ConfigError
 
 DIGITS = tuple(str(d) for d in range(10))  # both sets' classes are the digits 0-9, label = digit
+# The generator makes num_samples / 10 signals per class and keeps 20% for the test split: 100 gives
+# every class 8 training and 2 test examples (fewer leaves classes out of a split, or fails).
+MIN_MNIST1D_SAMPLES = 100
 
 
 @register("mnist1d")
@@ -12,6 +16,11 @@ def load_mnist1d(hp) -> RawData:
 
     `make_dataset` is deterministic (it seeds itself with args.seed) and needs no network;
     `get_dataset` would try to download, so it is never called."""
+    if hp.num_samples < MIN_MNIST1D_SAMPLES:
+        raise ConfigError(f"DatasetHparams.num_samples = {hp.num_samples} is too few for mnist1d: it generates "
+                          f"num_samples / 10 signals per class and keeps 20% for testing, so at least "
+                          f"{MIN_MNIST1D_SAMPLES} are needed for every class to appear in each split (the smoke "
+                          f"config uses 2000, the stability study 10000). Nothing was run.")
     from mnist1d.data import get_dataset_args, make_dataset
 
     args = get_dataset_args()

@@ -2,7 +2,7 @@
 registry dataset and model, with TensorBoard runs named by the caller.
 
 A trainer is what lth_tf/lottery/levels.search and lth_tf/lottery/branches.branch_network
-need of a training engine (the Python API's twin is api_model's Keras-fit trainer):
+need of a training engine (the Python API's twin is lth_tf.keras_trainer.KerasTrainer):
 - `train(model, start_step, tag, snapshot_steps=())`: train in place from `start_step` to the
   end of the budget; the outcome has `.steps` and `.snapshots` {step: get_state()}). `tag` is
   the caller's name for the run (a level, or (variant, level)): here `describe(tag)` turns it

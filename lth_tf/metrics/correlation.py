@@ -11,9 +11,13 @@ formula serves dense and sparse networks. R_p = 1: the same weights are large in
 the large weights of θ and θ' are (as far as this measure can tell) independent; R_p < p:
 large in one tends to mean small in the other.
 
-Per layer we keep k_l = round(p · N_l) weights and divide by Σ_l k_l instead of p · Σ_l N_l;
-the two differ only by rounding (at most one weight per layer), and this way identical weights
-give exactly 1. Ties in magnitude are broken by position (stable sort), deterministically.
+Our choice (kept on purpose, it departs from eq. 1's denominator): per layer the top set has
+k_l = round(p · N_l) weights, rounded by Python's `round`, i.e. half to even (p = 0.5: N_l = 5
+gives k_l = 2, N_l = 7 gives 4), and R_p divides by Σ_l k_l instead of eq. 1's p · Σ_l N_l. The
+two denominators differ by at most half a weight per layer (up to ~1% relative on layers of a
+few dozen weights, negligible on real layers), and ours makes identical weights give exactly
+R_p = 1, which eq. 1's cannot whenever p · N_l is not an integer. The sanity report states
+this. Ties in magnitude are broken by position (stable sort), deterministically.
 """
 from typing import Dict, Iterable, Mapping, Optional
 

@@ -125,17 +125,41 @@ def mask_distance(a: Masks, b: Masks, support: Masks = None) -> float:
     return differ / count if count else 0.0
 
 
-def early_stop(masks: Sequence[Masks], threshold: float = 0.07, window: int = 1, support: Masks = None) -> bool:
-    """The early-bird rule: with the prospective masks of consecutive epochs (oldest first),
-    stop once the newest is within `threshold` of each of the `window` masks before it (a
-    FIFO queue of window + 1 masks; window 1 compares consecutive masks only).
+# The two early-stopping rules PracSearchParams.early_stop_rule names (see prac_early_stop and
+# early_stop); 'prac' is the paper's authors' and the default.
+EARLY_STOP_RULES = ("prac", "early_bird")
+
+
+def prac_early_stop(distances: Sequence[float], threshold: float = 0.07, queue: int = 5) -> bool:
+    """PrAC-LTH's rule: with the mask distances of consecutive epochs (oldest first; distance
+    i compares epoch i+1's prospective mask with epoch i's), stop once the last `queue`
+    distances *recorded* are all below `threshold`, where recording starts with the first
+    distance above the threshold (so a round whose masks never moved much does not stop).
 
     Paper 001, §3.2 ii ("Early stopping"): "we calculate sparsity masks for the model after
-    every epoch of training and monitor the distance between masks [...] the Hamming distance
-    [...]. Once the distance becomes smaller than a threshold, we interrupt the training";
-    000, A1: "we default to use 0.07 as the threshold for the distance between masks". The
-    queue is Early-Bird's (You et al. 2020; the authors' code keeps `queue_length = 5`):
-    PracMaskSearch's default queue of 5 masks is window = 4."""
+    every epoch of training and monitor the distance between masks [...]. Once the distance
+    becomes smaller than a threshold, we interrupt the training"; 000, A1: "we default to use
+    0.07 as the threshold". The queue is the authors' released code (VITA-Group/PrAC-LTH,
+    main_PrAC_imp.py: `start_record = start_record or (hamming_dis > args.eb_eps)`; a FIFO
+    `distance_queue` of `queue_length = 5` distances, initialized to ones, that receives a
+    distance once recording started; stop when `distance_queue.max() < args.eb_eps`). Their
+    `epoch > args.warmup` condition (warm-up 0 by default) is not modelled."""
+    started = [i for i, d in enumerate(distances) if d > threshold]
+    if not started:
+        return False
+    recorded = list(distances[started[0]:])
+    return len(recorded) >= queue and max(recorded[-queue:]) < threshold
+
+
+def early_stop(masks: Sequence[Masks], threshold: float = 0.07, window: int = 1, support: Masks = None) -> bool:
+    """The early-bird rule (You et al. 2020; PracSearchParams.early_stop_rule='early_bird'):
+    with the prospective masks of consecutive epochs (oldest first), stop once the newest is
+    within `threshold` of each of the `window` masks before it (a FIFO queue of window + 1
+    masks; window 1 compares consecutive masks only). On the same masks it stops at another
+    epoch than `prac_early_stop`, the paper's authors' rule, usually earlier (measured on
+    MNIST-1D: epoch 16 against 18 at threshold 0.08): it needs one mask fewer once the masks
+    are still and does not wait for them to have moved, but a slow drift that keeps every
+    consecutive distance small delays it. PracMaskSearch's queue of 5 masks is window = 4."""
     if window < 1:
         raise ValueError("window must be >= 1")
     if len(masks) < window + 1:

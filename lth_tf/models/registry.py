@@ -10,6 +10,9 @@ Conventions every builder follows (later code relies on them):
 - Convolutional models take 1-D inputs (length, channels) with Conv1D and 2-D inputs
   (height, width, channels) with Conv2D.
 - Channel/unit counts are `max(1, round(c * width))`, so a width multiplier scales the model.
+A model of your own needs no registration: name it `ModelHparams.name = "my_models:build"`, a
+function builder(input_shape, num_classes, width, initializer) -> model that follows the same
+conventions (lth_tf/named.py).
 """
 import dataclasses
 from typing import Callable, Dict, NamedTuple, Tuple
@@ -18,6 +21,7 @@ import gin
 import tf_keras as keras
 
 from lth_tf.errors import ConfigError, unknown_name
+from lth_tf.named import lookup
 
 _BUILDERS: Dict[str, Callable] = {}
 
@@ -44,8 +48,7 @@ class ModelHparams:
     initializer: str = "he_normal"
 
     def __post_init__(self):
-        if self.name not in _BUILDERS:
-            raise unknown_name("model", self.name, _BUILDERS)
+        lookup("model", self.name, _BUILDERS)
         if not self.width > 0:
             raise ConfigError(f"ModelHparams.width={self.width} must be positive.")
         if self.initializer not in INITIALIZERS:
@@ -58,7 +61,7 @@ def scaled(channels: int, width: float) -> int:
 
 def build_model(hp: ModelHparams, input_shape: Tuple[int, ...], num_classes: int) -> keras.Model:
     """Builds the model; its initial weights are drawn from the global seed (set it first)."""
-    return _BUILDERS[hp.name](tuple(input_shape), num_classes, hp.width, hp.initializer)
+    return lookup("model", hp.name, _BUILDERS)(tuple(input_shape), num_classes, hp.width, hp.initializer)
 
 
 def conv_ops(input_shape):

@@ -4,6 +4,13 @@ A mask set is a dict {layer name: float32 array of 0/1}, one entry per prunable 
 shape of that layer's kernel. Pruning targets a *density* (fraction of prunable weights kept):
 IMP level k keeps round(N * (1 - p)^k) weights, so sparsity after k levels is 1 - (1 - p)^k to
 one weight, instead of drifting by a rounding error per level.
+
+Counting differs from open_lth's (facebookresearch/open_lth, pruning/sparse_global.py), which
+at each level prunes ceil(p·R) + 1 of the R remaining weights plus any tied with its threshold
+(threshold = sorted |w|[ceil(p·R)], kept = |w| > threshold): after 3 levels of 20% of 152
+weights it keeps 120, 95, 75 where we keep round(152·0.8^k) = 122, 97, 78. Ties are broken here
+by position, so exactly the target count is kept. Given the same count the masks are identical
+(tests/test_golden_magnitude.py, on open_lth's own output).
 """
 from typing import Dict, Optional
 
@@ -50,6 +57,17 @@ def level_density(fraction: float, level: int) -> float:
     remain (Frankle & Carbin 2019 §2: "prune p^(1/n)% of the weights that survive"): the one
     density rule of every search and driver."""
     return (1.0 - float(fraction)) ** int(level)
+
+
+def max_useful_level(sizes, fraction: float, scope: str = "global") -> int:
+    """The last IMP level that keeps a weight: level k keeps round(N * (1 - fraction)^k) of N
+    prunable weights (globally, or of each layer's N when layerwise), which round-off makes 0 from
+    some level on; pruning further trains a network without weights."""
+    n = min(sizes) if scope == "layerwise" else sum(sizes)
+    level = 0
+    while int(round(n * (1.0 - fraction) ** (level + 1))) >= 1:
+        level += 1
+    return level
 
 
 def prune_by_score(scores: Dict[str, np.ndarray], masks: Masks, target_density: float,

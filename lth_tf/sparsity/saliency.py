@@ -2,7 +2,7 @@
 
 The scorers use whatever weights the model holds: at initialization (the papers' one-shot
 use) or after training, as the PrAC study's iterative baselines do between training rounds
-(components/saliency_tickets.py; 001 §4.3).
+(components/prac/saliency.py; 001 §4.3).
 
 Each scorer takes a wrapped model (lth_tf.sparsity.wrapping) whose masks are set and returns
 {layer name: score array} with the kernels' shapes; the highest scores are kept by
@@ -18,7 +18,25 @@ and leaves the model's weights unchanged.
   least reduces gradient flow); as a score to keep, w ⊙ Hg. H g is a Hessian-vector product of
   the loss at temperature T (200 in the paper).
 - SynFlow (Tanaka et al. 2020): data-free; with all parameters replaced by their absolute
-  values and an all-ones input, R = sum of the logits; score |dR/dw ⊙ w|.
+  values and one all-ones input, R = sum of the logits; score |dR/dw ⊙ w|.
+
+BatchNorm mode: all three score in inference mode (BN normalizes with its moving statistics).
+The papers (SNIP, GraSP, SynFlow; 001 §4.3 and 002 use them) do not say; the released code:
+- Synaptic-Flow's `prune_loop` (Tanaka et al., the code that compares the three; the reference
+  of tests/golden/) runs `model.eval()` unless `--prune-train-mode` is given;
+- SNIP's release (namhoonlee/snip-public, snip/prune.py) feeds `is_train: False`;
+- GraSP's release (alecwangcq/GraSP, pruner/GraSP.py) scores `copy.deepcopy(net)  # .eval()`,
+  the network in training mode. We do not follow it: in training mode the Hessian-vector
+  product goes through the batch statistics, and Keras' BatchNormalization takes them from
+  `tf.nn.moments`, which stops the gradient of the mean inside the variance. First derivatives
+  are unaffected (SNIP would be right), second derivatives are not: measured against
+  Synaptic-Flow's GraSP in train mode, the scores of the layers feeding a BN layer were off by
+  up to 20% and their sum by two orders of magnitude. In inference mode BN is an affine map and
+  the scores equal the reference's.
+Inference mode also makes a score independent of the other examples of the scoring batch.
+Scores equal Synaptic-Flow's (Pruners/pruners.py) up to its normalization (SNIP divides by the
+sum of all scores, GraSP by |sum| + 1e-10: a positive factor, the same ranking and masks);
+tests/test_golden_saliency.py checks this on its fixtures, a BatchNorm network included.
 """
 from typing import Callable, Dict
 
@@ -38,9 +56,7 @@ def _kernels(model) -> Dict[str, tf.Variable]:
 
 
 def _loss(model, x, y, temperature: float = 1.0):
-    # Training mode, as in the papers (BN normalizes with batch statistics). This moves BN's
-    # moving statistics: iterative_prune restores the model's state afterwards.
-    logits = model(x, training=True) / temperature
+    logits = model(x, training=False) / temperature  # inference mode: see the module docstring
     return tf.reduce_mean(tf.keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True))
 
 
@@ -73,11 +89,13 @@ def synflow_scores(model, x=None, y=None) -> Scores:
             if v.dtype.is_floating:
                 v.assign(tf.abs(v))
         kernels = _kernels(model)
-        # Two identical all-ones inputs (scores only scale): TF 2.21's eager Conv backprop on CPU
-        # crashes with a batch of one.
+        # Two identical all-ones inputs, R averaged over them: TF 2.21's eager Conv backprop on CPU
+        # crashes with a batch of one, and the mean equals the one-input R of the paper and of
+        # Synaptic-Flow (a sum would double every score).
         ones = tf.ones((2, *model.input_shape[1:]), tf.float32)
         with tf.GradientTape() as tape:
-            r = tf.reduce_sum(model(ones, training=False))  # inference mode: BN uses its statistics
+            outputs = model(ones, training=False)  # inference mode: BN uses its statistics
+            r = tf.reduce_sum(tf.reduce_mean(outputs, axis=0))
         grads = tape.gradient(r, list(kernels.values()))
         scores = {n: np.abs((g * k).numpy()) for (n, k), g in zip(kernels.items(), grads)}
     finally:

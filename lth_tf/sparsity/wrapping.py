@@ -23,7 +23,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_model_optimization as tfmot
 import tf_keras as keras
-from tensorflow_model_optimization.python.core.sparsity.keras import pruning_wrapper
+from tensorflow_model_optimization.python.core.sparsity.keras import prunable_layer, prune_registry, pruning_wrapper
 
 from lth_tf.errors import ConfigError
 
@@ -51,12 +51,15 @@ class FixedMaskPruneLowMagnitude(pruning_wrapper.PruneLowMagnitude):
         super().build(input_shape)
         # The attribute of the inner layer that holds the pruned kernel ('kernel' for Dense and
         # Conv*), so `call` can hand the layer the masked kernel in its place.
+        if len(self.pruning_vars) != 1:  # e.g. DepthwiseConv2D (none), LSTM (two per cell)
+            raise ConfigError(f"Cannot mask layer {self.layer.name!r} ({type(self.layer).__name__}): tfmot's prune "
+                              f"registry names {len(self.pruning_vars)} prunable weights for it, lth-tf masks "
+                              f"exactly one per layer. {MASKABLE}")
         kernel = self.pruning_vars[0][0]
         names = [n for n, v in vars(self.layer).items() if v is kernel]
         if not names:
             raise ConfigError(f"Cannot mask layer {self.layer.name!r} ({type(self.layer).__name__}): its prunable "
-                              f"weight is not an attribute of the layer. Prune Dense / Conv layers only "
-                              f"(PruningHparams.prunable_kinds).")
+                              f"weight is not an attribute of the layer. {MASKABLE}")
         self._kernel_attr = names[0]
 
     def call(self, inputs, training=None, **kwargs):
@@ -113,6 +116,36 @@ def mask_gradients(grads: Sequence[tf.Tensor], variables: Sequence[tf.Variable],
     masks = {id(kernel): mask for kernel, mask in kernel_mask_pairs(model)}
     return [g * tf.cast(masks[id(v)], g.dtype) if id(v) in masks and g is not None else g
             for g, v in zip(grads, variables)]
+
+
+MASKABLE = ("lth-tf masks the one weight tfmot's prune registry names for a layer: Dense, Conv and "
+            "ConvTranspose kernels, SeparableConv pointwise kernels, Embedding matrices, LocallyConnected kernels; "
+            "depthwise kernels have none there, recurrent (LSTM, GRU, SimpleRNN) and attention layers several.")
+
+
+def prunable_weight_count(layer) -> int:
+    """How many weights tfmot's prune registry (or the layer, as a PrunableLayer) names as prunable
+    in `layer`; lth-tf masks the layers with exactly one (`maskable`)."""
+    if isinstance(layer, prunable_layer.PrunableLayer):
+        return len(layer.get_prunable_weights())
+    registry = prune_registry.PruneRegistry
+    if not registry.supports(layer):
+        return 0
+    if registry._is_rnn_layer(layer):  # kernel and recurrent kernel of every cell
+        return 2 * len(registry._get_rnn_cells(layer))
+    return len(registry._weight_names(layer))
+
+
+def maskable(layer) -> bool:
+    return prunable_weight_count(layer) == 1
+
+
+def unmasked_weight_layers(model) -> List[str]:
+    """'name (Class)' of every layer that holds a weight matrix or tensor (rank >= 2: kernels,
+    embeddings, not biases or batch-norm scales) and cannot be masked (`maskable`)."""
+    return [f"{l.name!r} ({type(l).__name__})" for l in model.layers
+            if not isinstance(l, pruning_wrapper.PruneLowMagnitude) and not maskable(l)
+            and any(len(w.shape) >= 2 for w in l.trainable_weights)]
 
 
 PRUNABLE_KINDS = {

@@ -1,7 +1,7 @@
 """Definitions 3.1 / 3.2 of 004 (Paul et al. 2022, §3) applied to the mean accuracy curves over
 seeds: dominance between every pair of initializations, the D / W matrix, matching
 initializations (weak dominance of w_t*), and the mean ± std table (see
-components/data_diet_report.py for the definitions quoted)."""
+components/reports/data_diet/report.py for the definitions quoted)."""
 import numpy as np
 import pandas as pd
 

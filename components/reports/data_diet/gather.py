@@ -6,8 +6,8 @@ from typing import Dict, List, Tuple
 
 import pandas as pd
 
-from components import plotting
-from components.report import summary_table
+from components.reports import plotting as plotting
+from components.reports.report import summary_table
 from components.reports.data_diet.dominance import dominance, matching
 from lth_tf.io import read_json
 

@@ -9,8 +9,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from components import plotting, report_text  # noqa: E402
-from components.report import plot_accuracy  # noqa: E402
+from components.reports import plotting as plotting
+from components.reports import text as report_text  # noqa: E402
+from components.reports.report import plot_accuracy  # noqa: E402
 from components.reports.data_diet.dominance import dominance_matrix, mean_pm_std  # noqa: E402
 from components.reports.data_diet.gather import INFO_COLUMNS, DietData  # noqa: E402
 from components.reports.plateau import dense_runs, plateau_section  # noqa: E402

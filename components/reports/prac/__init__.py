@@ -1,4 +1,4 @@
-"""The PrAC study's report sections (PracReport, components/prac_report.py; papers 000, 001).
+"""The PrAC study's report sections (PracReport, components/reports/prac/report.py; papers 000, 001).
 
     gather.py         every network's row (results.csv), the headline variant, verdicts, savings: PracData
     tables.py         savings (001 Fig. 3 rule), early-stop pairs, verdicts, set sizes, CEP table, similarity

@@ -26,7 +26,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 
-from components import plotting  # noqa: E402
+from components.reports import plotting as plotting  # noqa: E402
 from components.artifacts.base import from_description  # noqa: E402
 from components.artifacts.tickets import Tickets  # noqa: E402
 from lth_tf.data import DatasetHparams, load_dataset, sample  # noqa: E402

@@ -1,7 +1,7 @@
 """The PrAC report's rows and what its sections read (`PracData`).
 
 Inputs are grouped by role, and rows are labelled by their group, so baselines produced by the
-generic components get the study's names (see components/prac_report.py). The dense network
+generic components get the study's names (see components/reports/prac/report.py). The dense network
 appears once per seed (vanilla's level 0 when there is one). Accuracy: `metric` (default
 `best_val_test_accuracy`, 000 A1); rows without it fall back to the last epoch's
 `test_accuracy` (`reported_accuracy`).
@@ -13,8 +13,8 @@ from typing import Dict
 import numpy as np
 import pandas as pd
 
-from components import plotting
-from components.report import summary_table
+from components.reports import plotting as plotting
+from components.reports.report import summary_table
 from components.reports.prac.tables import savings, verdict_table
 from lth_tf.metrics.verdicts import VerdictRule
 

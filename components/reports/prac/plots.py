@@ -9,7 +9,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from components import plotting  # noqa: E402
+from components.reports import plotting as plotting  # noqa: E402
 
 
 def _remaining_axis(ax, sparsity=None):

@@ -6,9 +6,9 @@ table of every variant."""
 import numpy as np
 import pandas as pd
 
-from components import report_text
-from components.report import plot_accuracy
+from components.reports import text as report_text
 from components.reports.plateau import dense_runs, plateau_section
+from components.reports.report import plot_accuracy
 from components.reports.prac.gather import PracData
 from components.reports.prac.plots import plot_bands, plot_class_ratios, plot_similarity, plot_steps
 from components.reports.prac.tables import (highest_sparsity, cep_table, class_ratio_table, early_stop_pairs,
@@ -51,6 +51,28 @@ def plateau(d: PracData) -> Section:
     return plateau_section(dense_runs(d.inputs.get("vanilla") or [], lambda t: "vanilla IMP"), d.out, "recipe")
 
 
+def stopping_rule(frame: pd.DataFrame, main: str) -> str:
+    """The sentence naming the early-stopping rule the headline search's rounds ran (results
+    without an `early_stop_rule` column predate the choice: they ran Early-Bird's)."""
+    needed = {"early_stop", "early_stop_queue", "early_stop_threshold"}
+    rows = frame[(frame.variant == main) & (frame.level > 0)] if needed <= set(frame) else frame.iloc[:0]
+    if rows.empty:
+        return ""
+    row = rows.iloc[0]
+    if not bool(row.early_stop):
+        return f"Early stopping: `{main}`'s rounds ran without early stopping.\n"
+    rule = row.get("early_stop_rule", "early_bird")
+    rule = "early_bird" if pd.isna(rule) else rule
+    queue, threshold = int(row.early_stop_queue), float(row.early_stop_threshold)
+    if rule == "prac":
+        return (f"Early stopping: `{main}`'s rounds ran the authors' rule (PrAC-LTH `main_PrAC_imp.py`): a round "
+                f"ends once the last {queue} consecutive-epoch mask distances, recorded from the first one above "
+                f"the threshold, are all below {threshold:g}.\n")
+    return (f"Early stopping: `{main}`'s rounds ran Early-Bird's rule (You et al. 2020), not the authors' PrAC rule: "
+            f"a round ends once the newest prospective mask is within {threshold:g} of each of the {queue - 1} "
+            f"before it.\n")
+
+
 def accuracy(d: PracData) -> Section:
     p, frame, summary, main_variant, out = d.p, d.frame, d.summary, d.main, d.out
     write_csv(out / "summary.csv", summary)
@@ -68,7 +90,7 @@ def accuracy(d: PracData) -> Section:
                           f"accuracy instead.\n" if d.fallbacks else ".\n")
     return section(f"Study `{p.study}`: {len(frame)} networks, {report_text.seeds(frame.seed)}. "
                    f"Headline PrAC variant: `{main_variant}`.\n",
-                   accuracy_sentence,
+                   stopping_rule(frame, main_variant), accuracy_sentence,
                    f"## {metric_name} vs sparsity\n",
                    f"Mean over seeds, band ±1 std: {', '.join(main)}.\n", "![accuracy](accuracy_vs_sparsity.png)\n",
                    "![all variants](all_variants_vs_sparsity.png)\n")

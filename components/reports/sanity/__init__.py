@@ -1,4 +1,4 @@
-"""The sanity study's report sections (SanityReport, components/sanity_report.py; paper 002).
+"""The sanity study's report sections (SanityReport, components/reports/sanity/report.py; paper 002).
 
     gather.py    every network's row, the well-trained reference, the verdicts: SanityData
     tables.py    accuracy per rate, verdicts as printed, R_p tables

@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from components import plotting  # noqa: E402
+from components.reports import plotting as plotting  # noqa: E402
 from components.reports.names import SANITY_SWEEP_ORDER as SWEEP_ORDER, sanity_label as label  # noqa: E402
 from lth_tf.io import save_png  # noqa: E402
 

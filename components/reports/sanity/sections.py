@@ -3,9 +3,8 @@ sparsity and mask method (002 App. B/C), accuracy at each learning rate (Fig. A.
 (App. G), the tuner, and the findings on this run (App. A, G), which also give the report's
 opening findings paragraph."""
 import numpy as np
-import pandas as pd
 
-from components import report_text
+from components.reports import text as report_text
 from components.artifacts.tickets import Tickets
 from components.reports.names import sanity_label as label
 from components.reports.plateau import dense_runs, plateau_section
@@ -15,7 +14,7 @@ from components.reports.sanity.plots import plot_accuracy, plot_correlation, plo
 from components.reports.sanity.tables import (mean_std_text, accuracy_table, correlation_table, distance_from_p,
                                               verdict_markdown)
 from components.reports.section import Section, markdown, section
-from lth_tf.io import read_json, write_csv
+from lth_tf.io import write_csv
 from lth_tf.metrics import jackpot as J
 from lth_tf.metrics.verdicts import MIN_SEEDS, NO_NOISE, Stats
 
@@ -120,9 +119,9 @@ def tuner(d: SanityData) -> Section:
     parts = ["## The well-trained dense network: keras-tuner\n"]
     if d.inputs.get("tuning") is None:
         return section(*parts, "_(the tuner was switched off: `sanity.tune = False`)_\n")
-    trials = pd.read_csv(d.inputs["tuning"].path / "trials.csv")
+    trials = d.inputs["tuning"].trials()
     write_csv(d.out / "trials.csv", trials)
-    meta = read_json(d.inputs["tuning"].path / "best.json")
+    meta = d.inputs["tuning"].best()
     plot_tuning(trials, d.rates, meta["objective_name"], d.out / "tuning.png")
     if not len(trials):
         return section(*parts, "_(the tuner was switched off: `sanity.tune = False`)_\n")

@@ -4,7 +4,7 @@ opening findings paragraph and the definitions (002 Appendices A, B, C, G)."""
 import numpy as np
 import pandas as pd
 
-from components import report_text
+from components.reports import text as report_text
 from components.reports.names import sanity_label as label
 from lth_tf.metrics import jackpot as J
 from lth_tf.metrics.verdicts import MIN_SEEDS, NO_NOISE, Stats, VerdictRule
@@ -158,7 +158,10 @@ def definitions(p, rewind_words: str, fraction: float) -> str:
              "- **Jackpot**: all five conditions hold for the ticket at that sparsity (002 Appendix B/C).",
              "- **R_p(θ, θ')** (002 Appendix G, eq. 1): the fraction of the top-p·100% largest-magnitude weights of "
              "each layer (p relative to the layer's remaining weights) that are in the top p·100% of both θ and θ', "
-             "summed over the prunable layers; 1 = the same weights are large, ≈ p = unrelated, < p = anti-related.",
+             "summed over the prunable layers; 1 = the same weights are large, ≈ p = unrelated, < p = anti-related. "
+             "Layer l's top set has k_l = round(p·N_l) weights (Python's round, half to even) and the sum is divided "
+             "by Σ_l k_l, not eq. 1's p·Σ_l N_l (at most half a weight per layer apart), so identical weights give "
+             "exactly 1.",
              "- **Verdict rule**: " + p.rule.describe(),
              f"- Accuracies are `{p.metric}` per seed; tables show mean ± std over seeds.\n"]
     return "\n".join(lines)

@@ -1,4 +1,4 @@
-"""The stability study's report sections (StabilityReport, components/stability_report.py).
+"""The stability study's report sections (StabilityReport, components/reports/stability/report.py).
 
     gather.py       every network's row (results.csv) and StabilityData, what the sections read
     tables.py       ★ verdicts, the ticket table at the paper's sparsities, level tables

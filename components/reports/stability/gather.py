@@ -7,11 +7,11 @@ from typing import Dict
 
 import pandas as pd
 
-from components import plotting
-from components.artifacts.base import from_description
+from components.reports import plotting as plotting
+from components.artifacts.tables import Trained
 from components.artifacts.tickets import Tickets, search_params
-from components.spec import Artifact
-from components.stability_common import config_columns, training_label
+from components import Artifact
+from components.stability.common import config_columns, training_label
 from lth_tf.data import steps_per_epoch
 from lth_tf.training import TrainingHparams
 
@@ -19,20 +19,14 @@ LEADING = ("study", "experiment", "config", "variant", "seed", "level", "sparsit
            "test_accuracy", "train_steps")
 
 
-def _tickets_of(trained: Artifact) -> Tickets:
-    return Tickets.at(Path(trained.metadata["inputs"]["tickets"]))
+def _tickets_of(artifact: Artifact) -> Tickets:
+    """The Tickets artifact an analysis or a Trained artifact was computed from."""
+    return Tickets.at(artifact.input_path("tickets"))
 
 
-def _training_of(trained: Artifact, search) -> TrainingHparams:
-    d = trained.metadata["parameters"].get("training")
-    if d is None:
-        return search.training
-    return from_description(TrainingHparams, d)
-
-
-def _read(artifact: Artifact, name: str = "results.csv") -> pd.DataFrame:
-    path = artifact.path / name
-    return pd.read_csv(path) if path.exists() else pd.DataFrame()
+def _training_of(trained: Trained, search) -> TrainingHparams:
+    """The recipe the networks were trained with (Trained.training; None: the search's)."""
+    return trained.training or search.training
 
 
 def _num_classes(tickets) -> int:
@@ -49,7 +43,7 @@ def _with(frame: pd.DataFrame, **columns) -> pd.DataFrame:
 
 def _search_rows(tickets: Artifact, experiment: str, prefix: str = "") -> pd.DataFrame:
     search = search_params(tickets)
-    frame = _read(tickets)
+    frame = tickets.table()
     if frame.empty:
         return frame
     frame = _with(frame, experiment=experiment, num_classes=_num_classes(tickets), **config_columns(search))
@@ -62,7 +56,7 @@ def _trained_rows(trained: Artifact, experiment: str) -> pd.DataFrame:
     tickets = _tickets_of(trained)
     search = search_params(tickets)
     hp = _training_of(trained, search)
-    frame = _read(trained)
+    frame = trained.table()
     if frame.empty:
         return frame
     frame = _with(frame, experiment=experiment, num_classes=_num_classes(tickets), **config_columns(search))
@@ -94,7 +88,7 @@ def gather_results(inputs, p) -> pd.DataFrame:
         frames.append(_search_rows(tickets, "aimp_search", prefix))
     frames += [_trained_rows(t, "disentangle") for t in inputs.get("disentangle", [])]
     for few in inputs.get("few_shot", []):
-        frame = _read(few)
+        frame = few.table()
         if not frame.empty:
             frames.append(_with(frame, experiment="few_shot", num_classes=_num_classes(_tickets_of(few))))
     frames += [_search_rows(t, "transfer_search") for t in inputs.get("transfer_searches", [])]
@@ -106,7 +100,7 @@ def gather_results(inputs, p) -> pd.DataFrame:
 
 
 def _concat(artifacts, name) -> pd.DataFrame:
-    frames = [_read(a, name) for a in artifacts]
+    frames = [a.table(name) for a in artifacts]
     frames = [f for f in frames if not f.empty]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 

@@ -11,8 +11,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from components import plotting  # noqa: E402
-from components.report_text import plural  # noqa: E402
+from components.reports import plotting as plotting  # noqa: E402
+from components.reports.text import plural  # noqa: E402
 from components.reports.section import Section, markdown, mean_std as _mean_std, section  # noqa: E402
 from components.reports.stability.gather import StabilityData, config_order as _config_order  # noqa: E402
 from components.reports.stability.tables import split_words  # noqa: E402

@@ -13,7 +13,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from components import plotting, report_text  # noqa: E402
+from components.reports import plotting as plotting
+from components.reports import text as report_text  # noqa: E402
 from components.reports.section import Section, markdown, mean_std as _mean_std, section  # noqa: E402
 from components.reports.stability.gather import StabilityData, config_order as _config_order  # noqa: E402
 from components.reports.stability.tables import level_table, level_verdicts, ticket_table, verdict_metric  # noqa: E402
