@@ -107,6 +107,7 @@ def test_data_diet_pipeline_end_to_end(tmp_path, tiny_gin):
     assert not (both["dominates_x"] & both["dominates_y"]).any()
     report = (tmp_path / "report.md").read_text()
     assert "dominates" in report and "accuracy_vs_sparsity.png" in report
+    assert len(pd.read_csv(tmp_path / "plateau.csv")) == len(set(variants))  # the plateau check per variant
     # No baseline pre-trains 'all' here, so the reference w_t* is standard IMP rewinding to t* = 8 steps.
     assert "The reference w_t* is `rewind_8it`" in report and "Definition 3.2" in report
     assert (tmp_path / "accuracy_vs_sparsity.png").exists()

@@ -39,7 +39,7 @@ def test_prac_study_headline_counterpart_and_saliency(tmp_path, tiny_gin):
     pairs = pd.read_csv(tmp_path / "savings_early_stop.csv")
     assert list(pairs.variant) == ["prac", "prac_no_es"] and list(pairs.early_stop) == [True, False]
     report = (tmp_path / "report.md").read_text()
-    assert "Headline PrAC variant: `prac`" in report
+    assert "Headline PrAC variant: `prac`" in report and "| vanilla IMP | 1 |" in report  # plateau check
     # the saliency search costs what the headline PrAC search spent on the same mask
     prac_row = results[(results.variant == "prac") & (results.level == 1)].iloc[0]
     snip_row = results[(results.variant == "snip") & (results.level == 1)].iloc[0]

@@ -97,7 +97,7 @@ def test_cli_end_to_end(study):
 
     report = (study / "report.md").read_text()
     for text in ("①", "⑤", "jackpot", "R_p", "keras-tuner", "Findings on this run", "| ticket |",
-                 "shrink", "toward p", "*Clear gap*"):
+                 "shrink", "toward p", "*Clear gap*", "Plateau check of the dense network"):
         assert text in report, text
     pngs = sorted(p.name for p in study.glob("*.png"))
     assert {"accuracy_by_rate.png", "correlation_L01.png", "findings.png", "tuning.png"} <= set(pngs)

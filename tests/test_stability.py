@@ -91,7 +91,7 @@ def test_outputs_follow_the_contract(study):
     report = (root / "report.md").read_text()
     for heading in ("Forgetting and convergence", "Ticket accuracy per configuration", "Instability to SGD noise",
                     "First stable rewind point", "Linear probes per block", "Few-shot", "Transfer", "AIMP",
-                    "Disentangling", "Runs stuck at chance"):
+                    "Disentangling", "Runs stuck at chance", "Plateau check of the dense network"):
         assert heading in report, heading
     for png in ("accuracy_vs_sparsity.png", "interpolation.png", "barrier_vs_sparsity.png", "probes.png"):
         assert (root / png).stat().st_size > 1000 and f"]({png})" in report

@@ -259,6 +259,19 @@ class Tickets(Artifact):
     def level_metrics(self, level: int) -> dict:
         return read_json(self.level_dir(level) / "metrics.json")
 
+    def history(self, level: int = 0) -> pd.DataFrame:
+        """A finished level's per-epoch history rows (TrainResult.history: epoch, step, lr,
+        train_*, val_*)."""
+        return pd.read_csv(self.level_dir(level) / "history.csv")
+
+    def level_start_step(self, level: int = 0) -> int:
+        """The step a finished level's training started from: its last epoch's step minus the
+        steps it trained (metrics.json `own_steps`; 0 when a level stored before lacks it)."""
+        metrics = self.level_metrics(level)
+        if "own_steps" not in metrics:
+            return 0
+        return int(self.history(level)["step"].iloc[-1]) - int(metrics["own_steps"])
+
     def results(self) -> pd.DataFrame:
         return pd.read_csv(Path(self.path) / "results.csv")
 

@@ -2,7 +2,7 @@
 its sections read (`DietData`)."""
 import dataclasses
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Tuple
 
 import pandas as pd
 
@@ -54,6 +54,7 @@ class DietData:
     table: pd.DataFrame
     match: pd.DataFrame
     colors: Dict
+    artifacts: Tuple = ()  # the Tickets inputs, one per variant (p.variants)
 
     @classmethod
     def of(cls, p, artifacts, out: Path) -> "DietData":
@@ -62,4 +63,5 @@ class DietData:
         variants = list(dict.fromkeys(p.variants))
         table = dominance(summary)
         match = matching(summary, table, p.reference, p.rule, variants) if p.reference else pd.DataFrame()
-        return cls(p, out, frame, summary, variants, table, match, plotting.label_colors(summary.variant))
+        return cls(p, out, frame, summary, variants, table, match, plotting.label_colors(summary.variant),
+                   tuple(artifacts))

@@ -88,4 +88,4 @@ def execute(p: DataDietReportParams, inputs, out: Path, ctx):
 
 SPEC = ComponentSpec(name="DataDietReport", inputs={"results": "Tickets*"}, output="Report",
                      params=DataDietReportParams, executor=execute,
-                     version=3)  # 2: findings paragraph, glossary, shared colours; 3: no verdict from one seed
+                     version=4)  # 2: findings paragraph, glossary, shared colours; 3: no verdict from one seed; 4: plateau check

@@ -14,6 +14,7 @@ from components.reports import text as report_text  # noqa: E402
 from components.reports.report import plot_accuracy  # noqa: E402
 from components.reports.data_diet.dominance import dominance_matrix, mean_pm_std  # noqa: E402
 from components.reports.data_diet.gather import INFO_COLUMNS, DietData  # noqa: E402
+from components.reports.plateau import dense_runs, plateau_section  # noqa: E402
 from components.reports.section import Section, markdown, section  # noqa: E402
 from lth_tf.io import write_csv  # noqa: E402
 from lth_tf.metrics.verdicts import NO_NOISE, Stats, VerdictRule  # noqa: E402
@@ -82,7 +83,13 @@ def all_variants(d: DietData) -> Section:
     return section("## All variants (mean ± std over seeds)\n", markdown(d.summary))
 
 
-SECTIONS = (initializations, dominance_section, all_variants)
+def plateau(d: DietData) -> Section:
+    """The plateau check of each variant's dense network (level 0, trained from its rewind point)."""
+    variant_of = {str(a.path): v for a, v in zip(d.artifacts, d.p.variants)}
+    return plateau_section(dense_runs(d.artifacts, lambda t: variant_of[str(t.path)]), d.out, "variant")
+
+
+SECTIONS = (plateau, initializations, dominance_section, all_variants)
 
 
 def plot_by_scheme(summary: pd.DataFrame, scheme_of: dict, metric: str, path: Path, title: str, colors=None):

@@ -48,8 +48,8 @@ from components import ComponentSpec
 from lth_tf.io import write_csv, write_text
 
 # The report, in order; the findings paragraph comes from `verdicts`.
-SECTIONS = (R.accuracy, R.verdicts, R.savings, R.steps, R.example_sets, R.class_ratios, R.similarity, R.transfer,
-            R.saliency, F.paper_figures, F.forgetting_arms, R.all_variants)
+SECTIONS = (R.plateau, R.accuracy, R.verdicts, R.savings, R.steps, R.example_sets, R.class_ratios, R.similarity,
+            R.transfer, R.saliency, F.paper_figures, F.forgetting_arms, R.all_variants)
 
 
 @gin.configurable
@@ -73,8 +73,9 @@ def execute(p: PracReportParams, inputs, out: Path, ctx):
 # version 3: findings paragraph, glossary, one colour per variant, 001 Fig. 2 / Fig. 9, 000 Fig. A16.
 # version 4: the 'forgetting_arms' section (ForgettingBySparsity: IMP fine-tune / LT / RT on all data).
 # version 5: no verdict stated from one seed (no seed-noise estimate).
+# version 6: the plateau check of vanilla IMP's dense network.
 SPEC = ComponentSpec(name="PracReport", inputs={"prac": "Tickets*", "vanilla": "Tickets*?",
                                                 "random_pruning": "Tickets*?", "random_tickets": "Trained*?",
                                                 "saliency": "Tickets*?", "vanilla_reference": "Tickets*?",
                                                 "transfer": "*?", "forgetting_arms": "Analysis*?"},
-                     output="Report", params=PracReportParams, executor=execute, version=5)
+                     output="Report", params=PracReportParams, executor=execute, version=6)

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from components.reports import text as report_text
+from components.reports.plateau import dense_runs, plateau_section
 from components.reports.report import plot_accuracy
 from components.reports.prac.gather import PracData
 from components.reports.prac.plots import plot_bands, plot_class_ratios, plot_similarity, plot_steps
@@ -42,6 +43,12 @@ def findings(verdicts: pd.DataFrame, saved: pd.DataFrame, main: str) -> list:
                      f"found its mask in {r.search_steps:.0f} training steps against vanilla IMP's "
                      f"{r.search_steps_imp:.0f}: {100 * r.search_saving:.0f}% fewer.")
     return words
+
+
+def plateau(d: PracData) -> Section:
+    """The plateau check of vanilla IMP's dense network (the recipe every variant trains its tickets
+    with; PrAC's own first round stops early by design, so it is not judged)."""
+    return plateau_section(dense_runs(d.inputs.get("vanilla") or [], lambda t: "vanilla IMP"), d.out, "recipe")
 
 
 def stopping_rule(frame: pd.DataFrame, main: str) -> str:

@@ -65,4 +65,4 @@ SPEC = ComponentSpec(name="SanityReport", inputs={"searches": "Tickets*", "basel
                                                   "correlation": "Table*?", "well_trained": "Tickets*?",
                                                   "longer": "Tickets*?", "tuning": "Tuning?"},
                      output="Report", params=SanityReportParams, executor=execute,
-                     version=3)  # 2: findings paragraph, glossary, shared colours; 3: no verdict from one seed
+                     version=4)  # 2: findings paragraph, glossary, shared colours; 3: no verdict from one seed; 4: plateau check

@@ -7,6 +7,7 @@ import numpy as np
 from components.reports import text as report_text
 from components.artifacts.tickets import Tickets
 from components.reports.names import sanity_label as label
+from components.reports.plateau import dense_runs, plateau_section
 from components.reports.sanity import words as W
 from components.reports.sanity.gather import SanityData, empty_layers, omp_masks_shared
 from components.reports.sanity.plots import plot_accuracy, plot_correlation, plot_findings, plot_tuning
@@ -194,4 +195,10 @@ def findings(d: SanityData) -> Section:
                    findings=W.opening_findings(d.verdicts, gap_words, seeds))
 
 
-SECTIONS = (intro, verdicts, accuracy, correlation, tuner, findings)
+def plateau(data: SanityData) -> Section:
+    """The plateau check of the dense network at each learning rate of the sweep."""
+    return plateau_section(dense_runs(data.inputs["searches"], lambda t: f"lr {t.params.training.lr:g}"), data.out,
+                           "learning rate")
+
+
+SECTIONS = (intro, plateau, verdicts, accuracy, correlation, tuner, findings)

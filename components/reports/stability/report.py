@@ -23,6 +23,7 @@ from typing import Tuple
 import gin
 
 from components.reports import section as S
+from components.reports.plateau import dense_runs, plateau_section
 from components.reports.stability import instability, probes, tickets
 from components.reports.stability.gather import StabilityData
 # Re-exported for callers of the old module (tests):
@@ -31,6 +32,7 @@ from components.reports.stability.probes import transfer_table  # noqa: F401
 from components.reports.stability.tables import ticket_table, verdict_metric  # noqa: F401
 from components.reports.stability.tickets import late_rewinding_finding  # noqa: F401
 from components import ComponentSpec
+from components.stability.common import training_label
 from lth_tf.errors import ConfigError
 from lth_tf.io import write_csv, write_text
 from lth_tf.metrics.verdicts import VerdictRule
@@ -39,8 +41,14 @@ from lth_tf.metrics.verdicts import VerdictRule
 PAPER_SPARSITIES = (0.0, 0.6723, 0.8926, 0.9648, 0.9885)
 VERDICT_METRICS = ("val_accuracy", "test_accuracy")
 
+
+def plateau(data: StabilityData) -> S.Section:
+    """The plateau check of each training configuration's dense network (the grid's level 0)."""
+    return plateau_section(dense_runs(data.inputs["searches"], lambda t: training_label(t.params.training)), data.out)
+
+
 # The report, in order. The findings paragraph takes the sections' findings in this order.
-SECTIONS = (tickets.header, tickets.flags, tickets.dynamics, tickets.tickets, tickets.baselines,
+SECTIONS = (tickets.header, tickets.flags, plateau, tickets.dynamics, tickets.tickets, tickets.baselines,
             instability.instability, instability.rewind_search, probes.probes, probes.few_shot, probes.transfer,
             tickets.aimp, tickets.disentangle, tickets.late_rewinding)
 
@@ -78,4 +86,5 @@ SPEC = ComponentSpec(
             "rewind_search": "RewindSearch*?", "probes": "Probes*?", "few_shot": "FewShot*?", "transfer": "Transfer*?",
             "transfer_searches": "Tickets*?"},
     output="Report", params=StabilityReportParams, executor=execute,
-    version=3)  # 2: findings, glossary, fixed colours, unreached sparsities shown as —; 3: no verdict from one seed
+    version=4)  # 2: findings, glossary, fixed colours, unreached sparsities shown as —; 3: no verdict from one seed;
+    # 4: plateau check
