@@ -6,8 +6,11 @@ import numpy as np
 import pytest
 import tf_keras as keras
 
-from lth_tf import networks
+from lth_tf import lottery, networks
 from lth_tf.data import DatasetHparams, load_dataset
+from lth_tf.lottery import fused as fused_search
+from lth_tf.lottery.fused import search_many
+from lth_tf.lottery.loop_trainer import LoopTrainer
 from lth_tf.models import ModelHparams
 from lth_tf.sparsity import masks as M
 from lth_tf.sparsity import wrapping
@@ -125,3 +128,41 @@ def test_networks_that_cannot_share_a_step_are_refused_before_training(ds):
     lenets[1].hp = TrainingHparams(budget=f"{STEPS}it", batch_size=64)
     with pytest.raises(NotFusable, match="batch size"):
         train_fused(lenets, ds, verbose=False)
+
+
+def _searches(ds):
+    """Three searches as a stability grid varies them: seeds, learning rates, rewind points."""
+    models, trainers, plans = [], [], []
+    for i, (lr, rewind) in enumerate([(0.1, 0), (0.05, 10), (0.1, 20)]):
+        hp = TrainingHparams(budget="60it", batch_size=32, lr=lr, momentum=0.9, weight_decay=1e-4)
+        trainer = LoopTrainer(ds, hp, i, LENET, wrapping.prunable_predicate(), verbose=False)
+        models.append(trainer.network())
+        trainers.append(trainer)
+        plans.append(lottery.Plan("imp", 2, 0.5, "global", rewind, seed=i))
+    return models, trainers, plans
+
+
+def test_fused_searches_yield_the_levels_of_separate_searches(ds, monkeypatch):
+    alone = [list(lottery.search(*args)) for args in zip(*_searches(ds))]
+    rounds = []
+    monkeypatch.setattr(fused_search, "train_fused", lambda members, *a, **kw: rounds.append(len(members)) or
+                        train_fused(members, *a, **kw))
+    fused = [[] for _ in alone]
+    for i, run in search_many(*_searches(ds)):
+        fused[i].append(run)
+    assert rounds == [3, 3, 3]  # each level of the three searches trained in one fused call
+    for runs_alone, runs_fused in zip(alone, fused):
+        assert [r.level for r in runs_fused] == [r.level for r in runs_alone] == [0, 1, 2]
+        for a, f in zip(runs_alone, runs_fused):
+            assert M.matching(a.masks, f.masks), a.level
+            assert (a.search_steps, a.train_steps) == (f.search_steps, f.train_steps)
+            _close(a.trained, f.trained)
+            if a.rewind is not None:
+                _close(a.rewind, f.rewind)
+
+
+def test_an_error_in_one_search_is_raised_and_the_others_stop(ds):
+    models, trainers, plans = _searches(ds)
+    plans[1] = lottery.Plan("imp", 2, 0.5, "global", 60, seed=1)  # rewind at the end: refused at level 0
+    with pytest.raises(Exception, match="rewind"):
+        list(search_many(models, trainers, plans))
