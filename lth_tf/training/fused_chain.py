@@ -115,7 +115,7 @@ class StackedNetworks:
                 h = op[1](h)
             else:
                 kernel = self.kernels[j] if stored or self.masks[j] is None else self.kernels[j] * self.masks[j]
-                h = tf.einsum("kbi,kio->kbo", h, kernel)
+                h = tf.matmul(h, kernel)  # batched over the network axis
                 if self.biases[j] is not None:
                     h = h + self.biases[j]
                 h = op[1].activation(h)
