@@ -134,14 +134,15 @@ def test_networks_that_cannot_share_a_step_are_refused_before_training(ds):
 
 
 def _searches(ds):
-    """Three searches as a stability grid varies them: seeds, learning rates, rewind points."""
+    """Three searches as a stability grid varies them: seeds, learning rates, rewind points; the
+    last one a level shorter (it leaves the lockstep early)."""
     models, trainers, plans = [], [], []
-    for i, (lr, rewind) in enumerate([(0.1, 0), (0.05, 10), (0.1, 20)]):
+    for i, (lr, rewind, levels) in enumerate([(0.1, 0, 2), (0.05, 10, 2), (0.1, 20, 1)]):
         hp = TrainingHparams(budget="60it", batch_size=32, lr=lr, momentum=0.9, weight_decay=1e-4)
         trainer = LoopTrainer(ds, hp, i, LENET, wrapping.prunable_predicate(), verbose=False)
         models.append(trainer.network())
         trainers.append(trainer)
-        plans.append(lottery.Plan("imp", 2, 0.5, "global", rewind, seed=i))
+        plans.append(lottery.Plan("imp", levels, 0.5, "global", rewind, seed=i))
     return models, trainers, plans
 
 
@@ -153,9 +154,9 @@ def test_fused_searches_yield_the_levels_of_separate_searches(ds, monkeypatch):
     fused = [[] for _ in alone]
     for i, run in search_many(*_searches(ds)):
         fused[i].append(run)
-    assert rounds == [3, 3, 3]  # each level of the three searches trained in one fused call
+    assert rounds == [3, 3, 2]  # each level of the running searches trained in one fused call
     for runs_alone, runs_fused in zip(alone, fused):
-        assert [r.level for r in runs_fused] == [r.level for r in runs_alone] == [0, 1, 2]
+        assert [r.level for r in runs_fused] == [r.level for r in runs_alone]
         for a, f in zip(runs_alone, runs_fused):
             assert M.matching(a.masks, f.masks), a.level
             assert (a.search_steps, a.train_steps) == (f.search_steps, f.train_steps)
@@ -166,6 +167,6 @@ def test_fused_searches_yield_the_levels_of_separate_searches(ds, monkeypatch):
 
 def test_an_error_in_one_search_is_raised_and_the_others_stop(ds):
     models, trainers, plans = _searches(ds)
-    plans[1] = lottery.Plan("imp", 2, 0.5, "global", 60, seed=1)  # rewind at the end: refused at level 0
+    plans[1] = lottery.Plan("imp", 1, 0.5, "global", 60, seed=1)  # rewind at the end: refused at level 0
     with pytest.raises(Exception, match="rewind"):
         list(search_many(models, trainers, plans))
