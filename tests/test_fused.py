@@ -88,6 +88,25 @@ def test_fused_networks_equal_the_same_networks_trained_alone(ds, grid):
         assert all(np.all(kernels[name][m == 0] == 0.0) for name, m in mask.items())
 
 
+def test_convolutional_networks_fuse_as_grouped_convolutions(ds):
+    """Conv-2 (Conv1D on MNIST-1D, max pooling, Dense head): equal to training alone."""
+    def conv_members():
+        out = []
+        for i in range(2):
+            model = networks.build_network(ModelHparams("conv2", width=0.1), ds.input_shape, ds.num_classes, i)
+            ones = M.ones_like(wrapping.prunable_weights(model))
+            wrapping.set_masks(model, M.random_prune(ones, 0.5, np.random.default_rng(i)))
+            hp = TrainingHparams(budget="40it", batch_size=32, lr=0.05 * (i + 1), momentum=0.9, weight_decay=1e-4)
+            out.append(Member(model, hp, seed=i))
+        return out
+    solo, fused = conv_members(), conv_members()
+    for m in solo:
+        train(m.model, ds, m.hp, seed=m.seed, verbose=False)
+    train_fused(fused, ds, verbose=False)
+    for s, f in zip(solo, fused):
+        _close(wrapping.get_state(s.model), wrapping.get_state(f.model))
+
+
 def test_a_fused_run_is_deterministic(ds):
     runs = []
     for _ in range(2):
@@ -122,9 +141,9 @@ def test_a_second_call_on_the_same_models_continues_from_their_weights(ds):
 
 def test_networks_that_cannot_share_a_step_are_refused_before_training(ds):
     lenets = _members(_networks(ds))[:2]
-    conv = networks.build_network(ModelHparams("conv2", width=0.1), ds.input_shape, ds.num_classes, 0)
-    with pytest.raises(NotFusable, match="Conv1D"):
-        train_fused([lenets[0], Member(conv, lenets[0].hp, seed=0)], ds, verbose=False)
+    resnet = networks.build_network(ModelHparams("resnet20", width=0.25), ds.input_shape, ds.num_classes, 0)
+    with pytest.raises(NotFusable, match="BatchNormalization|previous layer"):
+        train_fused([Member(resnet, lenets[0].hp, seed=0)] * 2, ds, verbose=False)
     wider = networks.build_network(ModelHparams("lenet_300_100", width=0.2), ds.input_shape, ds.num_classes, 0)
     with pytest.raises(NotFusable, match="different architectures"):
         train_fused([lenets[0], Member(wider, lenets[0].hp, seed=0)], ds, verbose=False)
