@@ -7,9 +7,10 @@ examples/s with the load and the device beside every number; about 5 minutes on 
    aggregate examples/s of K = 1, 2, 4, 8, 16 fused networks against one solo train() (K solo
    runs take K times as long), with and without jit_compile.
 2. ResNet-20 on CIFAR-shaped data (32x32x3, batch 128), dense and 80%-masked: solo train()
-   with and without jit_compile and mixed precision: the per-network baseline a fused
-   convolutional trainer has to beat K-fold. Convolutions do not fuse yet
+   with and without jit_compile and mixed precision: the per-network baseline a fused ResNet
+   trainer would have to beat K-fold. Batch norm and residual additions do not fuse yet
    (lth_tf/training/fused_chain.py raises NotFusable), so there is no fused ResNet figure.
+3. Conv-4 on the same CIFAR-shaped data: fused K = 1, 4, 16 (grouped convolutions) vs solo.
 Not measured: evaluation, data loading from disk, multi-GPU, memory limits of large K.
 """
 import os
@@ -34,7 +35,7 @@ from lth_tf.models import ModelHparams  # noqa: E402
 from lth_tf.sparsity import masks as M  # noqa: E402
 from lth_tf.sparsity import wrapping  # noqa: E402
 from lth_tf.training import TrainingHparams, train  # noqa: E402
-from lth_tf.training.fused import train_fused  # noqa: E402
+from lth_tf.training.fused import Member, train_fused  # noqa: E402
 
 
 def timed(fn, examples: int) -> float:
@@ -77,6 +78,22 @@ def resnet(steps: int):
             rate = timed(lambda: train(model, ds, hp, seed=0, end_step=steps, verbose=False), steps * BATCH)
             print(f"resnet20 jit={jit} mixed={mixed} masked={masked} solo: {rate:.0f} examples/s; {load()}",
                   flush=True)
+    conv4(ds, steps)
+
+
+def conv4(ds, steps: int):
+    hp = TrainingHparams(budget="1000000it", batch_size=BATCH, lr=0.01, weight_decay=1e-4)
+
+    def group(k):
+        return [Member(networks.build_network(ModelHparams("conv4"), (32, 32, 3), 10, seed=i), hp, seed=i)
+                for i in range(k)]
+    solo = group(1)[0]
+    rate = timed(lambda: train(solo.model, ds, hp, seed=0, end_step=steps, verbose=False), steps * BATCH)
+    print(f"conv4 solo: {rate:.0f} examples/s; {load()}", flush=True)
+    for k in (1, 4, 16):
+        members_k = group(k)
+        fused = timed(lambda: train_fused(members_k, ds, end_step=steps, verbose=False), k * steps * BATCH)
+        print(f"conv4 fused K={k}: {fused:.0f} examples/s ({fused / rate:.2f}x solo); {load()}", flush=True)
 
 
 def main():
