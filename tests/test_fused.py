@@ -80,7 +80,8 @@ def test_fused_networks_equal_the_same_networks_trained_alone(ds, grid):
         assert [r["step"] for r in f.history] == [r["step"] for r in a.history]
         for ra, rf in zip(a.history, f.history):
             assert ra["epoch"] == rf["epoch"] and ra["lr"] == rf["lr"]
-            np.testing.assert_allclose([rf["train_loss"], rf["val_loss"]], [ra["train_loss"], ra["val_loss"]], rtol=1e-4)
+            np.testing.assert_allclose([rf["train_loss"], rf["val_loss"]], [ra["train_loss"], ra["val_loss"]],
+                                       rtol=1e-4)
             assert abs(rf["val_accuracy"] - ra["val_accuracy"]) <= 1 / len(ds.val) + 1e-9
         # the mask is the one set, and every pruned weight is exactly zero
         assert M.matching(wrapping.get_masks(fm.model), mask)

@@ -167,7 +167,8 @@ class StackedNetworks:
                     rank = len(kernel.shape)
                     filters = tf.transpose(kernel, [*range(1, rank - 1), 0, rank - 1])
                     filters = tf.reshape(filters, [*kernel.shape[1:-1], k * kernel.shape[-1]])
-                    h = tf.nn.convolution(h, filters, layer.strides, layer.padding.upper(), dilations=layer.dilation_rate)
+                    h = tf.nn.convolution(h, filters, layer.strides, layer.padding.upper(),
+                                          dilations=layer.dilation_rate)
                     if self.biases[j] is not None:
                         h = h + tf.reshape(self.biases[j], [-1])
                 h = layer.activation(h)
