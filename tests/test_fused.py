@@ -8,6 +8,7 @@ import tf_keras as keras
 
 from lth_tf import lottery, networks
 from lth_tf.data import DatasetHparams, load_dataset
+from lth_tf.data.dataset import Dataset, Split
 from lth_tf.lottery import fused as fused_search
 from lth_tf.lottery.fused import search_many
 from lth_tf.lottery.loop_trainer import LoopTrainer
@@ -104,6 +105,24 @@ def test_convolutional_networks_fuse_as_grouped_convolutions(ds):
     for m in solo:
         train(m.model, ds, m.hp, seed=m.seed, verbose=False)
     train_fused(fused, ds, verbose=False)
+    for s, f in zip(solo, fused):
+        _close(wrapping.get_state(s.model), wrapping.get_state(f.model))
+
+
+def test_augmented_batches_are_each_networks_own(ds):
+    """Random crops drawn per network from its (seed, step), the partial last batch included."""
+    rng = np.random.default_rng(0)
+    split = Split(rng.integers(0, 255, (100, 8, 8, 1)).astype(np.uint8), rng.integers(0, 3, 100), np.arange(100))
+    images = Dataset("images", split, split.take(np.arange(20)), split.take(np.arange(0)), 3,
+                     np.full(1, 127.0, np.float32), np.full(1, 64.0, np.float32), "crop")
+    hp = TrainingHparams(budget="30it", batch_size=16, lr=0.05)
+
+    def group():
+        return [Member(networks.build_network(LENET, (8, 8, 1), 3, i), hp, seed=i) for i in range(2)]
+    solo, fused = group(), group()
+    for m in solo:
+        train(m.model, images, hp, seed=m.seed, verbose=False)
+    train_fused(fused, images, verbose=False)
     for s, f in zip(solo, fused):
         _close(wrapping.get_state(s.model), wrapping.get_state(f.model))
 

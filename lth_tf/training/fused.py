@@ -117,8 +117,14 @@ class _Step:
             if augment == "none":  # one gather for K batches: no seed enters make_batch
                 x, y, _ = pipeline.make_batch(data, tf.reshape(positions, [-1]), seeds[0], steps[0], augment)
                 return tf.reshape(x, tf.concat([[k, batch_size], tf.shape(x)[1:]], 0)), tf.reshape(y, [k, -1]), valid
-            made = [pipeline.make_batch(data, positions[i], seeds[i], steps[i], augment) for i in range(k)]
-            return tf.stack([b[0] for b in made]), tf.stack([b[1] for b in made]), valid
+            xs, ys = [], []
+            for i in range(k):  # augmentation draws per example: exactly the batch's own rows
+                size = tf.cast(tf.minimum(tf.cast(batch_size, tf.int64), n - starts[i]), tf.int32)
+                x, y, _ = pipeline.make_batch(data, positions[i][:size], seeds[i], steps[i], augment)
+                pad = batch_size - size
+                xs.append(tf.pad(x, [[0, pad]] + [[0, 0]] * (len(x.shape) - 1)))
+                ys.append(tf.pad(y, [[0, pad]]))
+            return tf.stack(xs), tf.stack(ys), valid
 
         @tf.function
         def run(count, data, orders, seeds, first, ends):
