@@ -202,19 +202,19 @@ PRUNING = PruningHparams(levels=2, fraction=0.3, rewind="1ep")
 @pytest.fixture(scope="module")
 def steps_counter():
     """Counts the steps every train() call of PracMaskSearch actually ran (its rounds call train
-    directly, its level tickets through components/prac/rounds.py)."""
-    from components.prac import rounds as ticket_training
+    directly, its level tickets through the lottery core's trainer, lth_tf/lottery/loop_trainer.py)."""
+    from lth_tf.lottery import loop_trainer
     calls = []
     original = prac_search.train
-    assert ticket_training.train is original
+    assert loop_trainer.train is original
 
     def counting(*args, **kwargs):
         result = original(*args, **kwargs)
         calls.append((kwargs.get("label", ""), result.steps))
         return result
-    prac_search.train = ticket_training.train = counting
+    prac_search.train = loop_trainer.train = counting
     yield calls
-    prac_search.train = ticket_training.train = original
+    prac_search.train = loop_trainer.train = original
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,8 @@ from pathlib import Path
 
 from components.artifacts.tickets import write_ticket
 from lth_tf.sparsity import wrapping
-from lth_tf.training import TrainingHparams, train
+from lth_tf.lottery.loop_trainer import LoopTrainer
+from lth_tf.training import TrainingHparams
 
 
 def load_state(model, state, masks):
@@ -34,8 +35,9 @@ def train_ticket(model, ds, training: TrainingHparams, masks, rewind_state, rewi
     writes its unit (Tickets layout); `metrics` must hold search_steps (own_steps/train_steps
     are added). store_rewind=False: the unit keeps no rewind.npz (the artifact's level_00/ has it)."""
     load_state(model, rewind_state, masks)
-    result = train(model, ds, training, seed=seed, start_step=rewind_step, label=label, verbose=ctx.verbose,
-                   log_dir=ctx.tensorboard_dir / metrics["variant"] / unit.name,
-                   log_hparams={k: metrics[k] for k in ("variant", "level", "seed", "rewind", "method") if k in metrics})
+    log = {"label": label, "log_dir": ctx.tensorboard_dir / metrics["variant"] / unit.name,
+           "log_hparams": {k: metrics[k] for k in ("variant", "level", "seed", "rewind", "method") if k in metrics}}
+    # The lottery core's trainer, as MaskSearch's levels train (it builds no network here).
+    result = LoopTrainer(ds, training, seed, describe=lambda tag: log, verbose=ctx.verbose).train(model, rewind_step)
     metrics = {**metrics, "own_steps": result.steps, "train_steps": metrics["search_steps"] + result.steps}
     return write_ticket(unit, model, ds, masks, rewind_state if store_rewind else None, result, export, metrics)

@@ -68,6 +68,7 @@ from components import ComponentSpec
 from components.prac.rounds import load_state, round_schedule, train_ticket
 from lth_tf import networks
 from lth_tf.data import DatasetHparams, load_dataset, steps_per_epoch
+from lth_tf import lottery
 from lth_tf.errors import ConfigError, unknown_name
 from lth_tf.io import atomic_path, load_npz, read_json, save_npz, unit_is_complete, write_csv, write_json
 from lth_tf.metrics import prac as P
@@ -243,6 +244,13 @@ def _best_or_last(result, model):
     return result.best_state if result.best_state is not None else wrapping.get_state(model)
 
 
+def _imp_masks(p, r, model, masks, density):
+    """Round r's mask from the network as it is, by the lottery core's registered IMP criterion
+    (the magnitude of the trained weights, lth_tf.lottery.next_masks), as MaskSearch prunes."""
+    return lottery.next_masks("imp", r, density, p.pruning.scope, masks, wrapping.get_state(model), None,
+                              lottery.levels.level_rng(p.seed, r), model, batch=None)
+
+
 def _run_round(p, r, model, ds, spe, rewind_step, masks, trained_on, rewind_state, reference_sets,
                proxy_scores, dense_classes, out, ctx):
     """One round: train on `trained_on`, prune, choose the next set. Writes round_RR/ (and, for
@@ -263,7 +271,7 @@ def _run_round(p, r, model, ds, spe, rewind_step, masks, trained_on, rewind_stat
         # Early-bird: the mask this round would prune to, if it ended now.
         if step < (rewind_step if first else 0):
             return False  # the dense round must reach the rewind point it records
-        candidate = M.magnitude_prune(wrapping.prunable_weights(net), masks, density, p.pruning.scope)
+        candidate = _imp_masks(p, r, net, masks, density)
         if prospective:
             distances.append(P.mask_distance(candidate, prospective[-1], masks))
         prospective.append(candidate)
@@ -288,7 +296,7 @@ def _run_round(p, r, model, ds, spe, rewind_step, masks, trained_on, rewind_stat
             **_common(p)})
     counts = tracker.counts()
     cet = P.cet_set(counts, p.forgetting_threshold)
-    new_masks = M.magnitude_prune(wrapping.prunable_weights(model), masks, density, p.pruning.scope)  # last weights
+    new_masks = _imp_masks(p, r, model, masks, density)  # of the last weights
     # CEP: the round-1 dense network against this round's trained subnetwork (mask m_{r-1}),
     # both at their best-validation epoch. Round 1's network is the dense network itself.
     selected_state = _best_or_last(result, model)

@@ -25,8 +25,8 @@ class LoopTrainer:
     ds: object  # a lth_tf.data Dataset
     hp: TrainingHparams
     seed: int  # the data order (and the networks' initialization unless network_seed is given)
-    model: ModelHparams
-    prunable: object  # the layer predicate (PruningHparams.prunable())
+    model: Optional[ModelHparams] = None  # the architecture `network()` builds (None: it builds none)
+    prunable: object = None  # the layer predicate (PruningHparams.prunable())
     describe: Callable[[object], dict] = lambda tag: {}
     train_split: object = None  # default: ds.train
     verbose: bool = True

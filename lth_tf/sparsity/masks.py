@@ -65,7 +65,7 @@ def max_useful_level(sizes, fraction: float, scope: str = "global") -> int:
     some level on; pruning further trains a network without weights."""
     n = min(sizes) if scope == "layerwise" else sum(sizes)
     level = 0
-    while int(round(n * (1.0 - fraction) ** (level + 1))) >= 1:
+    while int(round(n * level_density(fraction, level + 1))) >= 1:
         level += 1
     return level
 
