@@ -80,6 +80,21 @@ def screen(name: str, ks, seed: int) -> dict:
     return row
 
 
+def write_csv(rows, path: str):
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def print_table(rows):
+    """The rows as a markdown table."""
+    keys = list(rows[0])
+    print("\n| " + " | ".join(keys) + " |\n|" + "---|" * len(keys))
+    for row in rows:
+        print("| " + " | ".join(str(row[k]) for k in keys) + " |")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--settings", nargs="+", default=[s for s in SETTINGS if "w0.25" not in s],
@@ -94,14 +109,8 @@ def main():
         row = screen(name, args.ks, args.seed)
         rows.append(row)
         print(" | ".join(f"{k}={v}" for k, v in row.items()), flush=True)
-        with open(args.csv, "w", newline="") as f:  # rewritten after every setting: partial runs keep their rows
-            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
-    keys = list(rows[0])
-    print("\n| " + " | ".join(keys) + " |\n|" + "---|" * len(keys))
-    for row in rows:
-        print("| " + " | ".join(str(row[k]) for k in keys) + " |")
+        write_csv(rows, args.csv)  # rewritten after every setting: partial runs keep their rows
+    print_table(rows)
 
 
 if __name__ == "__main__":

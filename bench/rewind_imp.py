@@ -23,11 +23,10 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import lth_tf  # noqa: E402,F401  (sets TF_USE_LEGACY_KERAS before TensorFlow is imported)
 
 import argparse  # noqa: E402
-import csv  # noqa: E402
 import json  # noqa: E402
 import time  # noqa: E402
 
-from bench.instability_screen import SETTINGS, recipe  # noqa: E402
+from bench.instability_screen import SETTINGS, print_table, recipe, write_csv  # noqa: E402
 from lth_tf import lottery  # noqa: E402
 from lth_tf.lottery.loop_trainer import LoopTrainer  # noqa: E402
 from lth_tf.metrics.verdicts import Stats, VerdictRule  # noqa: E402
@@ -83,14 +82,8 @@ def main():
                "late_clearly_ahead": rule.clear_gap(late, init) if rule.has_noise(late, init) else "no noise",
                "init_clearly_ahead": rule.clear_gap(init, late) if rule.has_noise(late, init) else "no noise"}
         rows.append(row)
-    with open(os.path.join(args.out, "rewind_imp.csv"), "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    keys = list(rows[0])
-    print("\n| " + " | ".join(keys) + " |\n|" + "---|" * len(keys))
-    for row in rows:
-        print("| " + " | ".join(str(row[k]) for k in keys) + " |")
+    write_csv(rows, os.path.join(args.out, "rewind_imp.csv"))
+    print_table(rows)
 
 
 if __name__ == "__main__":
