@@ -104,6 +104,15 @@ def test_stability_report_checks_each_training_configuration_and_flags_the_uncon
     assert "plateau" in [f.__name__ for f in stability_report.SECTIONS]
 
 
+def test_searches_without_a_validation_split_say_the_check_was_not_made(tmp_path):
+    searches = [_search(tmp_path, "a", [float("nan")] * 4)]
+    out = tmp_path / "report"
+    out.mkdir()
+    s = stability_report.plateau(SimpleNamespace(inputs={"searches": searches}, out=out))
+    assert "Not checked: the dense networks were trained without a validation split" in s.text
+    assert not (out / "plateau.csv").exists() and not s.findings
+
+
 def test_sanity_data_diet_and_prac_reports_show_the_check(tmp_path):
     out = tmp_path / "report"
     out.mkdir()
