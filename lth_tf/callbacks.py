@@ -337,7 +337,6 @@ class IMPDriver:
         new = lottery.next_masks(self.criterion, level, self.density(level), self.scope, masks, state, self._dense,
                                  lottery.levels.level_rng(self.seed, level), self.model,
                                  lambda: tuple(np.asarray(a) for a in self.scoring_data))
-        wrapping.set_state(self.model, state)  # a criterion that scores the model may have run it
         wrapping.set_masks(self.model, new)
         self.level += 1
         self.masks_by_level.append(new)

@@ -65,8 +65,8 @@ class LevelRun:
 @dataclasses.dataclass
 class Resume:
     """Levels finished earlier: `done` and loaders for what later levels need of them
-    (`level(L)` -> (masks, trained weights); `rewind()` -> the rewind weights; `steps()` -> the
-    dense run's end step, the search's total)."""
+    (`level(L)` -> (masks, trained weights); `rewind()` -> the rewind weights; `total_steps()` ->
+    the dense run's end step, the search's total)."""
     done: Set[int]
     level: Callable[[int], Tuple[M.Masks, State]]
     rewind: Callable[[], State]
@@ -155,6 +155,7 @@ def search(model, trainer, plan: Plan, resume: Optional[Resume] = None) -> Itera
             rewind = outcome.snapshots[plan.rewind_step]
             run = LevelRun(0, wrapping.get_masks(model), wrapping.get_state(model), outcome, rewind,
                            search_steps_of(plan, 0, total))
+            dense = run.trained
         else:
             if prev is None:
                 prev = resume.level(level - 1)
@@ -166,7 +167,5 @@ def search(model, trainer, plan: Plan, resume: Optional[Resume] = None) -> Itera
             wrapping.set_masks(model, masks)
             outcome = trainer.train(model, plan.rewind_step, level, ())
             run = LevelRun(level, masks, wrapping.get_state(model), outcome, None, search_steps_of(plan, level, total))
-        if level == 0:
-            dense = run.trained
         prev = (run.masks, run.trained)
         yield run

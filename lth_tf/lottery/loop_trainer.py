@@ -12,7 +12,7 @@ need of a training engine (the Python API's twin is lth_tf.keras_trainer.KerasTr
 - `scoring_batch()`: (x, y) for criteria that score the model (SNIP, GraSP, SynFlow).
 """
 import dataclasses
-from typing import Callable, Dict, Optional
+from typing import Callable, Optional
 
 from lth_tf import networks
 from lth_tf.models import ModelHparams
@@ -31,21 +31,17 @@ class LoopTrainer:
     train_split: object = None  # default: ds.train
     verbose: bool = True
     network_seed: Optional[int] = None  # draws `network()`'s weights when no init_seed is given
-    widths: Dict[int, float] = dataclasses.field(default_factory=dict)
 
     def train(self, model, start_step: int, tag=None, snapshot_steps=()):
         return train(model, self.ds, self.hp, seed=self.seed, start_step=start_step, train_split=self.train_split,
                      snapshot_steps=snapshot_steps, verbose=self.verbose, **self.describe(tag))
 
     def width_for(self, parameters: Optional[int]) -> float:
-        """The model width whose dense network has at most `parameters` prunable parameters (the
-        architecture's own width when None); computed once per count."""
+        """The model width whose dense network has closest to `parameters` parameters (the
+        architecture's own width when None; networks memoizes the bisection)."""
         if parameters is None:
             return self.model.width
-        if parameters not in self.widths:
-            self.widths[parameters] = networks.width_for_parameter_count(
-                self.model, self.ds.input_shape, self.ds.num_classes, parameters)
-        return self.widths[parameters]
+        return networks.width_for_parameter_count(self.model, self.ds.input_shape, self.ds.num_classes, parameters)
 
     def network(self, init_seed: Optional[int] = None, parameters: Optional[int] = None):
         hp = self.model
